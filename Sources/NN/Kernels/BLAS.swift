@@ -1,0 +1,94 @@
+import CBLAS
+
+/// Named wrappers over the CBLAS routines the engine uses. Layers call these, never CBLAS directly,
+/// so every GEMM the engine issues can be found, counted and timed in one place.
+/// All matrices are row-major; `lda`/`ldb`/`ldc` default to the packed row length.
+public enum BLAS {
+    /// C[M×N] = alpha · op(A) · op(B) + beta · C, where op(A) is M×K and op(B) is K×N.
+    @inline(__always)
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 {  // BLAS leaves C alone only when beta == 1; make k = 0 mean "scale C by beta".
+            scal(count: m * n, alpha: beta, x: c)
+            return
+        }
+        let lda = lda ?? (transA ? m : k)
+        let ldb = ldb ?? (transB ? k : n)
+        let ldc = ldc ?? n
+        GEMMCounter.record(m: m, n: n, k: k)
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// y[M or N] = alpha · op(A) · x + beta · y for A row-major M×N.
+    @inline(__always)
+    public static func gemv(
+        trans: Bool = false, m: Int, n: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int? = nil,
+        x: UnsafePointer<Float>, incx: Int = 1,
+        beta: Float = 0, y: UnsafeMutablePointer<Float>, incy: Int = 1
+    ) {
+        guard m > 0, n > 0 else {
+            if beta != 1 { scal(count: trans ? n : m, alpha: beta, x: y, incx: incy) }
+            return
+        }
+        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha,
+                    a, Int32(lda ?? n), x, Int32(incx), beta, y, Int32(incy))
+    }
+
+    /// y += alpha · x.
+    @inline(__always)
+    public static func axpy(count: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int = 1,
+                            y: UnsafeMutablePointer<Float>, incy: Int = 1) {
+        guard count > 0 else { return }
+        cblas_saxpy(Int32(count), alpha, x, Int32(incx), y, Int32(incy))
+    }
+
+    /// x *= alpha.
+    @inline(__always)
+    public static func scal(count: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int = 1) {
+        guard count > 0 else { return }
+        if alpha == 0 && incx == 1 { x.update(repeating: 0, count: count); return }  // scal(0) keeps NaNs in some builds
+        cblas_sscal(Int32(count), alpha, x, Int32(incx))
+    }
+
+    /// Σ x·y.
+    @inline(__always)
+    public static func dot(count: Int, x: UnsafePointer<Float>, incx: Int = 1, y: UnsafePointer<Float>, incy: Int = 1) -> Float {
+        guard count > 0 else { return 0 }
+        return cblas_sdot(Int32(count), x, Int32(incx), y, Int32(incy))
+    }
+
+    /// The number of threads OpenBLAS uses for one call.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// What OpenBLAS says about its build (version and options) and the kernel it chose for this CPU.
+    public static var configuration: String { String(cString: openblas_get_config()) }
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+}
+
+/// Counts GEMM calls and their multiply-adds when enabled (the benchmark runner's time split uses it).
+public enum GEMMCounter {
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) public static var calls = 0
+    nonisolated(unsafe) public static var multiplyAdds = 0
+
+    @inline(__always) static func record(m: Int, n: Int, k: Int) {
+        guard enabled else { return }
+        calls += 1
+        multiplyAdds += m * n * k
+    }
+
+    public static func reset() { calls = 0; multiplyAdds = 0 }
+}

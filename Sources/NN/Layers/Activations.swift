@@ -1,0 +1,115 @@
+import Foundation
+
+/// The element-wise (and softmax) functions a layer can apply to its output, by Keras name.
+public enum Activation: String, Sendable, CaseIterable {
+    case linear
+    case relu
+    /// ReLU capped at 6 (MobileNet's `ReLU(max_value=6)`).
+    case relu6
+    case sigmoid
+    case tanh
+    /// Over the last axis.
+    case softmax
+
+    /// Applies the function in place to `x`, whose last axis has `width` elements.
+    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, width: Int) {
+        switch self {
+        case .linear:
+            break
+        case .relu:
+            for i in 0..<count where x[i] < 0 { x[i] = 0 }  // NaN stays NaN, so a diverging run is seen
+        case .relu6:
+            for i in 0..<count { x[i] = Swift.min(Swift.max(x[i], 0), 6) }
+        case .sigmoid:
+            for i in 0..<count { x[i] = Activation.sigmoid(x[i]) }
+        case .tanh:
+            for i in 0..<count { x[i] = Foundation.tanh(x[i]) }
+        case .softmax:
+            Activation.softmaxRows(x, rows: count / Swift.max(1, width), width: width)
+        }
+    }
+
+    /// Turns dLoss/dOutput into dLoss/dPreactivation in place, given the function's output `y`.
+    public func backward(output y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
+        switch self {
+        case .linear:
+            break
+        case .relu:
+            for i in 0..<count where !(y[i] > 0) { g[i] = 0 }
+        case .relu6:
+            for i in 0..<count where !(y[i] > 0 && y[i] < 6) { g[i] = 0 }
+        case .sigmoid:
+            for i in 0..<count { g[i] *= y[i] * (1 - y[i]) }
+        case .tanh:
+            for i in 0..<count { g[i] *= 1 - y[i] * y[i] }
+        case .softmax:
+            // dz = y ⊙ (dy − Σ dy ⊙ y), row by row.
+            let rows = count / Swift.max(1, width)
+            for r in 0..<rows {
+                let yr = y + r * width, gr = g + r * width
+                var s: Float = 0
+                for j in 0..<width { s += yr[j] * gr[j] }
+                for j in 0..<width { gr[j] = yr[j] * (gr[j] - s) }
+            }
+        }
+    }
+
+    @inline(__always) static func sigmoid(_ v: Float) -> Float {
+        // Two branches so neither exp overflows.
+        if v >= 0 { return 1 / (1 + Foundation.exp(-v)) }
+        let e = Foundation.exp(v)
+        return e / (1 + e)
+    }
+
+    /// Softmax of each row, shifted by the row maximum so large logits do not overflow.
+    static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        for r in 0..<rows {
+            let row = x + r * width
+            var m = -Float.infinity
+            for j in 0..<width { m = Swift.max(m, row[j]) }
+            var sum: Float = 0
+            for j in 0..<width { row[j] = Foundation.exp(row[j] - m); sum += row[j] }
+            let inv = 1 / sum
+            for j in 0..<width { row[j] *= inv }
+        }
+    }
+}
+
+/// A layer that only applies an activation (Keras `Activation("relu")`, `ReLU`, `Softmax`).
+public final class ActivationLayer: Layer {
+    public let activation: Activation
+    private var output = BatchBuffer()
+    private var inputGradient = BatchBuffer()
+    private var y: Tensor?
+    /// Set by a model whose cross-entropy loss absorbs this softmax: backward then receives the
+    /// gradient with respect to the logits and passes it through.
+    public internal(set) var softmaxFusedWithLoss = false
+    /// The logits of the last forward pass (the input), kept for a fused softmax loss.
+    public internal(set) var logits: Tensor?
+
+    public init(_ activation: Activation, name: String? = nil) {
+        self.activation = activation
+        super.init(name: name)
+    }
+
+    public override var typeName: String { activation == .relu || activation == .relu6 ? "ReLU" : (activation == .softmax ? "Softmax" : "Activation") }
+    public override var defaultNameStem: String { activation == .relu || activation == .relu6 ? "re_lu" : (activation == .softmax ? "softmax" : "activation") }
+
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
+        out.assign(input)
+        activation.apply(out.pointer, count: out.count, width: outputShape.last ?? 1)
+        y = out
+        logits = input
+        return out
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        dx.assign(outputGradient)
+        if !softmaxFusedWithLoss, let y {
+            activation.backward(output: y.pointer, gradient: dx.pointer, count: dx.count, width: outputShape.last ?? 1)
+        }
+        return dx
+    }
+}

@@ -1,0 +1,120 @@
+/// A fully connected layer, `y = activation(x · kernel + bias)` with kernel `[in, out]` (Keras layout).
+/// Forward, weight gradient and input gradient are one `sgemm` each over the whole batch.
+public final class Dense: Layer {
+    public let units: Int
+    public let activation: Activation
+    public let useBias: Bool
+    public let kernelInitializer: Initializer
+    public let biasInitializer: Initializer
+    /// L2 factor on the kernel (Keras `kernel_regularizer=l2(x)`).
+    public let kernelL2: Float
+
+    public private(set) var kernel: Parameter!
+    public private(set) var bias: Parameter?
+    /// Set by a model whose cross-entropy loss absorbs this layer's softmax.
+    public internal(set) var softmaxFusedWithLoss = false
+
+    private var output = BatchBuffer()
+    private var preactivation = BatchBuffer()
+    private var activationGradient = BatchBuffer()
+    private var inputGradient = BatchBuffer()
+    private var ones = BatchBuffer()
+    private var x: Tensor?
+    private var y: Tensor?
+    /// Logits of the last forward pass when the activation is softmax.
+    public private(set) var logits: Tensor?
+
+    public init(units: Int, activation: Activation = .linear, useBias: Bool = true,
+                kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                kernelL2: Float = 0, name: String? = nil) {
+        self.units = units
+        self.activation = activation
+        self.useBias = useBias
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+        self.kernelL2 = kernelL2
+        super.init(name: name)
+    }
+
+    public override var typeName: String { "Dense" }
+    public override var defaultNameStem: String { "dense" }
+    public override var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+
+    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        guard units > 0 else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): units must be positive, got \(units)") }
+        guard inputShape.count == 1 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (Dense) expects flat inputs [N, features] but its input shape is \(inputShape); add a Flatten layer before it")
+        }
+        return [units]
+    }
+
+    public override func createParameters(rng: inout RandomGenerator) throws {
+        let k = Parameter(name: "kernel", shape: [inputShape[0], units], l2: kernelL2)
+        kernelInitializer.fill(k.value, using: &rng)
+        kernel = k
+        if useBias {
+            let b = Parameter(name: "bias", shape: [units])
+            biasInitializer.fill(b.value, using: &rng)
+            bias = b
+        }
+    }
+
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        let n = input.shape[0], inFeatures = inputShape[0]
+        let out = output.tensor(batch: n, sampleShape: outputShape)
+        // With softmax the logits are kept apart for a fused cross-entropy loss.
+        let z = activation == .softmax ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
+        BiasAdd.broadcast(bias?.value, rows: n, into: z)
+        BLAS.gemm(m: n, n: units, k: inFeatures, a: input.pointer, b: kernel.value.pointer,
+                  beta: bias == nil ? 0 : 1, c: z.pointer)
+        if activation == .softmax { out.assign(z); logits = z }
+        activation.apply(out.pointer, count: out.count, width: units)
+        x = input
+        y = out
+        return out
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): backward before forward") }
+        let n = outputGradient.shape[0], inFeatures = inputShape[0]
+        let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
+                                            outputGradient: outputGradient, buffer: &activationGradient)
+        // dW = xᵀ · dz ; db = dzᵀ · 1 ; dx = dz · Wᵀ
+        BLAS.gemm(transA: true, m: inFeatures, n: units, k: n, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
+        if let bias { BiasAdd.gradient(dz, rows: n, width: units, ones: &ones, into: bias.gradient) }
+        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        BLAS.gemm(transB: true, m: n, n: inFeatures, k: units, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
+        return dx
+    }
+}
+
+/// dLoss/dPreactivation from dLoss/dOutput, shared by the layers with a fused activation.
+enum ActivationGradient {
+    /// Returns `outputGradient` itself when the activation is linear or its softmax is fused into
+    /// the loss; otherwise a copy in `buffer` with the activation's derivative applied.
+    static func compute(_ activation: Activation, fused: Bool, output y: Tensor, outputGradient: Tensor,
+                        buffer: inout BatchBuffer) -> Tensor {
+        if activation == .linear || (activation == .softmax && fused) { return outputGradient }
+        let dz = buffer.tensor(batch: outputGradient.shape[0], sampleShape: Array(outputGradient.shape.dropFirst()))
+        dz.assign(outputGradient)
+        activation.backward(output: y.pointer, gradient: dz.pointer, count: dz.count, width: y.shape.last ?? 1)
+        return dz
+    }
+}
+
+/// Bias broadcast and bias gradient over the rows of an `[rows, width]` matrix.
+enum BiasAdd {
+    /// Writes `bias` into every row of `z` (then a GEMM with β = 1 adds the product), or nothing.
+    static func broadcast(_ bias: Tensor?, rows: Int, into z: Tensor) {
+        guard let bias else { return }
+        let w = bias.count, b = bias.pointer, dst = z.pointer
+        for r in 0..<rows { (dst + r * w).update(from: b, count: w) }
+    }
+
+    /// db = dzᵀ · 1, an sgemv against a ones vector.
+    static func gradient(_ dz: Tensor, rows: Int, width: Int, ones: inout BatchBuffer, into db: Tensor) {
+        let one = ones.tensor(batch: rows, sampleShape: [])
+        if one[flat: 0] != 1 || one[flat: rows - 1] != 1 { one.fill(1) }
+        BLAS.gemv(trans: true, m: rows, n: width, a: dz.pointer, x: one.pointer, y: db.pointer)
+    }
+}

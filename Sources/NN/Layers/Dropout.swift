@@ -1,0 +1,55 @@
+/// Inverted dropout: in training each element is kept with probability 1 − rate and scaled by
+/// 1 / (1 − rate), so inference needs no rescaling and is the identity. The mask comes from the
+/// layer's own seeded generator, so runs repeat.
+public final class Dropout: Layer {
+    public let rate: Float
+    /// The generator the masks come from; part of a checkpoint's state.
+    public var rng: RandomGenerator
+    private var output = BatchBuffer()
+    private var inputGradient = BatchBuffer()
+    private var maskBuffer = BatchBuffer()
+    private var appliedMask = false
+
+    public init(rate: Float, seed: UInt64 = 0, name: String? = nil) {
+        self.rate = rate
+        rng = RandomGenerator(seed: seed ^ 0xD809_0D7E)
+        super.init(name: name)
+    }
+
+    public override var typeName: String { "Dropout" }
+    public override var defaultNameStem: String { "dropout" }
+
+    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        guard rate >= 0 && rate < 1 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (Dropout): rate must be in [0, 1), got \(rate)")
+        }
+        return inputShape
+    }
+
+    /// The last training mask: 0 for dropped elements, 1 / (1 − rate) for kept ones.
+    public var mask: Tensor? { appliedMask ? maskBuffer.tensor(batch: lastBatch ?? 1, sampleShape: inputShape) : nil }
+
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        appliedMask = training && rate > 0
+        guard appliedMask else { return input }
+        let n = input.shape[0]
+        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let m = maskBuffer.tensor(batch: n, sampleShape: inputShape)
+        let scale = 1 / (1 - rate), keep = 1 - rate
+        let mp = m.pointer, x = input.pointer, y = out.pointer
+        for i in 0..<input.count {
+            mp[i] = rng.nextUniform() < keep ? scale : 0
+            y[i] = x[i] * mp[i]
+        }
+        return out
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        guard appliedMask else { return outputGradient }
+        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        let m = maskBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape).pointer
+        let dy = outputGradient.pointer, d = dx.pointer
+        for i in 0..<dx.count { d[i] = dy[i] * m[i] }
+        return dx
+    }
+}

@@ -1,0 +1,146 @@
+/// The base of every layer, as in Keras: a named unit with per-sample input and output shapes fixed
+/// when it is built, parameters it owns, and an explicit forward and backward pass.
+///
+/// Contract: `forward` saves what `backward` needs; `backward` receives dLoss/dOutput for the batch
+/// of the last `forward`, fills the gradients of its parameters and returns dLoss/dInput.
+/// Outputs are the layer's own buffers, reused by the next call: copy one to keep it.
+open class Layer {
+    /// Unique within a model; the prefix of its parameters' names in weight files (`dense.kernel`).
+    public var name: String
+    /// When false, optimizers leave this layer's parameters alone (and BatchNormalization runs in
+    /// inference mode, as in Keras).
+    open var trainable: Bool = true
+    /// Per-sample shapes (without the batch axis), known once built.
+    public internal(set) var inputShape: [Int] = []
+    public internal(set) var outputShape: [Int] = []
+    public internal(set) var isBuilt = false
+    /// Scratch memory for im2col and the like; a model gives all its layers one.
+    public var workspace: Workspace
+
+    /// The Keras class name shown in `summary()` (`Dense`, `Conv2D`, …).
+    open var typeName: String { "Layer" }
+    /// The stem of automatic names (`dense`, `conv2d`, …).
+    open var defaultNameStem: String { "layer" }
+    /// Everything saved with the weights, trainable or not, in a fixed order.
+    open var parameters: [Parameter] { [] }
+
+    public init(name: String? = nil) {
+        self.name = name ?? ""
+        workspace = Workspace()
+    }
+
+    /// Fixes the shapes and creates the parameters. A model calls this once, in order, with the
+    /// previous layer's output shape.
+    public final func build(inputShape: [Int], rng: inout RandomGenerator) throws {
+        guard inputShape.allSatisfy({ $0 > 0 }) else {
+            throw NNError.invalidArgument("layer '\(displayName)': input shape \(inputShape) has an empty axis")
+        }
+        let out = try makeOutputShape(inputShape: inputShape)
+        guard out.allSatisfy({ $0 > 0 }) else {
+            throw NNError.invalidArgument("layer '\(displayName)' (\(typeName)): input shape \(inputShape) gives an empty output \(out)")
+        }
+        self.inputShape = inputShape
+        self.outputShape = out
+        try createParameters(rng: &rng)
+        isBuilt = true
+    }
+
+    /// Builds with a generator seeded by `seed` (for using a layer on its own).
+    public final func build(inputShape: [Int], seed: UInt64 = 0) throws {
+        var rng = RandomGenerator(seed: seed)
+        try build(inputShape: inputShape, rng: &rng)
+    }
+
+    /// The per-sample output shape for a per-sample input shape; throws if the input does not fit.
+    open func makeOutputShape(inputShape: [Int]) throws -> [Int] { inputShape }
+    /// Allocates and initializes parameters once the shapes are known.
+    open func createParameters(rng: inout RandomGenerator) throws {}
+
+    /// Runs the layer on a batch `[N, inputShape...]`. Builds from the input on first use.
+    public final func forward(_ input: Tensor, training: Bool = false) throws -> Tensor {
+        if !isBuilt { try build(inputShape: Array(input.shape.dropFirst())) }
+        try checkInput(input)
+        lastBatch = input.shape[0]
+        return try forwardBatch(input, training: training)
+    }
+
+    /// dLoss/dInput for the batch of the last forward pass; fills parameter gradients.
+    public final func backward(_ outputGradient: Tensor) throws -> Tensor {
+        guard isBuilt, let batch = lastBatch else {
+            throw NNError.invalidArgument("layer '\(displayName)' (\(typeName)): backward called before forward")
+        }
+        guard outputGradient.shape == [batch] + outputShape else {
+            throw NNError.shapeMismatch(layer: displayName, typeName: typeName, what: "output gradient",
+                                        expected: [batch] + outputShape, got: outputGradient.shape)
+        }
+        return try backwardBatch(outputGradient)
+    }
+
+    /// The batch size of the last forward pass.
+    public internal(set) var lastBatch: Int?
+
+    open func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor { fatalError("\(typeName).forwardBatch not implemented") }
+    open func backwardBatch(_ outputGradient: Tensor) throws -> Tensor { fatalError("\(typeName).backwardBatch not implemented") }
+
+    /// Number of scalars in all parameters.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+    public var trainableParameterCount: Int {
+        trainable ? parameters.filter(\.trainable).reduce(0) { $0 + $1.value.count } : 0
+    }
+
+    var displayName: String { name.isEmpty ? defaultNameStem : name }
+
+    private func checkInput(_ input: Tensor) throws {
+        guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape, input.shape[0] > 0 else {
+            throw NNError.shapeMismatch(layer: displayName, typeName: typeName, what: "input",
+                                        expected: [-1] + inputShape, got: input.shape)
+        }
+    }
+}
+
+/// One named tensor a layer owns (`kernel`, `bias`, `gamma`, `moving_mean`, …) and, when trainable,
+/// its gradient. Moving statistics are parameters that are saved but never trained.
+public final class Parameter {
+    public let name: String
+    public let value: Tensor
+    public let gradient: Tensor
+    /// False for statistics such as BatchNormalization's moving mean: saved, never optimized.
+    public let trainable: Bool
+    /// L2 penalty factor: the loss gains `l2 · Σ value²` and the gradient `2 · l2 · value` (Keras `l2(x)`).
+    public var l2: Float
+
+    public init(name: String, shape: [Int], trainable: Bool = true, l2: Float = 0) {
+        self.name = name
+        value = Tensor(shape: shape)
+        gradient = trainable ? Tensor(shape: shape) : Tensor(shape: [0])
+        self.trainable = trainable
+        self.l2 = l2
+    }
+}
+
+/// Errors from building, running or feeding the engine. Each names what the user controls.
+public enum NNError: Error, CustomStringConvertible, Equatable {
+    /// A tensor reached a layer with the wrong shape. `-1` in `expected` stands for "any batch size".
+    case shapeMismatch(layer: String, typeName: String, what: String, expected: [Int], got: [Int])
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .shapeMismatch(layer, typeName, what, expected, got):
+            let e = expected.map { $0 < 0 ? "N" : String($0) }.joined(separator: ", ")
+            let g = got.map(String.init).joined(separator: ", ")
+            return "layer '\(layer)' (\(typeName)) expected \(what) of shape [\(e)] but got [\(g)]"
+        case let .invalidArgument(message):
+            return message
+        }
+    }
+}
+
+extension NNError: CustomDebugStringConvertible {
+    public var debugDescription: String { description }
+}
+
+import Foundation
+extension NNError: LocalizedError {
+    public var errorDescription: String? { description }
+}

@@ -1,0 +1,105 @@
+/// Max pooling over NHWC windows. Forward remembers where each maximum came from, so backward is a
+/// scatter. Ties go to the first maximum in scan order (TensorFlow's rule); padding never wins.
+public final class MaxPooling2D: Layer {
+    public let poolSize: (Int, Int)
+    public let strides: (Int, Int)
+    public let padding: Padding
+    public private(set) var geometry: ConvGeometry!
+
+    private var output = BatchBuffer()
+    private var inputGradient = BatchBuffer()
+    private var argmax = IndexBuffer()
+
+    /// Strides default to the pool size, as in Keras.
+    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid, name: String? = nil) {
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.padding = padding
+        super.init(name: name)
+    }
+
+    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid, name: String? = nil) {
+        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding, name: name)
+    }
+
+    public override var typeName: String { "MaxPooling2D" }
+    public override var defaultNameStem: String { "max_pooling2d" }
+
+    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        guard poolSize.0 > 0, poolSize.1 > 0, strides.0 > 0, strides.1 > 0 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (MaxPooling2D): pool size \(poolSize) and strides \(strides) must be positive")
+        }
+        guard inputShape.count == 3 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (MaxPooling2D) expects images [N, height, width, channels] but its input shape is \(inputShape)")
+        }
+        let g = ConvGeometry(inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+                             kernelHeight: poolSize.0, kernelWidth: poolSize.1,
+                             strideHeight: strides.0, strideWidth: strides.1, padding: padding)
+        geometry = g
+        return [g.outputHeight, g.outputWidth, g.channels]
+    }
+
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        let g = geometry!, n = input.shape[0], c = g.channels
+        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let arg = argmax.pointer(count: out.count)
+        let src = input.pointer, dst = out.pointer
+        let imageSize = g.inputPixels * c
+        var o = 0
+        for img in 0..<n {
+            let base = img * imageSize
+            for oh in 0..<g.outputHeight {
+                let h0 = oh * g.strideHeight - g.padTop
+                let hLo = max(h0, 0), hHi = min(h0 + g.kernelHeight, g.inputHeight)
+                for ow in 0..<g.outputWidth {
+                    let w0 = ow * g.strideWidth - g.padLeft
+                    let wLo = max(w0, 0), wHi = min(w0 + g.kernelWidth, g.inputWidth)
+                    // Seed each channel with the window's first tap, then keep strictly larger values.
+                    let first = base + (hLo * g.inputWidth + wLo) * c
+                    for ch in 0..<c { dst[o + ch] = src[first + ch]; arg[o + ch] = Int32(first + ch - base) }
+                    for h in hLo..<hHi {
+                        for w in wLo..<wHi {
+                            let at = base + (h * g.inputWidth + w) * c
+                            for ch in 0..<c where src[at + ch] > dst[o + ch] {
+                                dst[o + ch] = src[at + ch]
+                                arg[o + ch] = Int32(at + ch - base)
+                            }
+                        }
+                    }
+                    o += c
+                }
+            }
+        }
+        return out
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        let g = geometry!, n = outputGradient.shape[0]
+        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        dx.fill(0)
+        let arg = argmax.pointer(count: outputGradient.count)
+        let perImageOut = g.outputPixels * g.channels, imageSize = g.inputPixels * g.channels
+        let dy = outputGradient.pointer, d = dx.pointer
+        for img in 0..<n {
+            let base = img * imageSize, ob = img * perImageOut
+            for j in 0..<perImageOut { d[base + Int(arg[ob + j])] += dy[ob + j] }
+        }
+        return dx
+    }
+}
+
+/// A grow-only buffer of Int32 indices (pooling's argmax), reused across steps.
+final class IndexBuffer {
+    private var storage = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private var capacity = 1
+    func pointer(count: Int) -> UnsafeMutablePointer<Int32> {
+        if count > capacity {
+            storage.deallocate()
+            storage = .allocate(capacity: count)
+            storage.initialize(repeating: 0, count: count)
+            capacity = count
+        }
+        return storage
+    }
+    deinit { storage.deallocate() }
+}

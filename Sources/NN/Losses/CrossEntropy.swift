@@ -1,0 +1,92 @@
+import Foundation
+
+/// Categorical cross-entropy on one-hot (or probability) target rows. With logits — a model ending
+/// in softmax hands them over — it is computed as log-sum-exp, so large logits cannot overflow, and
+/// the gradient is (softmax − target) / N. On probabilities it clips at 1e-7 as Keras does.
+public final class CategoricalCrossentropy: Loss {
+    public let fromLogits: Bool
+    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public var name: String { "categorical_crossentropy" }
+    public var fusesSoftmax: Bool { true }
+
+    public func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float {
+        try LossCheck.sameShape(name, prediction, target)
+        try LossCheck.gradientShape(name, prediction, gradient)
+        let classes = prediction.shape.last ?? 1, rows = prediction.count / max(1, classes)
+        return CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
+                                      gradient: gradient?.pointer) { r, _ in target.pointer + r * classes }
+    }
+}
+
+/// Cross-entropy on integer class labels `[N]` (stored as Float), the same computation as
+/// `CategoricalCrossentropy` without building one-hot rows. A label outside 0..<classes is an error.
+public final class SparseCategoricalCrossentropy: Loss {
+    public let fromLogits: Bool
+    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public var name: String { "sparse_categorical_crossentropy" }
+    public var fusesSoftmax: Bool { true }
+
+    public func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float {
+        try LossCheck.gradientShape(name, prediction, gradient)
+        let classes = prediction.shape.last ?? 1, rows = prediction.count / max(1, classes)
+        guard target.count == rows else {
+            throw NNError.invalidArgument("loss '\(name)': \(rows) predictions but \(target.count) labels (label shape \(target.shape))")
+        }
+        let labels = target.pointer
+        for r in 0..<rows {
+            let l = labels[r]
+            guard l >= 0, l < Float(classes), l == l.rounded() else {
+                throw NNError.invalidArgument("loss '\(name)': label \(l) at index \(r) is not a class in 0..<\(classes)")
+            }
+        }
+        return CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
+                                      gradient: gradient?.pointer, sparseLabels: labels) { _, _ in nil }
+    }
+}
+
+/// The loop both cross-entropies share.
+enum CrossEntropyKernel {
+    static let epsilon: Float = 1e-7
+
+    /// `targetRow(r, classes)` gives row r of dense targets; `sparseLabels` replaces it when given.
+    static func run(_ p: UnsafeMutablePointer<Float>, rows: Int, classes: Int, logits: Bool,
+                    gradient: UnsafeMutablePointer<Float>?, sparseLabels: UnsafeMutablePointer<Float>? = nil,
+                    targetRow: (Int, Int) -> UnsafeMutablePointer<Float>?) -> Float {
+        var total: Double = 0
+        let invN = 1 / Float(max(1, rows))
+        for r in 0..<rows {
+            let row = p + r * classes
+            let t = targetRow(r, classes)
+            let label = sparseLabels.map { Int($0[r]) }
+            @inline(__always) func target(_ j: Int) -> Float { t?[j] ?? (j == label ? 1 : 0) }
+            if logits {
+                var m = -Float.infinity
+                for j in 0..<classes { m = max(m, row[j]) }
+                var sum: Float = 0
+                for j in 0..<classes { sum += exp(row[j] - m) }
+                let logSum = log(sum) + m
+                var rowLoss: Float = 0
+                for j in 0..<classes {
+                    let y = target(j)
+                    if y != 0 { rowLoss -= y * (row[j] - logSum) }
+                    if let g = gradient { g[r * classes + j] = (exp(row[j] - logSum) - y) * invN }
+                }
+                total += Double(rowLoss)
+            } else {
+                // Keras normalizes the rows of probabilities and clips them before the log.
+                var s: Float = 0
+                for j in 0..<classes { s += row[j] }
+                var rowLoss: Float = 0
+                for j in 0..<classes {
+                    let y = target(j)
+                    let q = min(max(row[j] / s, epsilon), 1 - epsilon)
+                    if y != 0 { rowLoss -= y * log(q) }
+                    if let g = gradient { g[r * classes + j] = (q > epsilon && q < 1 - epsilon) ? -y / row[j] * invN : 0 }
+                }
+                // The normalization's own derivative is dropped: rows of a softmax already sum to 1.
+                total += Double(rowLoss)
+            }
+        }
+        return Float(total / Double(max(1, rows)))
+    }
+}

@@ -1,0 +1,144 @@
+/// An n-dimensional array of Float32 in row-major (NHWC) order.
+///
+/// Like a NumPy array or a PyTorch tensor, a `Tensor` refers to its elements: copies of a tensor
+/// and the views `reshaped(_:)` makes share them, so a layer can hand its output buffer to the next
+/// layer without copying. `copy()` makes an independent tensor.
+public struct Tensor: CustomStringConvertible {
+    /// The extent of each axis, outermost first (for images: batch, height, width, channels).
+    public let shape: [Int]
+    /// The number of elements, the product of `shape`.
+    public let count: Int
+    @usableFromInline let storage: TensorStorage
+
+    /// A tensor of the given shape with every element `value`.
+    public init(shape: [Int], repeating value: Float = 0) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape \(shape) has a negative axis")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.storage = TensorStorage(capacity: count)
+        if value != 0 { storage.pointer.update(repeating: value, count: count) }
+    }
+
+    /// A tensor holding `elements` (row-major) in the given shape.
+    public init(shape: [Int], elements: [Float]) {
+        precondition(shape.reduce(1, *) == elements.count,
+                     "Tensor shape \(shape) needs \(shape.reduce(1, *)) elements, got \(elements.count)")
+        self.init(shape: shape)
+        elements.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    init(shape: [Int], storage: TensorStorage) {
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        precondition(count <= storage.capacity)
+        self.storage = storage
+    }
+
+    public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
+    public static func ones(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 1) }
+    public static func filled(_ shape: [Int], with value: Float) -> Tensor { Tensor(shape: shape, repeating: value) }
+
+    public var rank: Int { shape.count }
+
+    /// The same elements seen with another shape of the same element count (no copy).
+    /// One axis may be -1 and is then inferred.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var resolved = newShape
+        if let unknown = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
+            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            resolved[unknown] = count / known
+        }
+        precondition(resolved.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        return Tensor(shape: resolved, storage: storage)
+    }
+
+    /// The first `n` items along axis 0, sharing storage (a smaller last batch uses its layer's buffer).
+    public func prefix(batch n: Int) -> Tensor {
+        precondition(rank >= 1 && n <= shape[0], "cannot take \(n) items of \(shape)")
+        var s = shape
+        s[0] = n
+        return Tensor(shape: s, storage: storage)
+    }
+
+    /// An independent copy of the elements.
+    public func copy() -> Tensor {
+        let t = Tensor(shape: shape)
+        t.storage.pointer.update(from: storage.pointer, count: count)
+        return t
+    }
+
+    /// Copies the elements of `other` (same element count) into this tensor.
+    public func assign(_ other: Tensor) {
+        precondition(other.count == count, "cannot assign \(other.shape) to \(shape)")
+        storage.pointer.update(from: other.storage.pointer, count: count)
+    }
+
+    /// All elements in row-major order.
+    public var elements: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+
+    /// Element by flat row-major index.
+    @inlinable public subscript(flat i: Int) -> Float {
+        get { precondition(i >= 0 && i < count, "index \(i) out of range for \(shape)"); return storage.pointer[i] }
+        nonmutating set { precondition(i >= 0 && i < count, "index \(i) out of range for \(shape)"); storage.pointer[i] = newValue }
+    }
+
+    /// Element by multi-index, one index per axis.
+    public subscript(_ index: Int...) -> Float {
+        get { storage.pointer[offset(index)] }
+        nonmutating set { storage.pointer[offset(index)] = newValue }
+    }
+
+    func offset(_ index: [Int]) -> Int {
+        precondition(index.count == shape.count, "index \(index) does not match shape \(shape)")
+        var o = 0
+        for (i, n) in zip(index, shape) {
+            precondition(i >= 0 && i < n, "index \(index) out of range for shape \(shape)")
+            o = o * n + i
+        }
+        return o
+    }
+
+    /// Reads the elements through a buffer pointer (hot loops).
+    @inlinable public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// Writes the elements through a buffer pointer (hot loops). The tensor's storage is shared, so
+    /// this does not need `mutating`.
+    @inlinable public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// The raw element pointer, valid while the tensor (or a view of it) lives.
+    @inlinable public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+
+    public func fill(_ value: Float) { storage.pointer.update(repeating: value, count: count) }
+
+    public var description: String {
+        let shown = elements.prefix(8).map { String($0) }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), elements: [\(shown)\(count > 8 ? ", …" : "")])"
+    }
+}
+
+/// A heap buffer of Float32 owned by one or more tensors. Aligned to 64 bytes for SIMD and BLAS.
+@usableFromInline final class TensorStorage {
+    @usableFromInline let pointer: UnsafeMutablePointer<Float>
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(capacity, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(capacity, 1))
+        pointer.initialize(repeating: 0, count: max(capacity, 1))
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+extension Tensor {
+    /// Shapes printed the Keras way: `(None, 26, 26, 32)` for a per-sample shape.
+    public static func describe(batchShape perSample: [Int]) -> String {
+        "(None, " + perSample.map(String.init).joined(separator: ", ") + (perSample.count == 0 ? ")" : ")")
+    }
+}
