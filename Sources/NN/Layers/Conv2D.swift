@@ -25,6 +25,8 @@ public final class Conv2D: Layer {
     private var ones = BatchBuffer()
     private var x: Tensor?
     private var y: Tensor?
+    /// Logits of the last forward pass when the activation is softmax.
+    public private(set) var logits: Tensor?
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: Activation = .linear, useBias: Bool = true,
@@ -102,7 +104,7 @@ public final class Conv2D: Layer {
                           beta: beta, c: z.pointer + start * rowsPerImage * filters)
             }
         }
-        if activation == .softmax { out.assign(z) }
+        if activation == .softmax { out.assign(z); logits = z }
         activation.apply(out.pointer, count: out.count, width: filters)
         x = input
         y = out

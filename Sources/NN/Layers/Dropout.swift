@@ -16,6 +16,10 @@ public final class Dropout: Layer {
         super.init(name: name)
     }
 
+    public override func seedRandomState(_ rng: inout RandomGenerator) {
+        self.rng = RandomGenerator(seed: rng.next())
+    }
+
     public override var typeName: String { "Dropout" }
     public override var defaultNameStem: String { "dropout" }
 

@@ -55,6 +55,9 @@ open class Layer {
     open func makeOutputShape(inputShape: [Int]) throws -> [Int] { inputShape }
     /// Allocates and initializes parameters once the shapes are known.
     open func createParameters(rng: inout RandomGenerator) throws {}
+    /// Takes a seed for the layer's own randomness (Dropout's masks) from the model's generator,
+    /// so one model seed fixes a whole run.
+    open func seedRandomState(_ rng: inout RandomGenerator) {}
 
     /// Runs the layer on a batch `[N, inputShape...]`. Builds from the input on first use.
     public final func forward(_ input: Tensor, training: Bool = false) throws -> Tensor {

@@ -9,6 +9,8 @@ public struct Tensor: CustomStringConvertible {
     /// The number of elements, the product of `shape`.
     public let count: Int
     @usableFromInline let storage: TensorStorage
+    /// Where this tensor's first element sits in `storage` (row views of a batch share storage).
+    @usableFromInline let offset: Int
 
     /// A tensor of the given shape with every element `value`.
     public init(shape: [Int], repeating value: Float = 0) {
@@ -16,6 +18,7 @@ public struct Tensor: CustomStringConvertible {
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.storage = TensorStorage(capacity: count)
+        self.offset = 0
         if value != 0 { storage.pointer.update(repeating: value, count: count) }
     }
 
@@ -24,14 +27,15 @@ public struct Tensor: CustomStringConvertible {
         precondition(shape.reduce(1, *) == elements.count,
                      "Tensor shape \(shape) needs \(shape.reduce(1, *)) elements, got \(elements.count)")
         self.init(shape: shape)
-        elements.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: count) }
+        elements.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 
-    init(shape: [Int], storage: TensorStorage) {
+    init(shape: [Int], storage: TensorStorage, offset: Int = 0) {
         self.shape = shape
         self.count = shape.reduce(1, *)
-        precondition(count <= storage.capacity)
+        precondition(offset >= 0 && offset + count <= storage.capacity)
         self.storage = storage
+        self.offset = offset
     }
 
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
@@ -50,7 +54,7 @@ public struct Tensor: CustomStringConvertible {
             resolved[unknown] = count / known
         }
         precondition(resolved.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
-        return Tensor(shape: resolved, storage: storage)
+        return Tensor(shape: resolved, storage: storage, offset: offset)
     }
 
     /// The first `n` items along axis 0, sharing storage (a smaller last batch uses its layer's buffer).
@@ -58,38 +62,38 @@ public struct Tensor: CustomStringConvertible {
         precondition(rank >= 1 && n <= shape[0], "cannot take \(n) items of \(shape)")
         var s = shape
         s[0] = n
-        return Tensor(shape: s, storage: storage)
+        return Tensor(shape: s, storage: storage, offset: offset)
     }
 
     /// An independent copy of the elements.
     public func copy() -> Tensor {
         let t = Tensor(shape: shape)
-        t.storage.pointer.update(from: storage.pointer, count: count)
+        t.pointer.update(from: pointer, count: count)
         return t
     }
 
     /// Copies the elements of `other` (same element count) into this tensor.
     public func assign(_ other: Tensor) {
         precondition(other.count == count, "cannot assign \(other.shape) to \(shape)")
-        storage.pointer.update(from: other.storage.pointer, count: count)
+        pointer.update(from: other.pointer, count: count)
     }
 
     /// All elements in row-major order.
-    public var elements: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+    public var elements: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
     /// Element by flat row-major index.
     @inlinable public subscript(flat i: Int) -> Float {
-        get { precondition(i >= 0 && i < count, "index \(i) out of range for \(shape)"); return storage.pointer[i] }
-        nonmutating set { precondition(i >= 0 && i < count, "index \(i) out of range for \(shape)"); storage.pointer[i] = newValue }
+        get { precondition(i >= 0 && i < count, "index \(i) out of range for \(shape)"); return pointer[i] }
+        nonmutating set { precondition(i >= 0 && i < count, "index \(i) out of range for \(shape)"); pointer[i] = newValue }
     }
 
     /// Element by multi-index, one index per axis.
     public subscript(_ index: Int...) -> Float {
-        get { storage.pointer[offset(index)] }
-        nonmutating set { storage.pointer[offset(index)] = newValue }
+        get { pointer[flatIndex(index)] }
+        nonmutating set { pointer[flatIndex(index)] = newValue }
     }
 
-    func offset(_ index: [Int]) -> Int {
+    func flatIndex(_ index: [Int]) -> Int {
         precondition(index.count == shape.count, "index \(index) does not match shape \(shape)")
         var o = 0
         for (i, n) in zip(index, shape) {
@@ -101,19 +105,19 @@ public struct Tensor: CustomStringConvertible {
 
     /// Reads the elements through a buffer pointer (hot loops).
     @inlinable public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeBufferPointer(start: storage.pointer, count: count))
+        try body(UnsafeBufferPointer(start: pointer, count: count))
     }
 
     /// Writes the elements through a buffer pointer (hot loops). The tensor's storage is shared, so
     /// this does not need `mutating`.
     @inlinable public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
+        try body(UnsafeMutableBufferPointer(start: pointer, count: count))
     }
 
     /// The raw element pointer, valid while the tensor (or a view of it) lives.
-    @inlinable public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+    @inlinable public var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
 
-    public func fill(_ value: Float) { storage.pointer.update(repeating: value, count: count) }
+    public func fill(_ value: Float) { pointer.update(repeating: value, count: count) }
 
     public var description: String {
         let shown = elements.prefix(8).map { String($0) }.joined(separator: ", ")

@@ -1,0 +1,169 @@
+import Foundation
+
+/// The safetensors format (Hugging Face; PyTorch and NumPy read it): an 8-byte little-endian header
+/// length, a JSON header mapping each tensor name to its dtype, shape and byte range, then the raw
+/// little-endian data. We write F32 only and read F32 only.
+///
+/// The reader trusts nothing in the file: the header length, every offset and every shape are checked
+/// against the file's real size before anything is allocated or copied.
+public enum SafeTensors {
+    /// Encodes named tensors (in the given order) with optional string metadata.
+    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) throws -> Data {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for (name, t) in tensors {
+            guard header[name] == nil, name != "__metadata__" else {
+                throw NNError.invalidArgument("safetensors: duplicate tensor name '\(name)'")
+            }
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + t.count * 4]]
+            offset += t.count * 4
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
+        while json.count % 8 != 0 { json.append(0x20) }
+        var data = Data(capacity: 8 + json.count + offset)
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
+        data.append(json)
+        for (_, t) in tensors {
+            t.withUnsafeBufferPointer { p in
+                // Float32 is little-endian on every platform Swift on Linux runs on; convert anyway.
+                for v in p { var le = v.bitPattern.littleEndian; withUnsafeBytes(of: &le) { data.append(contentsOf: $0) } }
+            }
+        }
+        return data
+    }
+
+    /// Writes the tensors atomically to `path`.
+    public static func save(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
+        try AtomicFile.write(try encode(tensors, metadata: metadata), to: path)
+    }
+
+    /// A decoded file: tensors by name, in file order, and its metadata.
+    public struct File {
+        public let tensors: [(name: String, tensor: Tensor)]
+        public let metadata: [String: String]
+        public subscript(name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
+    }
+
+    public static func load(_ path: String) throws -> File {
+        guard FileManager.default.fileExists(atPath: path) else { throw IOError.cannotRead(path: path, reason: "no such file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw IOError.cannotRead(path: path, reason: "not readable") }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes safetensors bytes; `path` only names the source in errors.
+    public static func decode(_ data: Data, path: String = "<data>") throws -> File {
+        func corrupt(_ reason: String) -> IOError { .corrupt(path: path, reason: reason) }
+        guard data.count >= 8 else { throw corrupt("file is \(data.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw corrupt("header length \(headerLength) exceeds the file's \(data.count - 8) remaining bytes")
+        }
+        guard headerLength <= 100_000_000 else { throw corrupt("header length \(headerLength) is over 100 MB") }
+        let headerBytes = data.subdata(in: 8..<(8 + Int(headerLength)))
+        guard let object = try? JSONSerialization.jsonObject(with: headerBytes), let header = object as? [String: Any] else {
+            throw corrupt("header is not a JSON object")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let dataLength = data.count - dataStart
+        var metadata: [String: String] = [:]
+        var entries: [(name: String, shape: [Int], begin: Int, end: Int)] = []
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw corrupt("__metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw corrupt("__metadata__ value for '\(k)' is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard let info = value as? [String: Any] else { throw corrupt("entry '\(name)' is not an object") }
+            guard let dtype = info["dtype"] as? String else { throw corrupt("tensor '\(name)' has no dtype") }
+            guard dtype == "F32" else { throw corrupt("tensor '\(name)' has dtype \(dtype); only F32 is supported") }
+            guard let shapeAny = info["shape"] as? [Any], let offsetsAny = info["data_offsets"] as? [Any], offsetsAny.count == 2 else {
+                throw corrupt("tensor '\(name)' lacks a shape or a pair of data_offsets")
+            }
+            let shape = try shapeAny.map { v -> Int in
+                guard let n = integer(v), n >= 0 else { throw corrupt("tensor '\(name)' has an invalid shape \(shapeAny)") }
+                return n
+            }
+            guard let begin = integer(offsetsAny[0]), let end = integer(offsetsAny[1]), begin >= 0, begin <= end else {
+                throw corrupt("tensor '\(name)' has invalid data_offsets \(offsetsAny)")
+            }
+            guard end <= dataLength else {
+                throw corrupt("tensor '\(name)' claims bytes \(begin)..<\(end) but the data section has \(dataLength) bytes")
+            }
+            var elements = 1
+            for d in shape {
+                let (product, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= dataLength / 4 + 1 else { throw corrupt("tensor '\(name)' has a shape \(shape) larger than the file") }
+                elements = product
+            }
+            guard elements * 4 == end - begin else {
+                throw corrupt("tensor '\(name)' of shape \(shape) needs \(elements * 4) bytes but data_offsets span \(end - begin)")
+            }
+            entries.append((name, shape, begin, end))
+        }
+        entries.sort { $0.begin != $1.begin ? $0.begin < $1.begin : $0.name < $1.name }
+        var expected = 0
+        for e in entries {
+            guard e.begin == expected else {
+                throw corrupt(e.begin < expected ? "tensor '\(e.name)' overlaps the previous tensor" : "gap before tensor '\(e.name)' at byte \(expected)")
+            }
+            expected = e.end
+        }
+        guard expected == dataLength else { throw corrupt("data section has \(dataLength - expected) bytes after the last tensor") }
+        let tensors: [(name: String, tensor: Tensor)] = data.withUnsafeBytes { raw in
+            entries.map { e in
+                let t = Tensor(shape: e.shape)
+                let p = t.pointer
+                for i in 0..<t.count {
+                    let bits = raw.loadUnaligned(fromByteOffset: dataStart + e.begin + 4 * i, as: UInt32.self)
+                    p[i] = Float(bitPattern: UInt32(littleEndian: bits))
+                }
+                return (e.name, t)
+            }
+        }
+        return File(tensors: tensors, metadata: metadata)
+    }
+
+    private static func integer(_ v: Any) -> Int? {
+        if let n = v as? Int { return n }
+        if let n = v as? NSNumber, let i = Int(exactly: n.doubleValue) { return i }
+        return nil
+    }
+}
+
+extension Sequential {
+    /// Saves every parameter (`layer.kernel`, `layer.moving_mean`, …) in safetensors, atomically.
+    public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
+        try SafeTensors.save(namedParameters.map { ($0.name, $0.parameter.value) }, metadata: metadata, to: path)
+    }
+
+    /// Loads weights saved by `saveWeights`. Strict by default: every model parameter must be in the
+    /// file with the same shape, and the file may hold nothing else. With `skipMismatched`, tensors
+    /// the model lacks are ignored and model parameters the file lacks keep their values (a new head);
+    /// shapes must still agree for every name both have. Nothing is changed unless all checks pass.
+    public func loadWeights(from path: String, skipMissing: Bool = false) throws {
+        let file = try SafeTensors.load(path)
+        var updates: [(Parameter, Tensor)] = []
+        var fileNames = Set(file.tensors.map(\.name))
+        for (name, p) in namedParameters {
+            guard let t = file[name] else {
+                if skipMissing { continue }
+                throw IOError.mismatch(path: path, reason: "tensor '\(name)' (shape \(p.value.shape)) is missing from the file")
+            }
+            guard t.shape == p.value.shape else {
+                throw IOError.mismatch(path: path, reason: "tensor '\(name)' has shape \(t.shape) in the file but \(p.value.shape) in the model")
+            }
+            updates.append((p, t))
+            fileNames.remove(name)
+        }
+        if !skipMissing, let extra = fileNames.sorted().first {
+            throw IOError.mismatch(path: path, reason: "the file has tensor '\(extra)', which the model does not have")
+        }
+        for (p, t) in updates { p.value.assign(t) }
+    }
+}

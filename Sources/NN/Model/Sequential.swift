@@ -1,0 +1,153 @@
+/// A linear stack of layers (Keras `Sequential`): built from an input shape, so every output shape
+/// and buffer is fixed before the first batch; compiled with an optimizer and a loss; then trained
+/// with `fit` and used with `evaluate` and `predict`.
+public final class Sequential {
+    /// Per-sample input shape, e.g. `[28, 28, 1]`.
+    public let inputShape: [Int]
+    public private(set) var layers: [Layer] = []
+    /// The one workspace all layers share (darknet's rule): sized by the largest im2col.
+    public let workspace: Workspace
+    /// Draws the initial weights and the dropout seeds.
+    public internal(set) var rng: RandomGenerator
+    public private(set) var optimizer: Optimizer?
+    public private(set) var loss: Loss?
+    public private(set) var metrics: [Metric] = []
+    /// Set by a callback to end `fit` after the current epoch (Keras `model.stop_training`).
+    public var stopTraining = false
+    /// dLoss/dOutput for the current batch, reused across steps.
+    var outputGradientBuffer = BatchBuffer()
+
+    /// Builds `layers` in order from `inputShape`. Unnamed layers get Keras-style names
+    /// (`conv2d`, `conv2d_1`, …) unique within this model.
+    public init(inputShape: [Int], layers: [Layer] = [], seed: UInt64 = 0, workspace: Workspace = Workspace()) throws {
+        self.inputShape = inputShape
+        self.workspace = workspace
+        rng = RandomGenerator(seed: seed)
+        for layer in layers { try add(layer) }
+    }
+
+    /// Appends and builds a layer on the current output shape.
+    public func add(_ layer: Layer) throws {
+        if layer.name.isEmpty { layer.name = uniqueName(layer.defaultNameStem) }
+        guard !layers.contains(where: { $0.name == layer.name }) else {
+            throw NNError.invalidArgument("a layer named '\(layer.name)' is already in the model; layer names must be unique")
+        }
+        guard !layers.contains(where: { $0 === layer }) else {
+            throw NNError.invalidArgument("layer '\(layer.name)' is already in the model")
+        }
+        if !layer.isBuilt || layer.inputShape != outputShape {
+            try layer.build(inputShape: outputShape, rng: &rng)
+        }
+        layer.workspace = workspace
+        layer.seedRandomState(&rng)
+        layers.append(layer)
+        configureLossFusion()
+    }
+
+    /// Removes and returns the last layer (to replace a model's head).
+    @discardableResult
+    public func pop() throws -> Layer {
+        guard let last = layers.popLast() else { throw NNError.invalidArgument("pop() on a model with no layers") }
+        configureLossFusion()
+        return last
+    }
+
+    /// Per-sample output shape of the whole model.
+    public var outputShape: [Int] { layers.last?.outputShape ?? inputShape }
+
+    /// The layer with the given name.
+    public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
+
+    /// Every parameter with its dotted name (`conv2d.kernel`, `batch_normalization.moving_mean`).
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        layers.flatMap { l in l.parameters.map { ("\(l.name).\($0.name)", $0) } }
+    }
+
+    /// The parameters an optimizer may change: trainable ones of trainable layers.
+    public var trainableParameters: [Parameter] {
+        layers.filter(\.trainable).flatMap { $0.parameters.filter(\.trainable) }
+    }
+
+    public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
+    public var trainableParameterCount: Int { layers.reduce(0) { $0 + $1.trainableParameterCount } }
+
+    /// Chooses the optimizer, the loss and the metrics (`["accuracy"]`) for `fit` and `evaluate`.
+    public func compile(optimizer: Optimizer, loss: Loss, metrics: [Metric] = []) {
+        self.optimizer = optimizer
+        self.loss = loss
+        self.metrics = metrics
+        configureLossFusion()
+    }
+
+    /// Runs the layers on a batch. The result is the last layer's buffer: copy it to keep it.
+    public func forward(_ x: Tensor, training: Bool = false) throws -> Tensor {
+        guard Array(x.shape.dropFirst()) == inputShape, x.rank == inputShape.count + 1 else {
+            throw NNError.shapeMismatch(layer: layers.first?.name ?? "input", typeName: "Sequential", what: "input",
+                                        expected: [-1] + inputShape, got: x.shape)
+        }
+        var out = x
+        for layer in layers { out = try layer.forward(out, training: training) }
+        return out
+    }
+
+    /// Back-propagates dLoss/dOutput (or dLoss/dLogits when the softmax is fused with the loss).
+    @discardableResult
+    public func backward(_ outputGradient: Tensor) throws -> Tensor {
+        var g = outputGradient
+        for layer in layers.reversed() { g = try layer.backward(g) }
+        return g
+    }
+
+    /// True when the last layer ends in softmax and the loss is a cross-entropy: the loss then
+    /// reads the logits, and the gradient p − y enters the layer below the softmax.
+    public private(set) var softmaxFusedWithLoss = false
+
+    private func configureLossFusion() {
+        let fuse = loss?.fusesSoftmax ?? false
+        for layer in layers { layer.setSoftmaxFused(false) }
+        softmaxFusedWithLoss = false
+        if fuse, let last = layers.last, last.endsInSoftmax {
+            last.setSoftmaxFused(true)
+            softmaxFusedWithLoss = true
+        }
+    }
+
+    private func uniqueName(_ stem: String) -> String {
+        let taken = Set(layers.map(\.name))
+        if !taken.contains(stem) { return stem }
+        var i = 1
+        while taken.contains("\(stem)_\(i)") { i += 1 }
+        return "\(stem)_\(i)"
+    }
+}
+
+extension Layer {
+    /// Whether the layer's output is a softmax whose logits it can hand to a loss.
+    var endsInSoftmax: Bool {
+        switch self {
+        case let d as Dense: return d.activation == .softmax
+        case let c as Conv2D: return c.activation == .softmax
+        case let a as ActivationLayer: return a.activation == .softmax
+        default: return false
+        }
+    }
+
+    func setSoftmaxFused(_ fused: Bool) {
+        switch self {
+        case let d as Dense: d.softmaxFusedWithLoss = fused
+        case let c as Conv2D: c.softmaxFusedWithLoss = fused
+        case let a as ActivationLayer: a.softmaxFusedWithLoss = fused
+        default: break
+        }
+    }
+
+    /// The logits behind a softmax output of the last forward pass.
+    var softmaxLogits: Tensor? {
+        switch self {
+        case let d as Dense: return d.logits
+        case let c as Conv2D: return c.logits
+        case let a as ActivationLayer: return a.logits
+        default: return nil
+        }
+    }
+}

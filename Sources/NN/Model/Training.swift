@@ -1,0 +1,227 @@
+import Foundation
+
+/// How much `fit` prints, as Keras's `verbose`: a progress bar updated in place (1), one line per
+/// epoch (2), or nothing (0). `.auto` picks the bar on a terminal and lines otherwise.
+public enum Verbosity: Sendable {
+    case silent, progressBar, epochLines, auto
+
+    var resolved: Verbosity {
+        guard self == .auto else { return self }
+        return isatty(STDOUT_FILENO) != 0 ? .progressBar : .epochLines
+    }
+}
+
+/// Training stopped because a batch's loss was NaN or infinite. That step was not applied, so the
+/// model holds the weights of the last good batch; `history` has the completed epochs.
+public struct NonFiniteLossError: Error, CustomStringConvertible {
+    /// 1-based, as printed.
+    public let epoch: Int
+    public let batch: Int
+    public let loss: Float
+    public let history: History
+    public var description: String {
+        "loss became \(loss) at epoch \(epoch), batch \(batch); training stopped and the weights of the last good batch were kept (try a lower learning rate)"
+    }
+}
+
+/// Test loss and metrics (Keras `evaluate`).
+public struct Evaluation: Sendable {
+    public let loss: Float
+    public let metrics: [String: Float]
+    public var accuracy: Float? { metrics["accuracy"] }
+}
+
+extension Sequential {
+    /// Trains for `epochs` passes over `x`/`y` (Keras `fit`). `y` holds class labels `[N]`, one-hot
+    /// rows or regression targets, matching the loss. `validationSplit` holds out the last fraction
+    /// of the data before shuffling, as Keras does; `validationData` takes precedence over it.
+    @discardableResult
+    public func fit(x: Tensor, y: Tensor, batchSize: Int = 32, epochs: Int = 1, validationSplit: Float = 0,
+                    validationData: (x: Tensor, y: Tensor)? = nil, shuffle: Bool = true,
+                    callbacks: [Callback] = [], verbose: Verbosity = .auto) throws -> History {
+        guard let optimizer, let loss else {
+            throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before fit")
+        }
+        guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
+        guard epochs >= 0 else { throw NNError.invalidArgument("epochs must not be negative, got \(epochs)") }
+        guard validationSplit >= 0 && validationSplit < 1 else {
+            throw NNError.invalidArgument("validation split must be in [0, 1), got \(validationSplit)")
+        }
+        try checkData(x: x, y: y, what: "training")
+        var trainCount = x.shape[0]
+        var validation = validationData
+        if validation == nil && validationSplit > 0 {
+            let held = Int(Float(trainCount) * validationSplit)
+            guard held > 0 && held < trainCount else {
+                throw NNError.invalidArgument("validation split \(validationSplit) of \(trainCount) samples leaves an empty training or validation set")
+            }
+            trainCount -= held
+            validation = (x.rows(trainCount..<x.shape[0]), y.rows(trainCount..<y.shape[0]))
+        }
+        if let v = validation { try checkData(x: v.x, y: v.y, what: "validation") }
+
+        let verbosity = verbose.resolved
+        var history = History()
+        var order = Array(0..<trainCount)
+        let steps = (trainCount + batchSize - 1) / batchSize
+        var gather = BatchGather()
+        stopTraining = false
+        for c in callbacks { try c.onTrainBegin(model: self) }
+        for epoch in 0..<epochs {
+            for c in callbacks { try c.onEpochBegin(epoch, model: self) }
+            if shuffle { rng.shuffle(&order) }
+            let progress = ProgressBar(epoch: epoch + 1, epochs: epochs, steps: steps, verbosity: verbosity)
+            let start = DispatchTime.now().uptimeNanoseconds
+            var lossSum: Double = 0, correct = 0, seen = 0
+            for step in 0..<steps {
+                for c in callbacks { try c.onBatchBegin(step, model: self) }
+                let lo = step * batchSize, hi = min(lo + batchSize, trainCount)
+                let (xb, yb) = gather.batch(x: x, y: y, indices: order[lo..<hi])
+                let result = try trainStep(x: xb, y: yb, optimizer: optimizer, loss: loss)
+                if !result.loss.isFinite {
+                    var logs: [String: Float] = ["loss": result.loss]
+                    for c in callbacks { try c.onBatchEnd(step, logs: logs, model: self) }
+                    logs = [:]
+                    progress.finish(logs: logs, seconds: 0)
+                    throw NonFiniteLossError(epoch: epoch + 1, batch: step + 1, loss: result.loss, history: history)
+                }
+                let n = hi - lo
+                lossSum += Double(result.loss) * Double(n)
+                correct += result.correct
+                seen += n
+                var logs: [String: Float] = ["loss": Float(lossSum / Double(seen))]
+                if metrics.contains(.accuracy) { logs["accuracy"] = Float(correct) / Float(seen) }
+                for c in callbacks { try c.onBatchEnd(step, logs: logs, model: self) }
+                progress.update(step: step + 1, logs: logs)
+                if stopTraining { break }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            var logs: [String: Float] = ["loss": Float(lossSum / Double(max(1, seen)))]
+            if metrics.contains(.accuracy) { logs["accuracy"] = Float(correct) / Float(max(1, seen)) }
+            if let v = validation {
+                let e = try evaluate(x: v.x, y: v.y, batchSize: batchSize)
+                logs["val_loss"] = e.loss
+                for (k, m) in e.metrics { logs["val_" + k] = m }
+            }
+            history.epochs.append(.init(epoch: epoch + 1, logs: logs, seconds: seconds, samples: seen))
+            progress.finish(logs: logs, seconds: seconds)
+            for c in callbacks { try c.onEpochEnd(epoch, logs: logs, model: self) }
+            if stopTraining { break }
+        }
+        for c in callbacks { try c.onTrainEnd(model: self, history: history) }
+        return history
+    }
+
+    /// One optimization step on one batch: forward, loss, backward, L2, update.
+    /// Returns the batch's loss (including L2 penalties) and its number of correct predictions.
+    /// A non-finite loss is returned without touching the weights.
+    public func trainStep(x: Tensor, y: Tensor, optimizer: Optimizer, loss: Loss) throws -> (loss: Float, correct: Int) {
+        let output = try forward(x, training: true)
+        let prediction = softmaxFusedWithLoss ? layers.last!.softmaxLogits! : output
+        let gradient = outputGradientBuffer.tensor(batch: x.shape[0], sampleShape: outputShape)
+        var value = try loss.compute(prediction: prediction, target: y, logits: softmaxFusedWithLoss, gradient: gradient)
+        value += regularizationLoss
+        guard value.isFinite else { return (value, 0) }
+        try backward(gradient)
+        let parameters = trainableParameters
+        for p in parameters where p.l2 > 0 {
+            BLAS.axpy(count: p.value.count, alpha: 2 * p.l2, x: p.value.pointer, y: p.gradient.pointer)
+        }
+        optimizer.update(parameters)
+        let correct = metrics.contains(.accuracy) ? Metric.correctCount(output: output, target: y) : 0
+        return (value, correct)
+    }
+
+    /// Σ l2 · ‖w‖² over the regularized parameters (Keras adds it to the reported loss).
+    public var regularizationLoss: Float {
+        var total: Float = 0
+        for layer in layers {
+            for p in layer.parameters where p.l2 > 0 {
+                total += p.l2 * BLAS.dot(count: p.value.count, x: p.value.pointer, y: p.value.pointer)
+            }
+        }
+        return total
+    }
+
+    /// Mean loss and metrics over `x`/`y` in inference mode (Keras `evaluate`). The loss excludes
+    /// regularization penalties when the model has none; with L2 it includes them, as Keras reports.
+    public func evaluate(x: Tensor, y: Tensor, batchSize: Int = 32) throws -> Evaluation {
+        guard let loss else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before evaluate") }
+        guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
+        try checkData(x: x, y: y, what: "evaluation")
+        let n = x.shape[0]
+        var lossSum: Double = 0, correct = 0
+        for lo in stride(from: 0, to: n, by: batchSize) {
+            let hi = min(lo + batchSize, n)
+            let xb = x.rows(lo..<hi), yb = y.rows(lo..<hi)
+            let output = try forward(xb, training: false)
+            let prediction = softmaxFusedWithLoss ? layers.last!.softmaxLogits! : output
+            lossSum += Double(try loss.compute(prediction: prediction, target: yb, logits: softmaxFusedWithLoss, gradient: nil)) * Double(hi - lo)
+            if metrics.contains(.accuracy) { correct += Metric.correctCount(output: output, target: yb) }
+        }
+        var m: [String: Float] = [:]
+        if metrics.contains(.accuracy) { m["accuracy"] = Float(correct) / Float(max(1, n)) }
+        return Evaluation(loss: Float(lossSum / Double(max(1, n))) + regularizationLoss, metrics: m)
+    }
+
+    /// The model's outputs (probabilities for a softmax head) for every sample, as a new tensor.
+    public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+        guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
+        let n = x.shape.first ?? 0
+        let result = Tensor(shape: [n] + outputShape)
+        let width = outputShape.reduce(1, *)
+        for lo in stride(from: 0, to: n, by: batchSize) {
+            let hi = min(lo + batchSize, n)
+            let out = try forward(x.rows(lo..<hi), training: false)
+            (result.pointer + lo * width).update(from: out.pointer, count: (hi - lo) * width)
+        }
+        return result
+    }
+
+    /// The most probable class of every sample.
+    public func predictClasses(_ x: Tensor, batchSize: Int = 32) throws -> [Int] {
+        let p = try predict(x, batchSize: batchSize)
+        let width = outputShape.reduce(1, *)
+        return (0..<p.shape[0]).map { Metric.argmax(p.pointer + $0 * width, width) }
+    }
+
+    private func checkData(x: Tensor, y: Tensor, what: String) throws {
+        guard x.rank == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape else {
+            throw NNError.shapeMismatch(layer: layers.first?.name ?? "input", typeName: "Sequential", what: "\(what) input",
+                                        expected: [-1] + inputShape, got: x.shape)
+        }
+        guard x.shape[0] > 0 else { throw NNError.invalidArgument("the \(what) data is empty") }
+        guard y.rank >= 1, y.shape[0] == x.shape[0] else {
+            throw NNError.invalidArgument("\(what) data has \(x.shape[0]) inputs but \(y.shape.first ?? 0) targets (targets of shape \(y.shape))")
+        }
+    }
+}
+
+extension Tensor {
+    /// Rows `range` along axis 0, sharing storage (no copy).
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) out of 0..<\(shape[0])")
+        let per = count / Swift.max(1, shape[0])
+        var s = shape
+        s[0] = range.count
+        return Tensor(shape: s, storage: storage, offset: offset + range.lowerBound * per)
+    }
+}
+
+/// Copies the samples of one shuffled batch into reused buffers.
+struct BatchGather {
+    private var xBuffer = BatchBuffer()
+    private var yBuffer = BatchBuffer()
+
+    mutating func batch(x: Tensor, y: Tensor, indices: ArraySlice<Int>) -> (Tensor, Tensor) {
+        let n = indices.count
+        let xs = Array(x.shape.dropFirst()), ys = Array(y.shape.dropFirst())
+        let xb = xBuffer.tensor(batch: n, sampleShape: xs), yb = yBuffer.tensor(batch: n, sampleShape: ys)
+        let xw = xs.reduce(1, *), yw = ys.reduce(1, *)
+        for (row, i) in indices.enumerated() {
+            (xb.pointer + row * xw).update(from: x.pointer + i * xw, count: xw)
+            (yb.pointer + row * yw).update(from: y.pointer + i * yw, count: yw)
+        }
+        return (xb, yb)
+    }
+}

@@ -1,0 +1,122 @@
+/// An optimizer is state per parameter plus one update rule (mlx-swift's split): a new optimizer
+/// only says which slots it keeps and how one step changes a parameter.
+///
+/// The model adds L2 penalties to the gradients before calling `update`, and never passes a
+/// parameter that is frozen or not trainable.
+open class Optimizer {
+    /// The step size; callbacks and schedules may change it between steps.
+    public var learningRate: Float
+    /// Steps taken so far (Keras `optimizer.iterations`); Adam's bias correction reads it.
+    public internal(set) var iterations: Int = 0
+    private var slots: [ObjectIdentifier: [Tensor]] = [:]
+
+    public init(learningRate: Float) { self.learningRate = learningRate }
+
+    /// The Keras name (`sgd`, `rmsprop`, `adam`).
+    open var name: String { "optimizer" }
+    /// Names of the per-parameter state tensors (`momentum`, `m`, `v`, …).
+    open var slotNames: [String] { [] }
+    /// Applies one step to `value` from `gradient`, with this parameter's slots (same shape, zeroed at first use).
+    open func apply(value: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int, slots: [Tensor]) {}
+
+    /// One optimization step over the given parameters.
+    public func update(_ parameters: [Parameter]) {
+        iterations += 1
+        for p in parameters where p.trainable {
+            apply(value: p.value.pointer, gradient: p.gradient.pointer, count: p.value.count, slots: state(for: p))
+        }
+    }
+
+    /// The slot tensors of one parameter, created on first use.
+    public func state(for p: Parameter) -> [Tensor] {
+        let key = ObjectIdentifier(p)
+        if let s = slots[key] { return s }
+        let s = slotNames.map { _ in Tensor(shape: p.value.shape) }
+        slots[key] = s
+        return s
+    }
+
+    /// Forgets all slots and the step count (a new training run from scratch).
+    public func reset() { slots = [:]; iterations = 0 }
+}
+
+/// Stochastic gradient descent with optional momentum and Nesterov momentum, as Keras defines them:
+/// v ← μ·v − η·g; w ← w + v (Nesterov: w ← w + μ·v − η·g). Keras default η = 0.01.
+public final class SGD: Optimizer {
+    public let momentum: Float
+    public let nesterov: Bool
+    public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false) {
+        self.momentum = momentum
+        self.nesterov = nesterov
+        super.init(learningRate: learningRate)
+    }
+    public override var name: String { "sgd" }
+    public override var slotNames: [String] { momentum == 0 ? [] : ["momentum"] }
+
+    public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
+        let lr = learningRate
+        guard momentum != 0 else {
+            for i in 0..<count { w[i] -= lr * g[i] }
+            return
+        }
+        let v = slots[0].pointer, mu = momentum
+        for i in 0..<count {
+            v[i] = mu * v[i] - lr * g[i]
+            w[i] += nesterov ? mu * v[i] - lr * g[i] : v[i]
+        }
+    }
+}
+
+/// RMSProp as Keras 3 defines it (η = 0.001, ρ = 0.9, ε = 1e-7, no momentum):
+/// s ← ρ·s + (1 − ρ)·g²; w ← w − η·g / (√s + ε).
+public final class RMSProp: Optimizer {
+    public let rho: Float
+    public let epsilon: Float
+    public init(learningRate: Float = 0.001, rho: Float = 0.9, epsilon: Float = 1e-7) {
+        self.rho = rho
+        self.epsilon = epsilon
+        super.init(learningRate: learningRate)
+    }
+    public override var name: String { "rmsprop" }
+    public override var slotNames: [String] { ["velocity"] }
+
+    public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
+        let s = slots[0].pointer, lr = learningRate, rho = rho, eps = epsilon
+        for i in 0..<count {
+            s[i] = rho * s[i] + (1 - rho) * g[i] * g[i]
+            w[i] -= lr * g[i] / (s[i].squareRoot() + eps)
+        }
+    }
+}
+
+/// Adam as Keras 3 computes it (η = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-7), bias correction folded
+/// into the step size: α = η·√(1 − β₂ᵗ)/(1 − β₁ᵗ); m ← m + (g − m)(1 − β₁); v ← v + (g² − v)(1 − β₂);
+/// w ← w − α·m / (√v + ε).
+public final class Adam: Optimizer {
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+    public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        super.init(learningRate: learningRate)
+    }
+    public override var name: String { "adam" }
+    public override var slotNames: [String] { ["m", "v"] }
+
+    public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
+        let t = Double(iterations)
+        let alpha = Float(Double(learningRate) * (1 - _pow(Double(beta2), t)).squareRoot() / (1 - _pow(Double(beta1), t)))
+        let m = slots[0].pointer, v = slots[1].pointer
+        let b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon
+        for i in 0..<count {
+            m[i] += (g[i] - m[i]) * b1
+            v[i] += (g[i] * g[i] - v[i]) * b2
+            w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+        }
+    }
+}
+
+import Foundation
+@inline(__always) func _pow(_ a: Double, _ b: Double) -> Double { Foundation.pow(a, b) }
