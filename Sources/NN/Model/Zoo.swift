@@ -1,0 +1,78 @@
+/// The models of the tutorials this project follows, by name, with the recipe each is trained with.
+/// The CLI, the benchmark runner and the peer comparison all build them from here.
+public enum ModelZoo {
+    public static let names = ["mlp", "convnet", "deep-convnet"]
+
+    /// How a model is trained by default (`cnn train --model NAME` with no other flags).
+    public struct Recipe: Sendable {
+        public var optimizer: String
+        public var learningRate: Float
+        public var batchSize: Int
+        public var epochs: Int
+    }
+
+    public static func recipe(_ name: String) -> Recipe {
+        switch name {
+        case "mlp": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 5)
+        case "deep-convnet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15)
+        default: return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 10)
+        }
+    }
+
+    /// Builds a model by name for `inputShape` images and `classes` classes.
+    public static func build(_ name: String, inputShape: [Int] = [28, 28, 1], classes: Int = 10, seed: UInt64 = 0) throws -> Sequential {
+        switch name {
+        case "mlp":
+            // Flatten → Dense(128, relu) → Dense(10, softmax): the Keras beginner tutorial.
+            return try Sequential(inputShape: inputShape, layers: [
+                Flatten(),
+                Dense(units: 128, activation: .relu),
+                Dense(units: classes, activation: .softmax),
+            ], seed: seed)
+        case "convnet":
+            // The Keras "simple MNIST convnet" reduced to one conv block.
+            return try Sequential(inputShape: inputShape, layers: [
+                Conv2D(filters: 32, kernelSize: 3, activation: .relu),
+                MaxPooling2D(poolSize: 2),
+                Flatten(),
+                Dropout(rate: 0.5),
+                Dense(units: classes, activation: .softmax),
+            ], seed: seed)
+        case "deep-convnet":
+            // Three conv blocks, each Conv2D(same, relu) → BatchNormalization → MaxPooling2D → Dropout,
+            // doubling the filters; L2 on every kernel; a BatchNorm/Dropout dense head.
+            let l2: Float = 1e-4
+            return try Sequential(inputShape: inputShape, layers: [
+                Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu, kernelL2: l2),
+                BatchNormalization(),
+                Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu, kernelL2: l2),
+                BatchNormalization(),
+                MaxPooling2D(poolSize: 2),
+                Dropout(rate: 0.25),
+                Conv2D(filters: 64, kernelSize: 3, padding: .same, activation: .relu, kernelL2: l2),
+                BatchNormalization(),
+                Conv2D(filters: 64, kernelSize: 3, padding: .same, activation: .relu, kernelL2: l2),
+                BatchNormalization(),
+                MaxPooling2D(poolSize: 2),
+                Dropout(rate: 0.25),
+                Flatten(),
+                Dense(units: 256, activation: .relu, kernelL2: l2),
+                BatchNormalization(),
+                Dropout(rate: 0.5),
+                Dense(units: classes, activation: .softmax),
+            ], seed: seed)
+        default:
+            throw NNError.invalidArgument("unknown model '\(name)'; choose one of \(names.joined(separator: ", "))")
+        }
+    }
+
+    /// An optimizer by CLI name with Keras defaults and the given learning rate.
+    public static func optimizer(_ name: String, learningRate: Float? = nil) throws -> Optimizer {
+        switch name.lowercased() {
+        case "sgd": return SGD(learningRate: learningRate ?? 0.01)
+        case "rmsprop": return RMSProp(learningRate: learningRate ?? 0.001)
+        case "adam": return Adam(learningRate: learningRate ?? 0.001)
+        default: throw NNError.invalidArgument("unknown optimizer '\(name)'; choose sgd, rmsprop or adam")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import NN
+
+/// `cnn`: train, evaluate and inspect the tutorial models on Fashion-MNIST (or any MNIST-format data).
+@main
+struct CNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnn",
+        abstract: "A CNN engine in Swift on OpenBLAS: train and use the Keras tutorial models.",
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Celsius.self],
+        defaultSubcommand: Train.self
+    )
+}
+
+/// Options every command that reads data shares.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Directory with the four MNIST-named IDX files (gzipped or not).")
+    var data: String = DataSets.fashionMNISTDirectory
+
+    @Option(help: "OpenBLAS threads (default: what OpenBLAS chose).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func apply() { if let threads { BLAS.threads = threads } }
+
+    func load() throws -> (train: Dataset, test: Dataset) {
+        try DataSets.load(directory: data)
+    }
+}
+
+/// Options naming a model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).")
+    var model: String = "convnet"
+
+    func validate() throws {
+        guard ModelZoo.names.contains(model) else {
+            throw ValidationError("--model must be one of \(ModelZoo.names.joined(separator: ", ")), got '\(model)'")
+        }
+    }
+}
+
+/// Prints a library error as one clear line and exits 1 (not a stack trace).
+enum NNCommand {
+    static func run(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch {
+        FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+        throw ExitCode(1)
+    }
+}
+
+}
+
+func printLine(_ s: String) { print(s); fflush(stdout) }

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import NN
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the test loss and accuracy of saved weights.")
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Weights saved by `cnn train --save`.")
+    var weights: String
+
+    func run() throws {
+        try NNCommand.run {
+            dataOptions.apply()
+            let (_, test) = try dataOptions.load()
+            let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
+            try model.loadWeights(from: weights)
+            model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            let r = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
+            printLine(String(format: "test loss: %.4f - test accuracy: %.4f", r.loss, r.accuracy ?? 0))
+        }
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Predict the class of chosen test images.")
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Weights saved by `cnn train --save`.")
+    var weights: String
+    @Option(parsing: .upToNextOption, help: "Indices of test images.")
+    var index: [Int] = [0]
+    @Option(help: "How many top classes to show.")
+    var top: Int = 3
+
+    func validate() throws {
+        if top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
+        if index.contains(where: { $0 < 0 }) { throw ValidationError("--index values must not be negative") }
+    }
+
+    func run() throws {
+        try NNCommand.run {
+            dataOptions.apply()
+            let (_, test) = try dataOptions.load()
+            if let bad = index.first(where: { $0 >= test.count }) {
+                throw NNError.invalidArgument("--index \(bad) is out of range: the test set has \(test.count) images")
+            }
+            let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
+            try model.loadWeights(from: weights)
+            let probabilities = try model.predict(test.subset(index).images)
+            let classes = test.classCount
+            for (row, i) in index.enumerated() {
+                let p = (0..<classes).map { probabilities[row, $0] }
+                let ranked = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
+                let best = ranked.first!
+                let truth = test.label(i)
+                let tops = ranked.map { String(format: "%@ %.3f", test.classNames[$0], p[$0]) }
+                printLine("image \(i): predicted \(best) (\(test.classNames[best])), true \(truth) (\(test.classNames[truth])) - top: " + tops.joined(separator: ", "))
+            }
+        }
+    }
+}
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a model's Keras-style summary table.")
+    @OptionGroup var modelOptions: ModelOptions
+    func run() throws {
+        try NNCommand.run {
+            print(try ModelZoo.build(modelOptions.model).summary(), terminator: "")
+        }
+    }
+}

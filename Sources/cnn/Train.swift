@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import NN
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a model, then print its test loss and accuracy.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: "Passes over the training data (default: the model's recipe).")
+    var epochs: Int?
+    @Option(help: "Samples per step (default: the model's recipe).")
+    var batchSize: Int?
+    @Option(help: "sgd, rmsprop or adam (default: the model's recipe).")
+    var optimizer: String?
+    @Option(help: "Step size (default: the optimizer's Keras default).")
+    var learningRate: Float?
+    @Option(help: "Fraction of the training data held out for validation, in (0, 1).")
+    var validationSplit: Float = 0.1
+    @Option(help: "Seed for weights, shuffling and dropout.")
+    var seed: UInt64 = 0
+    @Option(help: "Train on the first N training images only.")
+    var limit: Int?
+    @Option(help: "Stop once training accuracy reaches this value.")
+    var stopAtAccuracy: Float?
+    @Option(help: "Early stopping on val_loss with this patience (restores the best weights).")
+    var patience: Int?
+    @Option(help: "Save the trained weights (safetensors) here.")
+    var save: String?
+    @Option(help: "Write the history and test result as JSON here.")
+    var historyJson: String?
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
+        }
+        if !(validationSplit > 0 && validationSplit < 1) {
+            throw ValidationError("--validation-split must be in (0, 1), got \(validationSplit)")
+        }
+        if let optimizer, !["sgd", "rmsprop", "adam"].contains(optimizer.lowercased()) {
+            throw ValidationError("--optimizer must be sgd, rmsprop or adam, got '\(optimizer)'")
+        }
+        if let limit, limit < 2 { throw ValidationError("--limit must be at least 2, got \(limit)") }
+        if let patience, patience < 0 { throw ValidationError("--patience must not be negative, got \(patience)") }
+        if let stopAtAccuracy, !(stopAtAccuracy > 0 && stopAtAccuracy <= 1) {
+            throw ValidationError("--stop-at-accuracy must be in (0, 1], got \(stopAtAccuracy)")
+        }
+    }
+
+    func run() throws {
+        try NNCommand.run {
+            dataOptions.apply()
+            let recipe = ModelZoo.recipe(modelOptions.model)
+            var (train, test) = try dataOptions.load()
+            if let limit, limit < train.count { train = train.prefix(limit) }
+            let model = try ModelZoo.build(modelOptions.model, inputShape: train.sampleShape, classes: train.classCount, seed: seed)
+            let opt = try ModelZoo.optimizer(optimizer ?? recipe.optimizer, learningRate: learningRate ?? (optimizer == nil ? recipe.learningRate : nil))
+            model.compile(optimizer: opt, loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            printLine(model.summary())
+            var callbacks: [Callback] = []
+            if let stopAtAccuracy { callbacks.append(ThresholdStopping(monitor: "accuracy", threshold: stopAtAccuracy)) }
+            if let patience { callbacks.append(EarlyStopping(monitor: "val_loss", patience: patience, restoreBestWeights: true)) }
+            let batch = batchSize ?? recipe.batchSize
+            let history = try model.fit(x: train.images, y: train.labels, batchSize: batch, epochs: epochs ?? recipe.epochs,
+                                        validationSplit: validationSplit, callbacks: callbacks)
+            let result = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
+            let sps = history.samplesPerSecond
+            printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
+            if let save {
+                try model.saveWeights(to: save, metadata: ["model": modelOptions.model])
+                printLine("saved weights to \(save)")
+            }
+            if let historyJson {
+                let object: [String: Any] = [
+                    "model": modelOptions.model,
+                    "epochs": history.jsonObject,
+                    "test": ["loss": Double(result.loss), "accuracy": Double(result.accuracy ?? 0)],
+                    "train_samples_per_second": sps,
+                    "batch_size": batch,
+                    "optimizer": opt.name,
+                    "seed": seed,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                try AtomicFile.write(data, to: historyJson)
+            }
+        }
+    }
+}
