@@ -23,9 +23,10 @@ public enum BLAS {
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
-        GEMMCounter.record(m: m, n: n, k: k)
+        let start = KernelProfiler.now()
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        KernelProfiler.recordGEMM(m: m, n: n, k: k, since: start)
     }
 
     /// y[M or N] = alpha · op(A) · x + beta · y for A row-major M×N.
@@ -78,17 +79,30 @@ public enum BLAS {
     public static var coreName: String { String(cString: openblas_get_corename()) }
 }
 
-/// Counts GEMM calls and their multiply-adds when enabled (the benchmark runner's time split uses it).
-public enum GEMMCounter {
+/// Where a layer's time goes, when enabled: GEMM calls (count, multiply-adds, seconds) and the
+/// im2col/col2im copies. The benchmark runner's time split reads it; off, it costs one branch.
+public enum KernelProfiler {
     nonisolated(unsafe) public static var enabled = false
-    nonisolated(unsafe) public static var calls = 0
-    nonisolated(unsafe) public static var multiplyAdds = 0
+    nonisolated(unsafe) public static var gemmCalls = 0
+    nonisolated(unsafe) public static var gemmMultiplyAdds = 0
+    nonisolated(unsafe) public static var gemmSeconds: Double = 0
+    nonisolated(unsafe) public static var im2colSeconds: Double = 0
 
-    @inline(__always) static func record(m: Int, n: Int, k: Int) {
+    public static func reset() { gemmCalls = 0; gemmMultiplyAdds = 0; gemmSeconds = 0; im2colSeconds = 0 }
+
+    @inline(__always) static func now() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
+
+    @inline(__always) static func recordGEMM(m: Int, n: Int, k: Int, since start: UInt64) {
         guard enabled else { return }
-        calls += 1
-        multiplyAdds += m * n * k
+        gemmCalls += 1
+        gemmMultiplyAdds += m * n * k
+        gemmSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    public static func reset() { calls = 0; multiplyAdds = 0 }
+    @inline(__always) static func recordIm2col(since start: UInt64) {
+        guard enabled else { return }
+        im2colSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
 }
+
+import Dispatch

@@ -9,6 +9,8 @@ public enum Im2col {
     /// (`images · outputPixels` rows × `patchSize` columns).
     public static func im2col(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                               col: UnsafeMutablePointer<Float>) {
+        let start = KernelProfiler.now()
+        defer { KernelProfiler.recordIm2col(since: start) }
         let c = g.channels
         let k = g.patchSize
         let imageSize = g.inputPixels * c
@@ -54,6 +56,8 @@ public enum Im2col {
     /// `output`, which must be zeroed (or hold gradient to add to) beforehand. Taps in the padding are dropped.
     public static func col2im(_ col: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                               output: UnsafeMutablePointer<Float>) {
+        let start = KernelProfiler.now()
+        defer { KernelProfiler.recordIm2col(since: start) }
         let c = g.channels
         let k = g.patchSize
         let imageSize = g.inputPixels * c

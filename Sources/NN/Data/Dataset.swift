@@ -1,0 +1,163 @@
+/// Labelled images in memory: what `fit`, `evaluate` and a `Batcher` work on.
+///
+/// Images are `[N, H, W, C]` Float32 in [0, 1] (Keras `channels_last`), labels are `[N]` class ids
+/// stored as Float, which is what the sparse cross-entropy takes. Operations that select samples
+/// (`split`, `shuffled`, `subset`, `filter`, ...) copy them into new tensors, so the result never
+/// aliases the source.
+public struct Dataset {
+    /// `[N, H, W, C]`, pixel values scaled to [0, 1].
+    public var images: Tensor
+    /// `[N]`, class ids 0..<classCount as Float.
+    public var labels: Tensor
+    /// One name per class id, for reports and predictions.
+    public var classNames: [String]
+
+    public var count: Int { images.shape[0] }
+    /// The shape of one image, e.g. `[28, 28, 1]`.
+    public var sampleShape: [Int] { Array(images.shape.dropFirst()) }
+    public var classCount: Int { classNames.count }
+
+    public init(images: Tensor, labels: Tensor, classNames: [String]) {
+        precondition(images.rank >= 2, "Dataset images need a leading sample axis, got \(images.shape)")
+        precondition(labels.shape == [images.shape[0]],
+                     "Dataset labels \(labels.shape) do not match \(images.shape[0]) images")
+        self.images = images
+        self.labels = labels
+        self.classNames = classNames
+    }
+
+    /// Loads IDX image and label files (raw or gzipped). Images `[N, rows, cols]` become
+    /// `[N, rows, cols, 1]`; `[N, H, W, C]` is kept. Without `classNames` the classes are named
+    /// "0", "1", ... up to the largest label.
+    public init(imagesFile: String, labelsFile: String, classNames: [String]? = nil) throws {
+        let imageIDX = try IDXFile.read(imagesFile)
+        let labelIDX = try IDXFile.read(labelsFile)
+
+        let dims = imageIDX.dimensions
+        let shape: [Int]
+        switch dims.count {
+        case 3: shape = dims + [1]
+        case 4: shape = dims
+        default:
+            throw DataError.invalidShape(path: imagesFile, dimensions: dims,
+                                         reason: "images must be [count, rows, columns] or [count, height, width, channels]")
+        }
+        guard labelIDX.dimensions.count == 1 else {
+            throw DataError.invalidShape(path: labelsFile, dimensions: labelIDX.dimensions,
+                                         reason: "labels must be one-dimensional [count]")
+        }
+        guard dims[0] == labelIDX.dimensions[0] else {
+            throw DataError.countMismatch(imagesPath: imagesFile, images: dims[0],
+                                          labelsPath: labelsFile, labels: labelIDX.dimensions[0])
+        }
+
+        let names: [String]
+        if let classNames {
+            if let bad = labelIDX.bytes.firstIndex(where: { Int($0) >= classNames.count }) {
+                throw DataError.labelOutOfRange(path: labelsFile, index: bad, label: Int(labelIDX.bytes[bad]),
+                                                classes: classNames.count)
+            }
+            names = classNames
+        } else {
+            let classes = labelIDX.bytes.max().map { Int($0) + 1 } ?? 0
+            names = (0..<classes).map(String.init)
+        }
+
+        let images = Tensor(shape: shape)
+        images.withUnsafeMutableBufferPointer { out in
+            imageIDX.bytes.withUnsafeBufferPointer { src in
+                for i in 0..<src.count { out[i] = Float(src[i]) / 255 }
+            }
+        }
+        let labels = Tensor(shape: [dims[0]], elements: labelIDX.bytes.map(Float.init))
+        self.init(images: images, labels: labels, classNames: names)
+    }
+
+    /// The class id of sample `i`.
+    public func label(_ i: Int) -> Int { Int(labels[flat: i]) }
+
+    /// How many samples each class has.
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: classCount)
+        for i in 0..<count { counts[label(i)] += 1 }
+        return counts
+    }
+
+    /// Labels as one-hot rows `[N, classes]`, for the categorical (non-sparse) losses.
+    public func oneHot(classes: Int? = nil) -> Tensor {
+        let k = classes ?? classCount
+        let result = Tensor(shape: [count, k])
+        for i in 0..<count {
+            let c = label(i)
+            precondition(c >= 0 && c < k, "label \(c) of sample \(i) does not fit \(k) classes")
+            result[flat: i * k + c] = 1
+        }
+        return result
+    }
+
+    /// Keras's `validation_split`: the last `validationFraction` of the samples, in their current
+    /// order, becomes the validation set (split before any shuffling, as Keras does).
+    public func split(validationFraction: Double) throws -> (train: Dataset, validation: Dataset) {
+        let splitAt = Int((Double(count) * (1.0 - validationFraction)).rounded(.down))
+        guard validationFraction > 0, validationFraction < 1, splitAt > 0, splitAt < count else {
+            throw DataError.invalidSplit(count: count, fraction: validationFraction)
+        }
+        return (subset(Array(0..<splitAt)), subset(Array(splitAt..<count)))
+    }
+
+    /// The samples in an order drawn from `seed` (the same seed gives the same order everywhere).
+    public func shuffled(seed: UInt64) -> Dataset {
+        var generator = RandomGenerator(seed: seed)
+        var order = Array(0..<count)
+        generator.shuffle(&order)
+        return subset(order)
+    }
+
+    /// The samples at `indices`, in that order (repeats allowed).
+    public func subset(_ indices: [Int]) -> Dataset {
+        let rowSize = sampleShape.reduce(1, *)
+        let newImages = Tensor(shape: [indices.count] + sampleShape)
+        let newLabels = Tensor(shape: [indices.count])
+        for (row, i) in indices.enumerated() {
+            precondition(i >= 0 && i < count, "sample index \(i) out of range 0..<\(count)")
+            (newImages.pointer + row * rowSize).update(from: images.pointer + i * rowSize, count: rowSize)
+            newLabels.pointer[row] = labels.pointer[i]
+        }
+        return Dataset(images: newImages, labels: newLabels, classNames: classNames)
+    }
+
+    /// The first `n` samples (all of them if there are fewer).
+    public func prefix(_ n: Int) -> Dataset { subset(Array(0..<min(max(n, 0), count))) }
+
+    /// The samples of the given classes, in their current order. With `relabel`, class
+    /// `classes[j]` becomes class j and the names follow, so a model can be trained (or a head
+    /// retrained, for transfer learning) on just those classes.
+    public func filter(classes: [Int], relabel: Bool = false) -> Dataset {
+        precondition(Set(classes).count == classes.count, "filter(classes:) lists a class twice: \(classes)")
+        precondition(classes.allSatisfy { $0 >= 0 && $0 < classCount },
+                     "filter(classes:) \(classes) names a class outside 0..<\(classCount)")
+        var position = [Int](repeating: -1, count: classCount)
+        for (j, c) in classes.enumerated() { position[c] = j }
+        var result = subset((0..<count).filter { position[label($0)] >= 0 })
+        if relabel {
+            for i in 0..<result.count { result.labels[flat: i] = Float(position[result.label(i)]) }
+            result.classNames = classes.map { classNames[$0] }
+        }
+        return result
+    }
+
+    /// At most `perClass` samples of each class, chosen at random from `seed`, kept in their
+    /// original order (a small balanced subset, e.g. few-shot fine-tuning).
+    public func take(perClass: Int, seed: UInt64) -> Dataset {
+        var generator = RandomGenerator(seed: seed)
+        var order = Array(0..<count)
+        generator.shuffle(&order)
+        var taken = [Int](repeating: 0, count: classCount)
+        var chosen: [Int] = []
+        for i in order where taken[label(i)] < perClass {
+            taken[label(i)] += 1
+            chosen.append(i)
+        }
+        return subset(chosen.sorted())
+    }
+}

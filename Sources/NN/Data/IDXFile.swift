@@ -1,0 +1,185 @@
+import Foundation
+
+/// An IDX file (the MNIST format) of unsigned bytes: its dimensions and its data in row-major order.
+///
+/// Layout: two zero bytes, a type byte (0x08 = unsigned byte), a dimension count, one big-endian
+/// UInt32 per dimension, then the data. Files may be gzipped; that is detected from the content
+/// (the 1f 8b magic), not the name. The header is never trusted: its dimensions must describe
+/// exactly the bytes that follow, and nothing larger than `byteLimit` is ever buffered.
+public struct IDXFile {
+    public let path: String
+    public let dimensions: [Int]
+    public let bytes: [UInt8]
+
+    /// The most data bytes `read` accepts by default: far above any MNIST-like set, and small enough
+    /// that a forged header cannot make us allocate without bound.
+    public static let defaultByteLimit = 1 << 30
+
+    /// The IDX type code for unsigned bytes, the only element type supported.
+    static let unsignedByteType: UInt8 = 0x08
+
+    /// Reads and validates an IDX file, raw or gzipped.
+    public static func read(_ path: String, byteLimit: Int = defaultByteLimit) throws -> IDXFile {
+        let source = try ByteSource(path: path)
+
+        var header: [UInt8] = []
+        try source.read(4, into: &header)
+        if header.prefix(2).contains(where: { $0 != 0 }) {
+            throw DataError.badMagic(path: path, found: header)
+        }
+        guard header.count == 4 else { throw DataError.truncatedHeader(path: path, expected: 4, found: header.count) }
+        guard header[2] == unsignedByteType else { throw DataError.unsupportedType(path: path, code: header[2]) }
+        let rank = Int(header[3])
+        guard rank > 0 else { throw DataError.noDimensions(path: path) }
+
+        let headerSize = 4 + 4 * rank
+        try source.read(4 * rank, into: &header)
+        guard header.count == headerSize else {
+            throw DataError.truncatedHeader(path: path, expected: headerSize, found: header.count)
+        }
+        let dimensions = (0..<rank).map { axis -> Int in
+            let o = 4 + 4 * axis
+            return Int(header[o]) << 24 | Int(header[o + 1]) << 16 | Int(header[o + 2]) << 8 | Int(header[o + 3])
+        }
+        guard let expected = checkedProduct(dimensions), expected <= byteLimit else {
+            throw DataError.tooLarge(path: path, dimensions: dimensions, limit: byteLimit)
+        }
+
+        // Ask for one byte more than the header describes: getting it means trailing bytes.
+        var data: [UInt8] = []
+        data.reserveCapacity(min(expected + 1, source.sizeBound))
+        try source.read(expected + 1, into: &data)
+        if data.count < expected {
+            throw DataError.truncated(path: path, dimensions: dimensions, expected: expected, found: data.count)
+        }
+        if data.count > expected {
+            throw DataError.trailingBytes(path: path, dimensions: dimensions, expected: expected)
+        }
+        if source.isGzip && !source.finished { throw DataError.truncatedGzip(path: path) }
+        return IDXFile(path: path, dimensions: dimensions, bytes: data)
+    }
+
+    /// Writes `bytes` as an IDX file of unsigned bytes, gzipped (deflate with a gzip header) if asked.
+    /// The file appears atomically: a temporary file in the same directory is renamed over `path`,
+    /// so a reader never sees a half-written file.
+    public static func write(_ bytes: [UInt8], dimensions: [Int], to path: String, gzip: Bool = false) throws {
+        guard (1...255).contains(dimensions.count) else {
+            throw DataError.invalidShape(path: path, dimensions: dimensions, reason: "an IDX file has 1 to 255 dimensions")
+        }
+        guard dimensions.allSatisfy({ $0 >= 0 && $0 <= Int(UInt32.max) }) else {
+            throw DataError.invalidShape(path: path, dimensions: dimensions, reason: "each dimension must fit in a UInt32")
+        }
+        guard checkedProduct(dimensions) == bytes.count else {
+            throw DataError.invalidShape(path: path, dimensions: dimensions,
+                                         reason: "they describe a different count than the \(bytes.count) bytes given")
+        }
+        var content: [UInt8] = [0, 0, unsignedByteType, UInt8(dimensions.count)]
+        content.reserveCapacity(content.count + 4 * dimensions.count + bytes.count)
+        for d in dimensions {
+            content += [UInt8(truncatingIfNeeded: d >> 24), UInt8(truncatingIfNeeded: d >> 16),
+                        UInt8(truncatingIfNeeded: d >> 8), UInt8(truncatingIfNeeded: d)]
+        }
+        content += bytes
+        if gzip { content = try gzipCompress(content, path: path) }
+        try writeAtomically(content, to: path)
+    }
+
+    /// A readable name for an IDX type code, for error messages.
+    static func typeName(_ code: UInt8) -> String {
+        switch code {
+        case 0x08: return "unsigned byte"
+        case 0x09: return "signed byte"
+        case 0x0B: return "16-bit integer"
+        case 0x0C: return "32-bit integer"
+        case 0x0D: return "32-bit float"
+        case 0x0E: return "64-bit float"
+        default: return "unknown type"
+        }
+    }
+}
+
+/// The product of the dimensions, or nil if it overflows `Int` (a forged header).
+func checkedProduct(_ dimensions: [Int]) -> Int? {
+    var product = 1
+    for d in dimensions {
+        let (p, overflow) = product.multipliedReportingOverflow(by: d)
+        if overflow { return nil }
+        product = p
+    }
+    return product
+}
+
+/// Writes a temporary file next to `path` and renames it into place.
+private func writeAtomically(_ content: [UInt8], to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let temp = url.deletingLastPathComponent()
+        .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    do {
+        try Data(content).write(to: temp)
+    } catch {
+        throw DataError.writeFailed(path: path, reason: error.localizedDescription)
+    }
+    if rename(temp.path, url.path) != 0 {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temp)
+        throw DataError.writeFailed(path: path, reason: reason)
+    }
+}
+
+/// The bytes of a file in order: as stored, or gunzipped when it starts with the gzip magic.
+private final class ByteSource {
+    let path: String
+    private let file: FileHandle
+    private let gzip: GzipReader?
+    /// The most data bytes the file could yield (its size, or its size times deflate's maximum
+    /// ratio of about 1032:1), so a reservation never exceeds what the file can justify.
+    let sizeBound: Int
+
+    var isGzip: Bool { gzip != nil }
+    /// For gzip, whether the stream ended with a verified checksum; raw files always end cleanly.
+    var finished: Bool { gzip?.finished ?? true }
+
+    init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DataError.fileNotFound(path: path)
+        }
+        if isDirectory.boolValue { throw DataError.unreadable(path: path, reason: "it is a directory") }
+        do {
+            file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            let size = Int(try file.seekToEnd())
+            try file.seek(toOffset: 0)
+            let magic = try file.read(upToCount: 2) ?? Data()
+            try file.seek(toOffset: 0)
+            if magic.elementsEqual([0x1f, 0x8b]) {
+                gzip = try GzipReader(path: path, file: file)
+                sizeBound = size.multipliedReportingOverflow(by: 1032).partialValue + (1 << 20)
+            } else {
+                gzip = nil
+                sizeBound = size
+            }
+        } catch let error as DataError {
+            throw error
+        } catch {
+            throw DataError.unreadable(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    deinit { try? file.close() }
+
+    /// Appends up to `count` bytes to `buffer`; fewer only where the data ends.
+    func read(_ count: Int, into buffer: inout [UInt8]) throws {
+        if let gzip { return try gzip.read(count, into: &buffer) }
+        var remaining = count
+        while remaining > 0 {
+            let data: Data?
+            do { data = try file.read(upToCount: min(remaining, 1 << 20)) } catch {
+                throw DataError.unreadable(path: path, reason: error.localizedDescription)
+            }
+            guard let data, !data.isEmpty else { return }
+            buffer.append(contentsOf: data)
+            remaining -= data.count
+        }
+    }
+}
