@@ -16,8 +16,8 @@ struct Train: ParsableCommand {
     var optimizer: String?
     @Option(help: "Step size (default: the optimizer's Keras default).")
     var learningRate: Float?
-    @Option(help: "Fraction of the training data held out for validation, in (0, 1).")
-    var validationSplit: Float = 0.1
+    @Option(help: "Hold out this fraction (0, 1) of the training data for validation. Without it, all training data is used and val_* are measured on the test set, as the TensorFlow tutorials do.")
+    var validationSplit: Float?
     @Option(help: "Seed for weights, shuffling and dropout.")
     var seed: UInt64 = 0
     @Option(help: "Train on the first N training images only.")
@@ -37,7 +37,7 @@ struct Train: ParsableCommand {
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
         }
-        if !(validationSplit > 0 && validationSplit < 1) {
+        if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
             throw ValidationError("--validation-split must be in (0, 1), got \(validationSplit)")
         }
         if let optimizer, !["sgd", "rmsprop", "adam"].contains(optimizer.lowercased()) {
@@ -62,10 +62,14 @@ struct Train: ParsableCommand {
             printLine(model.summary())
             var callbacks: [Callback] = []
             if let stopAtAccuracy { callbacks.append(ThresholdStopping(monitor: "accuracy", threshold: stopAtAccuracy)) }
+            // Early stopping selects weights by val_loss, so it must not look at the test set.
+            let split = validationSplit ?? (patience != nil ? 0.1 : 0)
             if let patience { callbacks.append(EarlyStopping(monitor: "val_loss", patience: patience, restoreBestWeights: true)) }
             let batch = batchSize ?? recipe.batchSize
             let history = try model.fit(x: train.images, y: train.labels, batchSize: batch, epochs: epochs ?? recipe.epochs,
-                                        validationSplit: validationSplit, callbacks: callbacks)
+                                        validationSplit: split,
+                                        validationData: split > 0 ? nil : (test.images, test.labels),
+                                        callbacks: callbacks)
             let result = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
             let sps = history.samplesPerSecond
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))

@@ -39,12 +39,10 @@ public enum ModelZoo {
                 Dense(units: classes, activation: .softmax),
             ], seed: seed)
         case "deep-convnet":
-            // Three conv blocks, each Conv2D(same, relu) → BatchNormalization → MaxPooling2D → Dropout,
-            // doubling the filters; L2 on every kernel; a BatchNorm/Dropout dense head.
+            // Conv2D(32) → BN → pool, then two Conv2D(64) → BN → pool, then a BatchNorm/Dropout dense head;
+            // same padding and ReLU throughout, L2 1e-4 on every kernel, Dropout after each block.
             let l2: Float = 1e-4
             return try Sequential(inputShape: inputShape, layers: [
-                Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu, kernelL2: l2),
-                BatchNormalization(),
                 Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu, kernelL2: l2),
                 BatchNormalization(),
                 MaxPooling2D(poolSize: 2),
