@@ -64,26 +64,35 @@ enum CrossEntropyKernel {
                 for j in 0..<classes { m = max(m, row[j]) }
                 var sum: Float = 0
                 for j in 0..<classes { sum += exp(row[j] - m) }
-                let logSum = log(sum) + m
+                // Shift by the maximum before subtracting log Σ, so large logits lose no precision.
+                let logSum = log(sum), invSum = 1 / sum
                 var rowLoss: Float = 0
                 for j in 0..<classes {
                     let y = target(j)
-                    if y != 0 { rowLoss -= y * (row[j] - logSum) }
-                    if let g = gradient { g[r * classes + j] = (exp(row[j] - logSum) - y) * invN }
+                    if y != 0 { rowLoss -= y * ((row[j] - m) - logSum) }
+                    if let g = gradient { g[r * classes + j] = (exp(row[j] - m) * invSum - y) * invN }
                 }
                 total += Double(rowLoss)
             } else {
-                // Keras normalizes the rows of probabilities and clips them before the log.
+                // Keras normalizes each row of probabilities and clips it to [ε, 1 − ε] before the log.
+                // d/dp_j of −Σ_k y_k log(p_k / s) is −y_j / p_j + Σ_k y_k / s (clipped terms drop out).
                 var s: Float = 0
                 for j in 0..<classes { s += row[j] }
-                var rowLoss: Float = 0
+                var rowLoss: Float = 0, normalizationTerm: Float = 0
                 for j in 0..<classes {
                     let y = target(j)
-                    let q = min(max(row[j] / s, epsilon), 1 - epsilon)
-                    if y != 0 { rowLoss -= y * log(q) }
-                    if let g = gradient { g[r * classes + j] = (q > epsilon && q < 1 - epsilon) ? -y / row[j] * invN : 0 }
+                    let q = row[j] / s
+                    let clipped = min(max(q, epsilon), 1 - epsilon)
+                    if y != 0 { rowLoss -= y * log(clipped) }
+                    if q > epsilon && q < 1 - epsilon { normalizationTerm += y / s }
                 }
-                // The normalization's own derivative is dropped: rows of a softmax already sum to 1.
+                if let g = gradient {
+                    for j in 0..<classes {
+                        let q = row[j] / s
+                        let direct: Float = (q > epsilon && q < 1 - epsilon) ? -target(j) / row[j] : 0
+                        g[r * classes + j] = (direct + normalizationTerm) * invN
+                    }
+                }
                 total += Double(rowLoss)
             }
         }
