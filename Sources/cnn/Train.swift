@@ -17,7 +17,7 @@ struct Train: ParsableCommand {
     @Option(help: "Step size (default: the optimizer's Keras default).")
     var learningRate: Float?
     @Option(help: "Hold out this fraction (0, 1) of the training data for validation. Without it, all training data is used and val_* are measured on the test set, as the TensorFlow tutorials do.")
-    var validationSplit: Float?
+    var validationSplit: Double?
     @Option(help: "Seed for weights, shuffling and dropout.")
     var seed: UInt64 = 0
     @Option(help: "Train on the first N training images only.")

@@ -73,6 +73,8 @@ public final class EarlyStopping: Callback {
         guard let current = logs[monitor] else {
             throw NNError.invalidArgument("EarlyStopping monitors '\(monitor)', which is not among the logged values \(logs.keys.sorted())")
         }
+        // Keras: until some epoch improves, the current weights count as the best.
+        if restoreBestWeights && bestWeights == nil { bestWeights = model.namedParameters.map { $0.parameter.value.copy() } }
         guard epoch >= startFromEpoch else { return }
         wait += 1
         if isImprovement(current, best) {

@@ -35,15 +35,19 @@ extension Sequential {
     /// Trains for `epochs` passes over `x`/`y` (Keras `fit`). `y` holds class labels `[N]`, one-hot
     /// rows or regression targets, matching the loss. `validationSplit` holds out the last fraction
     /// of the data before shuffling, as Keras does; `validationData` takes precedence over it.
+    /// `initialEpoch` (0-based, Keras `initial_epoch`) continues a run restored from a checkpoint.
     @discardableResult
-    public func fit(x: Tensor, y: Tensor, batchSize: Int = 32, epochs: Int = 1, validationSplit: Float = 0,
-                    validationData: (x: Tensor, y: Tensor)? = nil, shuffle: Bool = true,
+    public func fit(x: Tensor, y: Tensor, batchSize: Int = 32, epochs: Int = 1, initialEpoch: Int = 0,
+                    validationSplit: Double = 0, validationData: (x: Tensor, y: Tensor)? = nil, shuffle: Bool = true,
                     callbacks: [Callback] = [], verbose: Verbosity = .auto) throws -> History {
         guard let optimizer, let loss else {
             throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before fit")
         }
         guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
         guard epochs >= 0 else { throw NNError.invalidArgument("epochs must not be negative, got \(epochs)") }
+        guard initialEpoch >= 0 && initialEpoch <= epochs else {
+            throw NNError.invalidArgument("initial epoch \(initialEpoch) is outside 0...\(epochs)")
+        }
         guard validationSplit >= 0 && validationSplit < 1 else {
             throw NNError.invalidArgument("validation split must be in [0, 1), got \(validationSplit)")
         }
@@ -51,7 +55,8 @@ extension Sequential {
         var trainCount = x.shape[0]
         var validation = validationData
         if validation == nil && validationSplit > 0 {
-            let held = Int(Float(trainCount) * validationSplit)
+            // Keras: split_at = floor(n · (1 − split)); the training part is rounded down.
+            let held = trainCount - Int((Double(trainCount) * (1 - validationSplit)).rounded(.down))
             guard held > 0 && held < trainCount else {
                 throw NNError.invalidArgument("validation split \(validationSplit) of \(trainCount) samples leaves an empty training or validation set")
             }
@@ -67,8 +72,10 @@ extension Sequential {
         var gather = BatchGather()
         stopTraining = false
         for c in callbacks { try c.onTrainBegin(model: self) }
-        for epoch in 0..<epochs {
+        for epoch in initialEpoch..<epochs {
             for c in callbacks { try c.onEpochBegin(epoch, model: self) }
+            // Each epoch's order depends only on the generator's state, so a resumed run repeats it.
+            for i in order.indices { order[i] = i }
             if shuffle { rng.shuffle(&order) }
             let progress = ProgressBar(epoch: epoch + 1, epochs: epochs, steps: steps, verbosity: verbosity)
             let start = DispatchTime.now().uptimeNanoseconds

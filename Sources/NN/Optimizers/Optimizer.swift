@@ -68,7 +68,7 @@ public final class SGD: Optimizer {
 }
 
 /// RMSProp as Keras 3 defines it (η = 0.001, ρ = 0.9, ε = 1e-7, no momentum):
-/// s ← ρ·s + (1 − ρ)·g²; w ← w − η·g / (√s + ε).
+/// s ← ρ·s + (1 − ρ)·g²; w ← w − η·g / √(s + ε).
 public final class RMSProp: Optimizer {
     public let rho: Float
     public let epsilon: Float
@@ -84,7 +84,7 @@ public final class RMSProp: Optimizer {
         let s = slots[0].pointer, lr = learningRate, rho = rho, eps = epsilon
         for i in 0..<count {
             s[i] = rho * s[i] + (1 - rho) * g[i] * g[i]
-            w[i] -= lr * g[i] / (s[i].squareRoot() + eps)
+            w[i] -= lr * g[i] / (s[i] + eps).squareRoot()
         }
     }
 }
