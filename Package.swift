@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "NNReference", targets: ["NNReference"]),
         .executable(name: "cnn", targets: ["cnn"]),
+        .executable(name: "nn-bench", targets: ["nn-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,7 +26,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "NN", dependencies: ["CBLAS", "CZlib"]),
+        // libpng, for the report's PNG figures (encoded and decoded through its simplified API).
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .target(name: "NN", dependencies: ["CBLAS", "CZlib", "CPNG"]),
         // Plain-loop implementation of the same layers: the test oracle and benchmark baseline.
         .target(name: "NNReference"),
         // The command-line tool: train, evaluate, predict, summary, celsius.
@@ -35,6 +42,8 @@ let package = Package(
         ),
         // A library example that CI compiles (README's "use it as a library").
         .executableTarget(name: "example-fit", dependencies: ["NN"], path: "Examples/FitExample"),
+        // Benchmark runner: BLAS engine vs the reference, GFLOP/s vs the same run's sgemm (issue 4).
+        .executableTarget(name: "nn-bench", dependencies: ["NN", "NNReference", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/NNBench"),
         .testTarget(name: "NNTests", dependencies: ["NN", "NNReference"]),
     ]
 )

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import NN
+
+/// `nn-bench`: the BLAS engine against the plain-loop reference, layer by layer and per training
+/// step, with GFLOP/s set against the sgemm speed measured in the same run (so a number from a
+/// busy shared machine still says how close to OpenBLAS the layers get).
+@main
+struct NNBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nn-bench",
+        abstract: "Benchmark the NN engine: sgemm ceiling, layers forward/backward vs the reference, training steps.",
+        discussion: "Run in release: swift run -c release nn-bench. Every layer row is checked against the reference (MISMATCH beyond 1e-3).")
+
+    @Option(help: "Also write the results as JSON to this path (written atomically).")
+    var json: String?
+
+    @Flag(help: "A smoke run for CI (under a minute): batch 32, fewer repetitions, a subset of the layers, every kind of row.")
+    var quick = false
+
+    @Option(help: "Only rows whose name contains this substring (case-insensitive), e.g. Conv2D, backward, convnet.")
+    var filter: String?
+
+    @Option(help: "Only this batch size (default: 32 and 64; 32 with --quick).")
+    var batch: Int?
+
+    @Option(help: "OpenBLAS threads (default: what OpenBLAS chose).")
+    var threads: Int?
+
+    @Option(help: "Timed repetitions per row after a warm-up (default 10, 3 with --quick); the reference uses max(2, N/3).")
+    var repetitions: Int?
+
+    func validate() throws {
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let repetitions, repetitions < 1 { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
+        if let filter, filter.isEmpty { throw ValidationError("--filter must not be empty") }
+    }
+
+    func run() throws {
+        if let threads { BLAS.threads = threads }
+        let reps = repetitions ?? (quick ? 3 : 10)
+        let settings = Settings(repetitions: reps, referenceRepetitions: max(2, reps / 3), target: quick ? 0.002 : 0.01)
+        let batches = batch.map { [$0] } ?? (quick ? [32] : [32, 64])
+        let machine = Machine.current(repetitions: reps, referenceRepetitions: settings.referenceRepetitions,
+                                      batches: batches, quick: quick)
+        print("nn-bench")
+        for line in machine.lines { print("  " + line) }
+        fflush(stdout)
+        let started = Stopwatch.now()
+
+        // What to run: layer rows by name, then the GEMM shapes those rows issue (measured first).
+        let cases = LayerRows.cases().filter { !quick || $0.quick }
+        var plan: [(layer: LayerCase, batch: Int, forward: Bool, backward: Bool)] = []
+        var shapes: [GEMMShape] = []
+        var usedBy: [String: [String]] = [:]
+        func use(_ list: [GEMMShape], by row: String) {
+            for s in list {
+                if usedBy[s.name] == nil { shapes.append(s) }
+                if usedBy[s.name, default: []].last != row { usedBy[s.name, default: []].append(row) }
+            }
+        }
+        for b in batches {
+            for c in cases {
+                let forward = matches(LayerRows.forwardName(c)), backward = matches(LayerRows.backwardName(c))
+                let gemms = c.gemms(b)
+                if forward || backward { plan.append((c, b, forward, backward)) }
+                if forward { use(gemms.forward, by: "\(LayerRows.forwardName(c)) b\(b)") }
+                if backward { use(gemms.backward, by: "\(LayerRows.backwardName(c)) b\(b)") }
+                // `--filter sgemm` (or a shape such as `TN 288x`) selects GEMM rows by their own names.
+                if filter != nil {
+                    use(gemms.forward.filter { matches("sgemm " + $0.name) }, by: "\(LayerRows.forwardName(c)) b\(b)")
+                    use(gemms.backward.filter { matches("sgemm " + $0.name) }, by: "\(LayerRows.backwardName(c)) b\(b)")
+                }
+            }
+        }
+        let models = TrainStepRows.models.filter { matches(TrainStepRows.name($0)) }
+
+        let (gemmRows, sgemm) = GEMMRows.measure(shapes, usedBy: usedBy, repetitions: 3 * reps,
+                                                 budget: quick ? 0.05 : 0.2, progress: progress)
+        var rows = gemmRows
+        for p in plan {
+            rows += try LayerRows.run(p.layer, batch: p.batch, forward: p.forward, backward: p.backward,
+                                      settings: settings, sgemm: sgemm, progress: progress)
+        }
+        for b in batches {
+            for m in models {
+                rows.append(try TrainStepRows.run(model: m, batch: b, settings: settings, sgemm: sgemm, progress: progress))
+            }
+        }
+
+        let report = Report(machine: machine, sgemm: sgemm, rows: rows)
+        report.printTables()
+        print(String(format: "\nmeasured in %.1f s", Stopwatch.seconds(since: started)))
+        if let json {
+            try report.writeJSON(to: json)
+            print("wrote \(json)")
+        }
+    }
+
+    /// Whether a row name passes `--filter`.
+    private func matches(_ name: String) -> Bool {
+        guard let filter else { return true }
+        return name.lowercased().contains(filter.lowercased())
+    }
+
+    /// What is being measured now, on stderr, so stdout holds only the report.
+    private func progress(_ what: String) {
+        FileHandle.standardError.write("  measuring \(what)\n".data(using: .utf8)!)
+    }
+}
