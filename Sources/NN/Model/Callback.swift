@@ -169,3 +169,26 @@ public final class TerminateOnNaN: Callback {
         }
     }
 }
+
+/// Sets the optimizer's learning rate at the start of each epoch from `schedule(epoch, current)`
+/// (Keras `LearningRateScheduler`; `epoch` is 0-based).
+public final class LearningRateScheduler: Callback {
+    public let schedule: (Int, Float) -> Float
+    public init(_ schedule: @escaping (Int, Float) -> Float) { self.schedule = schedule }
+
+    /// lr = initial · factorᵉᵖᵒᶜʰ, the exponential decay the deep-convnet recipe uses.
+    public static func exponential(initial: Float, factor: Float) -> LearningRateScheduler {
+        LearningRateScheduler { epoch, _ in initial * _powf(factor, Float(epoch)) }
+    }
+
+    public func onEpochBegin(_ epoch: Int, model: Sequential) throws {
+        guard let optimizer = model.optimizer else { return }
+        let lr = schedule(epoch, optimizer.learningRate)
+        guard lr > 0 && lr.isFinite else {
+            throw NNError.invalidArgument("LearningRateScheduler gave learning rate \(lr) for epoch \(epoch + 1); it must be a positive number")
+        }
+        optimizer.learningRate = lr
+    }
+}
+
+@inline(__always) func _powf(_ a: Float, _ b: Float) -> Float { Foundation.powf(a, b) }

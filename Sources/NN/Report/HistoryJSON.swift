@@ -1,0 +1,23 @@
+import Foundation
+
+extension History {
+    /// Reads back `History.jsonObject` (`[{"epoch": 1, "loss": …, "seconds": …}, …]`), e.g. from
+    /// the file `cnn train --history-json` writes, so a report can be made for a finished run.
+    /// Every numeric key other than `epoch`, `seconds` and `samples` becomes a log value.
+    public init(jsonObject: [[String: Any]]) throws {
+        self.init()
+        for (i, entry) in jsonObject.enumerated() {
+            var logs: [String: Float] = [:]
+            for (key, value) in entry where !["epoch", "seconds", "samples"].contains(key) {
+                guard let number = value as? NSNumber else {
+                    throw NNError.invalidArgument("history entry \(i + 1): '\(key)' is not a number")
+                }
+                logs[key] = number.floatValue
+            }
+            let epoch = (entry["epoch"] as? NSNumber)?.intValue ?? i + 1
+            let seconds = (entry["seconds"] as? NSNumber)?.doubleValue ?? 0
+            let samples = (entry["samples"] as? NSNumber)?.intValue ?? 0
+            epochs.append(Epoch(epoch: epoch, logs: logs, seconds: seconds, samples: samples))
+        }
+    }
+}

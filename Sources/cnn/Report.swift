@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import NN
+
+/// `cnn report`: the HTML report of `cnn train --report` for saved weights.
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an HTML report (index.html plus PNG figures) for saved weights.",
+        discussion: "The page is one self-contained file: training images, accuracy and loss curves (with --history-json), the test set's confusion matrix, misclassified test images, filters and feature maps, and the model summary with the run's facts."
+    )
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Weights saved by `cnn train --save`.")
+    var weights: String
+    @Option(help: "History written by `cnn train --history-json`, for the curves and the run's facts.")
+    var historyJson: String?
+    @Option(help: "Directory for index.html and the PNG figures (created if missing).")
+    var out: String
+
+    func run() throws {
+        try NNCommand.run {
+            dataOptions.apply()
+            let run = try historyJson.map(SavedRun.init(path:))
+            if let saved = run?.model, saved != modelOptions.model {
+                FileHandle.standardError.write("warning: \(historyJson!) was written for model '\(saved)', the report is for '\(modelOptions.model)'\n".data(using: .utf8)!)
+            }
+            let (train, test) = try dataOptions.load()
+            let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
+            try model.loadWeights(from: weights)
+            model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            let result = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
+            var facts = TrainingReport.Facts(modelName: modelOptions.model, dataset: ReportWriter.dataSetName(dataOptions.data),
+                                             optimizer: run?.optimizer, batchSize: run?.batchSize,
+                                             seed: run?.seed, testLoss: result.loss)
+            facts.extra = [("Weights", weights)] + (historyJson.map { [("History", $0)] } ?? [])
+            if let sps = run?.samplesPerSecond { facts.extra.append(("Training samples per second", String(format: "%.0f", sps))) }
+            try ReportWriter.write(to: out, model: model, history: run?.history, train: train, test: test, facts: facts)
+        }
+    }
+}
+
+/// What `cnn train --history-json` saved about a run.
+struct SavedRun {
+    var history: History
+    var model: String?
+    var optimizer: String?
+    var batchSize: Int?
+    var seed: UInt64?
+    var samplesPerSecond: Double?
+
+    init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw NNError.invalidArgument("--history-json \(path): no such file or it is not readable")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let epochs = object["epochs"] as? [[String: Any]] else {
+            throw NNError.invalidArgument("--history-json \(path) is not a history written by `cnn train --history-json` (no \"epochs\" list)")
+        }
+        history = try History(jsonObject: epochs)
+        model = object["model"] as? String
+        optimizer = object["optimizer"] as? String
+        batchSize = (object["batch_size"] as? NSNumber)?.intValue
+        seed = (object["seed"] as? NSNumber)?.uint64Value
+        samplesPerSecond = (object["train_samples_per_second"] as? NSNumber)?.doubleValue
+    }
+}
+
+/// Writes the report for `cnn train --report` and `cnn report`, and says where it is.
+enum ReportWriter {
+    static func write(to directory: String, model: Sequential, history: History?, train: Dataset, test: Dataset,
+                      facts: TrainingReport.Facts) throws {
+        let report = TrainingReport(model: model, history: history, train: train, test: test, facts: facts)
+        let contents = try report.write(to: directory)
+        let bytes = contents.html.utf8.count + contents.figures.reduce(0) { $0 + $1.png.count }
+        printLine(String(format: "wrote report %@/index.html (%.0f KB) and %d PNG figures (%.1f MB in all)",
+                         directory, Double(contents.html.utf8.count) / 1024, contents.figures.count, Double(bytes) / 1_048_576))
+    }
+
+    /// "Fashion-MNIST (/usr/share/datasets/fashion-mnist)" for the packaged set, else the directory.
+    static func dataSetName(_ directory: String) -> String {
+        let path = URL(fileURLWithPath: directory).standardizedFileURL.path
+        return path == URL(fileURLWithPath: DataSets.fashionMNISTDirectory).standardizedFileURL.path ? "Fashion-MNIST (\(path))" : path
+    }
+
+    /// The report after `cnn train`: the run's settings, timing and test result.
+    static func afterTraining(to directory: String, model: Sequential, modelName: String, dataDirectory: String,
+                              history: History, train: Dataset, test: Dataset, optimizer: Optimizer, batchSize: Int,
+                              plannedEpochs: Int, seed: UInt64, validationSplit: Double, wallSeconds: Double, testLoss: Float) throws {
+        let validation = validationSplit > 0
+            ? String(format: "the last %g%% of the training images", validationSplit * 100)
+            : "the test set (as the TensorFlow tutorials do)"
+        let facts = TrainingReport.Facts(modelName: modelName, dataset: dataSetName(dataDirectory), validation: validation,
+                                         optimizer: optimizer.name, learningRate: optimizer.learningRate, batchSize: batchSize,
+                                         plannedEpochs: plannedEpochs, seed: seed, wallSeconds: wallSeconds, testLoss: testLoss,
+                                         extra: [("BLAS threads", String(BLAS.threads))])
+        try write(to: directory, model: model, history: history, train: train, test: test, facts: facts)
+    }
+}
