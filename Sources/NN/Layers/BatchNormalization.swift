@@ -30,7 +30,8 @@ public final class BatchNormalization: Layer {
 
     public override var typeName: String { "BatchNormalization" }
     public override var defaultNameStem: String { "batch_normalization" }
-    public override var parameters: [Parameter] { [gamma, beta, movingMean, movingVariance].compactMap { $0 } }
+    public override var parameters: [Parameter] { ownParameters }
+    private var ownParameters: [Parameter] = []
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard epsilon > 0, momentum >= 0, momentum <= 1 else {
@@ -47,6 +48,7 @@ public final class BatchNormalization: Layer {
         movingVariance = Parameter(name: "moving_variance", shape: [c], trainable: false); movingVariance.value.fill(1)
         mean = [Float](repeating: 0, count: c)
         inverseStd = mean; channelSum = mean; channelDot = mean
+        ownParameters = [gamma, beta, movingMean, movingVariance].compactMap { $0 }
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

@@ -54,7 +54,8 @@ public final class Conv2D: Layer {
 
     public override var typeName: String { "Conv2D" }
     public override var defaultNameStem: String { "conv2d" }
-    public override var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+    public override var parameters: [Parameter] { ownParameters }
+    private var ownParameters: [Parameter] = []
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard filters > 0, kernelSize.0 > 0, kernelSize.1 > 0, strides.0 > 0, strides.1 > 0 else {
@@ -82,6 +83,7 @@ public final class Conv2D: Layer {
             biasInitializer.fill(b.value, using: &rng)
             bias = b
         }
+        ownParameters = [kernel, bias].compactMap { $0 }
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -118,13 +120,16 @@ public final class Conv2D: Layer {
         let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
                                             outputGradient: outputGradient, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * rowsPerImage, width: filters, ones: &ones, into: bias.gradient) }
-        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        let wantsInput = computesInputGradient
+        let dx = wantsInput ? inputGradient.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
         if g.isPointwise {
             BLAS.gemm(transA: true, m: k, n: filters, k: n * rowsPerImage, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
-            BLAS.gemm(transB: true, m: n * rowsPerImage, n: k, k: filters, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
+            if wantsInput {
+                BLAS.gemm(transB: true, m: n * rowsPerImage, n: k, k: filters, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
+            }
             return dx
         }
-        dx.fill(0)
+        if wantsInput { dx.fill(0) }
         let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: n)
         let col = workspace.buffer(chunk * rowsPerImage * k, slot: 0)
         let dcol = workspace.buffer(chunk * rowsPerImage * k, slot: 1)
@@ -137,6 +142,7 @@ public final class Conv2D: Layer {
             Im2col.im2col(x.pointer + start * imageSize, images: images, geometry: g, col: col)
             BLAS.gemm(transA: true, m: k, n: filters, k: rows, a: col, b: dzChunk,
                       beta: start == 0 ? 0 : 1, c: kernel.gradient.pointer)
+            guard wantsInput else { continue }
             BLAS.gemm(transB: true, m: rows, n: k, k: filters, a: dzChunk, b: kernel.value.pointer, c: dcol)
             Im2col.col2im(dcol, images: images, geometry: g, output: dx.pointer + start * imageSize)
         }

@@ -38,7 +38,8 @@ public final class Dense: Layer {
 
     public override var typeName: String { "Dense" }
     public override var defaultNameStem: String { "dense" }
-    public override var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+    public override var parameters: [Parameter] { ownParameters }
+    private var ownParameters: [Parameter] = []
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard units > 0 else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): units must be positive, got \(units)") }
@@ -57,6 +58,7 @@ public final class Dense: Layer {
             biasInitializer.fill(b.value, using: &rng)
             bias = b
         }
+        ownParameters = [kernel, bias].compactMap { $0 }
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -82,6 +84,7 @@ public final class Dense: Layer {
         // dW = xᵀ · dz ; db = dzᵀ · 1 ; dx = dz · Wᵀ
         BLAS.gemm(transA: true, m: inFeatures, n: units, k: n, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
         if let bias { BiasAdd.gradient(dz, rows: n, width: units, ones: &ones, into: bias.gradient) }
+        guard computesInputGradient else { return Layer.skippedGradient }
         let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
         BLAS.gemm(transB: true, m: n, n: inFeatures, k: units, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
         return dx

@@ -6,11 +6,21 @@ public final class Flatten: Layer {
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] { [inputShape.reduce(1, *)] }
 
+    // The views of the last call, reused while the same buffers come back (no allocation per step).
+    private var forwardView: (input: Tensor, output: Tensor)?
+    private var backwardView: (input: Tensor, output: Tensor)?
+
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        input.reshaped([input.shape[0], outputShape[0]])
+        if let v = forwardView, v.input.isSameView(as: input) { return v.output }
+        let out = input.reshaped([input.shape[0], outputShape[0]])
+        forwardView = (input, out)
+        return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        outputGradient.reshaped([outputGradient.shape[0]] + inputShape)
+        if let v = backwardView, v.input.isSameView(as: outputGradient) { return v.output }
+        let out = outputGradient.reshaped([outputGradient.shape[0]] + inputShape)
+        backwardView = (outputGradient, out)
+        return out
     }
 }

@@ -16,6 +16,11 @@ open class Layer {
     public internal(set) var isBuilt = false
     /// Scratch memory for im2col and the like; a model gives all its layers one.
     public var workspace: Workspace
+    /// False for a model's first layer, whose input gradient nobody reads: Dense and Conv2D then
+    /// skip that GEMM (and col2im) and `backward` returns an empty tensor.
+    public var computesInputGradient = true
+    /// What `backward` returns when `computesInputGradient` is false.
+    static let skippedGradient = Tensor(shape: [0])
 
     /// The Keras class name shown in `summary()` (`Dense`, `Conv2D`, …).
     open var typeName: String { "Layer" }
@@ -72,7 +77,7 @@ open class Layer {
         guard isBuilt, let batch = lastBatch else {
             throw NNError.invalidArgument("layer '\(displayName)' (\(typeName)): backward called before forward")
         }
-        guard outputGradient.shape == [batch] + outputShape else {
+        guard Tensor.shape(outputGradient.shape, isBatch: batch, of: outputShape) else {
             throw NNError.shapeMismatch(layer: displayName, typeName: typeName, what: "output gradient",
                                         expected: [batch] + outputShape, got: outputGradient.shape)
         }
@@ -94,7 +99,7 @@ open class Layer {
     var displayName: String { name.isEmpty ? defaultNameStem : name }
 
     private func checkInput(_ input: Tensor) throws {
-        guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape, input.shape[0] > 0 else {
+        guard Tensor.shape(input.shape, isBatchOf: inputShape), input.shape[0] > 0 else {
             throw NNError.shapeMismatch(layer: displayName, typeName: typeName, what: "input",
                                         expected: [-1] + inputShape, got: input.shape)
         }

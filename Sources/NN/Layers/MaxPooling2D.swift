@@ -60,9 +60,12 @@ public final class MaxPooling2D: Layer {
                     for h in hLo..<hHi {
                         for w in wLo..<wHi {
                             let at = base + (h * g.inputWidth + w) * c
-                            for ch in 0..<c where src[at + ch] > dst[o + ch] {
-                                dst[o + ch] = src[at + ch]
-                                arg[o + ch] = Int32(at + ch - base)
+                            // Selects, not branches, so the channel loop vectorizes.
+                            let tap = Int32(at - base)
+                            for ch in 0..<c {
+                                let v = src[at + ch], better = v > dst[o + ch]
+                                dst[o + ch] = better ? v : dst[o + ch]
+                                arg[o + ch] = better ? tap + Int32(ch) : arg[o + ch]
                             }
                         }
                     }

@@ -33,14 +33,23 @@ public final class SparseCategoricalCrossentropy: Loss {
             throw NNError.invalidArgument("loss '\(name)': \(rows) predictions but \(target.count) labels (label shape \(target.shape))")
         }
         let labels = target.pointer
-        for r in 0..<rows {
-            let l = labels[r]
-            guard l >= 0, l < Float(classes), l == l.rounded() else {
-                throw NNError.invalidArgument("loss '\(name)': label \(l) at index \(r) is not a class in 0..<\(classes)")
-            }
+        if let bad = Self.firstInvalidLabel(target, classes: classes) {
+            throw NNError.invalidArgument("loss '\(name)': label \(bad.label) at index \(bad.index) is not a class in 0..<\(classes)")
         }
         return CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
                                       gradient: gradient?.pointer, sparseLabels: labels) { _, _ in nil }
+    }
+}
+
+extension SparseCategoricalCrossentropy {
+    /// The first label (and its index) that is not an integer in 0..<classes; NaN never is.
+    static func firstInvalidLabel(_ labels: Tensor, classes: Int) -> (index: Int, label: Float)? {
+        let p = labels.pointer
+        for i in 0..<labels.count {
+            let l = p[i]
+            if !(l >= 0 && l < Float(classes) && l == l.rounded()) { return (i, l) }
+        }
+        return nil
     }
 }
 

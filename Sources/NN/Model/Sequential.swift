@@ -16,6 +16,7 @@ public final class Sequential {
     public var stopTraining = false
     /// dLoss/dOutput for the current batch, reused across steps.
     var outputGradientBuffer = BatchBuffer()
+    private var trainableScratch: [Parameter] = []
 
     /// Builds `layers` in order from `inputShape`. Unnamed layers get Keras-style names
     /// (`conv2d`, `conv2d_1`, …) unique within this model.
@@ -42,13 +43,16 @@ public final class Sequential {
         layer.seedRandomState(&rng)
         layers.append(layer)
         configureLossFusion()
+        configureInputGradient()
     }
 
     /// Removes and returns the last layer (to replace a model's head).
     @discardableResult
     public func pop() throws -> Layer {
         guard let last = layers.popLast() else { throw NNError.invalidArgument("pop() on a model with no layers") }
+        last.computesInputGradient = true
         configureLossFusion()
+        configureInputGradient()
         return last
     }
 
@@ -68,6 +72,15 @@ public final class Sequential {
         layers.filter(\.trainable).flatMap { $0.parameters.filter(\.trainable) }
     }
 
+    /// `trainableParameters` gathered into a reused array, so a training step does not allocate.
+    func gatherTrainableParameters() -> [Parameter] {
+        trainableScratch.removeAll(keepingCapacity: true)
+        for layer in layers where layer.trainable {
+            for p in layer.parameters where p.trainable { trainableScratch.append(p) }
+        }
+        return trainableScratch
+    }
+
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
     public var trainableParameterCount: Int { layers.reduce(0) { $0 + $1.trainableParameterCount } }
 
@@ -81,7 +94,7 @@ public final class Sequential {
 
     /// Runs the layers on a batch. The result is the last layer's buffer: copy it to keep it.
     public func forward(_ x: Tensor, training: Bool = false) throws -> Tensor {
-        guard Array(x.shape.dropFirst()) == inputShape, x.rank == inputShape.count + 1 else {
+        guard Tensor.shape(x.shape, isBatchOf: inputShape) else {
             throw NNError.shapeMismatch(layer: layers.first?.name ?? "input", typeName: "Sequential", what: "input",
                                         expected: [-1] + inputShape, got: x.shape)
         }
@@ -90,7 +103,18 @@ public final class Sequential {
         return out
     }
 
+    /// Whether `backward` computes dLoss/dInput of the whole model (saliency maps need it; training
+    /// does not, and skipping it saves the first layer's input-gradient GEMM and col2im).
+    public var computesInputGradient = false {
+        didSet { configureInputGradient() }
+    }
+
+    func configureInputGradient() {
+        for (i, layer) in layers.enumerated() { layer.computesInputGradient = i > 0 || computesInputGradient }
+    }
+
     /// Back-propagates dLoss/dOutput (or dLoss/dLogits when the softmax is fused with the loss).
+    /// Returns dLoss/dInput when `computesInputGradient` is set, otherwise an empty tensor.
     @discardableResult
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
         var g = outputGradient

@@ -130,7 +130,7 @@ extension Sequential {
         value += regularizationLoss
         guard value.isFinite else { return (value, 0) }
         try backward(gradient)
-        let parameters = trainableParameters
+        let parameters = gatherTrainableParameters()
         for p in parameters where p.l2 > 0 {
             BLAS.axpy(count: p.value.count, alpha: 2 * p.l2, x: p.value.pointer, y: p.gradient.pointer)
         }
@@ -200,6 +200,13 @@ extension Sequential {
         guard x.shape[0] > 0 else { throw NNError.invalidArgument("the \(what) data is empty") }
         guard y.rank >= 1, y.shape[0] == x.shape[0] else {
             throw NNError.invalidArgument("\(what) data has \(x.shape[0]) inputs but \(y.shape.first ?? 0) targets (targets of shape \(y.shape))")
+        }
+        // Checked here, before any step, so the error names the sample rather than a row of a shuffled batch.
+        if loss is SparseCategoricalCrossentropy, y.count == x.shape[0], let classes = outputShape.last,
+           let bad = SparseCategoricalCrossentropy.firstInvalidLabel(y, classes: classes) {
+            let label = bad.label == bad.label.rounded() && abs(bad.label) < 1e9 ? String(Int(bad.label)) : "\(bad.label)"
+            throw NNError.invalidArgument("\(what) label \(label) of sample \(bad.index) is not a class in 0..<\(classes) "
+                                          + "(the model has \(classes) outputs; loss '\(loss!.name)')")
         }
     }
 }

@@ -141,6 +141,23 @@ public struct Tensor: CustomStringConvertible {
 }
 
 extension Tensor {
+    /// True when `shape` is `[N] + sample` for some N (checked without allocating).
+    @inlinable public static func shape(_ shape: [Int], isBatchOf sample: [Int]) -> Bool {
+        guard shape.count == sample.count + 1 else { return false }
+        for i in sample.indices where shape[i + 1] != sample[i] { return false }
+        return true
+    }
+
+    /// True when `shape` is `[batch] + sample` (checked without allocating).
+    @inlinable public static func shape(_ shape: [Int], isBatch batch: Int, of sample: [Int]) -> Bool {
+        Tensor.shape(shape, isBatchOf: sample) && shape[0] == batch
+    }
+
+    /// True when both tensors view the same elements with the same shape.
+    @inlinable public func isSameView(as other: Tensor) -> Bool {
+        storage === other.storage && offset == other.offset && shape == other.shape
+    }
+
     /// Shapes printed the Keras way: `(None, 26, 26, 32)` for a per-sample shape.
     public static func describe(batchShape perSample: [Int]) -> String {
         "(None, " + perSample.map(String.init).joined(separator: ", ") + (perSample.count == 0 ? ")" : ")")
