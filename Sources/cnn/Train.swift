@@ -18,6 +18,8 @@ struct Train: ParsableCommand {
     var learningRate: Float?
     @Option(help: "Hold out this fraction (0, 1) of the training data for validation. Without it, all training data is used and val_* are measured on the test set, as the TensorFlow tutorials do.")
     var validationSplit: Double?
+    @Option(help: "Multiply the learning rate by this factor after every epoch (default: the model's recipe; 1 = constant).")
+    var lrDecay: Float?
     @Option(help: "Seed for weights, shuffling and dropout.")
     var seed: UInt64 = 0
     @Option(help: "Train on the first N training images only.")
@@ -30,6 +32,12 @@ struct Train: ParsableCommand {
     var save: String?
     @Option(help: "Write the history and test result as JSON here.")
     var historyJson: String?
+    @Option(help: "After every epoch, save weights, optimizer state, random state and epoch here (atomically).")
+    var checkpoint: String?
+    @Option(help: "Continue the run saved in this checkpoint (same flags and seed give the same result as an uninterrupted run).")
+    var resume: String?
+    @Option(help: "Write an HTML report of the run (index.html plus PNG figures) to this directory.")
+    var report: String?
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -43,6 +51,7 @@ struct Train: ParsableCommand {
         if let optimizer, !["sgd", "rmsprop", "adam"].contains(optimizer.lowercased()) {
             throw ValidationError("--optimizer must be sgd, rmsprop or adam, got '\(optimizer)'")
         }
+        if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) { throw ValidationError("--lr-decay must be in (0, 1], got \(lrDecay)") }
         if let limit, limit < 2 { throw ValidationError("--limit must be at least 2, got \(limit)") }
         if let patience, patience < 0 { throw ValidationError("--patience must not be negative, got \(patience)") }
         if let stopAtAccuracy, !(stopAtAccuracy > 0 && stopAtAccuracy <= 1) {
@@ -65,11 +74,30 @@ struct Train: ParsableCommand {
             // Early stopping selects weights by val_loss, so it must not look at the test set.
             let split = validationSplit ?? (patience != nil ? 0.1 : 0)
             if let patience { callbacks.append(EarlyStopping(monitor: "val_loss", patience: patience, restoreBestWeights: true)) }
+            let decay = lrDecay ?? recipe.decay
+            if decay != 1 { callbacks.append(LearningRateScheduler.exponential(initial: opt.learningRate, factor: decay)) }
+            if let checkpoint { callbacks.append(CheckpointCallback(path: checkpoint, optimizer: opt)) }
+            var initialEpoch = 0
+            if let resume {
+                initialEpoch = try Checkpoint.restore(model: model, optimizer: opt, from: resume)
+                printLine("resumed from \(resume) after epoch \(initialEpoch)")
+            }
             let batch = batchSize ?? recipe.batchSize
-            let history = try model.fit(x: train.images, y: train.labels, batchSize: batch, epochs: epochs ?? recipe.epochs,
-                                        validationSplit: split,
+            let started = Date()
+            let history: History
+            do {
+                history = try model.fit(x: train.images, y: train.labels, batchSize: batch, epochs: max(epochs ?? recipe.epochs, initialEpoch),
+                                        initialEpoch: initialEpoch, validationSplit: split,
                                         validationData: split > 0 ? nil : (test.images, test.labels),
                                         callbacks: callbacks)
+            } catch let error as NonFiniteLossError {
+                // The model still holds the last good batch's weights: keep them if asked to save.
+                if let save {
+                    try model.saveWeights(to: save, metadata: ["model": modelOptions.model])
+                    printLine("saved the last good weights to \(save)")
+                }
+                throw error
+            }
             let result = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
             let sps = history.samplesPerSecond
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
@@ -89,6 +117,12 @@ struct Train: ParsableCommand {
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
                 try AtomicFile.write(data, to: historyJson)
+            }
+            if let report {
+                try ReportWriter.afterTraining(to: report, model: model, modelName: modelOptions.model, dataDirectory: dataOptions.data,
+                                               history: history, train: train, test: test, optimizer: opt, batchSize: batch,
+                                               plannedEpochs: epochs ?? recipe.epochs, seed: seed, validationSplit: split,
+                                               wallSeconds: Date().timeIntervalSince(started), testLoss: result.loss)
             }
         }
     }
