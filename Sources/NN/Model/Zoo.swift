@@ -9,12 +9,14 @@ public enum ModelZoo {
         public var learningRate: Float
         public var batchSize: Int
         public var epochs: Int
+        /// Per-epoch learning-rate factor (1 = constant): lr = learningRate · decayᵉᵖᵒᶜʰ.
+        public var decay: Float = 1
     }
 
     public static func recipe(_ name: String) -> Recipe {
         switch name {
         case "mlp": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 5)
-        case "deep-convnet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15)
+        case "deep-convnet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15, decay: 0.8)
         default: return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 10)
         }
     }
