@@ -64,9 +64,29 @@ struct Predict: ParsableCommand {
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a model's Keras-style summary table.")
     @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Input image shape HxWxC, e.g. 224x224x3.")
+    var inputShape: String = "28x28x1"
+    @Option(help: "Number of classes.")
+    var classes: Int = 10
+
+    /// "224x224x3" → [224, 224, 3].
+    static func parseShape(_ text: String) -> [Int]? {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return parts.map { $0! }
+    }
+
+    func validate() throws {
+        if Self.parseShape(inputShape) == nil {
+            throw ValidationError("--input-shape must be HxWxC with positive sizes, e.g. 224x224x3; got '\(inputShape)'")
+        }
+        if classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
+    }
+
     func run() throws {
         try NNCommand.run {
-            print(try ModelZoo.build(modelOptions.model).summary(), terminator: "")
+            let model = try ModelZoo.build(modelOptions.model, inputShape: Self.parseShape(inputShape)!, classes: classes)
+            print(model.summary(), terminator: "")
         }
     }
 }

@@ -1,7 +1,7 @@
 /// The models of the tutorials this project follows, by name, with the recipe each is trained with.
 /// The CLI, the benchmark runner and the peer comparison all build them from here.
 public enum ModelZoo {
-    public static let names = ["mlp", "convnet", "deep-convnet"]
+    public static let names = ["mlp", "convnet", "deep-convnet", "mobilenet"]
 
     /// How a model is trained by default (`cnn train --model NAME` with no other flags).
     public struct Recipe: Sendable {
@@ -61,6 +61,9 @@ public enum ModelZoo {
                 Dropout(rate: 0.5),
                 Dense(units: classes, activation: .softmax),
             ], seed: seed)
+        case "mobilenet":
+            // Keras's MobileNet v1, alpha 1 (see MobileNet.swift; inputs under 32×32 get a stride-1 conv1).
+            return try MobileNet.build(inputShape: inputShape, classes: classes, seed: seed)
         default:
             throw NNError.invalidArgument("unknown model '\(name)'; choose one of \(names.joined(separator: ", "))")
         }

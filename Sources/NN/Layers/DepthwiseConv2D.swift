@@ -1,0 +1,258 @@
+/// A depthwise 2-D convolution over NHWC images (Keras `DepthwiseConv2D`): input channel c has its
+/// own `depthMultiplier` filters and output channel c·M + m sees only input channel c. Kernel
+/// `[kh, kw, channels, M]` (Keras layout), bias `[channels · M]`.
+///
+/// Computed with direct loops over unsafe pointers rather than im2col + GEMM. Each output pixel is
+/// Σ over the kh·kw taps of (input pixel row) ⊙ (kernel row), and in NHWC both rows are contiguous
+/// `[C]` (or `[C, M]`) vectors, so the innermost loop is a vectorized multiply-add across channels.
+/// That reads every input pixel kh·kw times from cache and never materializes columns. The GEMV
+/// alternative (DESIGN.md) needs the kh·kw·C·P im2col matrix — 9× the activations in memory and
+/// traffic — and then C matrix-vector products of length kh·kw with stride C: BLAS cannot use
+/// its blocking on 9-element dot products, so it is slower than the loop it replaces. Depthwise
+/// work is ~1/C of the pointwise GEMM that follows it, so it is bandwidth, not FLOPs, that matters.
+/// Batches are split across cores by images (forward and input gradient write disjoint images; the
+/// kernel gradient is summed from one partial buffer per worker, never `+=` into shared memory).
+public final class DepthwiseConv2D: Layer {
+    public let kernelSize: (Int, Int)
+    public let strides: (Int, Int)
+    public let padding: Padding
+    public let depthMultiplier: Int
+    public let activation: Activation
+    public let useBias: Bool
+    public let depthwiseInitializer: Initializer
+    public let biasInitializer: Initializer
+    public let kernelL2: Float
+
+    public private(set) var kernel: Parameter!
+    public private(set) var bias: Parameter?
+    public private(set) var geometry: ConvGeometry!
+
+    private var output = BatchBuffer()
+    private var activationGradient = BatchBuffer()
+    private var inputGradient = BatchBuffer()
+    private var ones = BatchBuffer()
+    private var partialKernelGradients: [Float] = []
+    private var x: Tensor?
+    private var y: Tensor?
+
+    public init(kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
+                activation: Activation = .linear, useBias: Bool = true,
+                depthwiseInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                kernelL2: Float = 0, name: String? = nil) {
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.padding = padding
+        self.depthMultiplier = depthMultiplier
+        self.activation = activation
+        self.useBias = useBias
+        self.depthwiseInitializer = depthwiseInitializer
+        self.biasInitializer = biasInitializer
+        self.kernelL2 = kernelL2
+        super.init(name: name)
+    }
+
+    /// Square kernel and strides: `DepthwiseConv2D(kernelSize: 3, strides: 2)`.
+    public convenience init(kernelSize: Int, strides: Int = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
+                            activation: Activation = .linear, useBias: Bool = true, name: String? = nil) {
+        self.init(kernelSize: (kernelSize, kernelSize), strides: (strides, strides), padding: padding,
+                  depthMultiplier: depthMultiplier, activation: activation, useBias: useBias, name: name)
+    }
+
+    public override var typeName: String { "DepthwiseConv2D" }
+    public override var defaultNameStem: String { "depthwise_conv2d" }
+    public override var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
+
+    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        guard kernelSize.0 > 0, kernelSize.1 > 0, strides.0 > 0, strides.1 > 0, depthMultiplier > 0 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): kernel size \(kernelSize), strides \(strides) and depth multiplier \(depthMultiplier) must be positive")
+        }
+        guard inputShape.count == 3 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D) expects images [N, height, width, channels] but its input shape is \(inputShape)")
+        }
+        let g = ConvGeometry(inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+                             kernelHeight: kernelSize.0, kernelWidth: kernelSize.1,
+                             strideHeight: strides.0, strideWidth: strides.1, padding: padding)
+        guard g.outputHeight > 0, g.outputWidth > 0 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): kernel \(kernelSize) does not fit the input \(inputShape) with \(padding) padding")
+        }
+        geometry = g
+        return [g.outputHeight, g.outputWidth, g.channels * depthMultiplier]
+    }
+
+    public override func createParameters(rng: inout RandomGenerator) throws {
+        let k = Parameter(name: "kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier], l2: kernelL2)
+        depthwiseInitializer.fill(k.value, using: &rng)
+        kernel = k
+        if useBias {
+            let b = Parameter(name: "bias", shape: [outputShape[2]])
+            biasInitializer.fill(b.value, using: &rng)
+            bias = b
+        }
+    }
+
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        let g = geometry!, n = input.shape[0], f = outputShape[2], m = depthMultiplier
+        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let xp = input.pointer, kp = kernel.value.pointer, yp = out.pointer
+        let bp = bias?.value.pointer
+        Self.parallel(images: n, pixelsPerImage: g.outputPixels * f) { range in
+            for image in range {
+                for oh in 0..<g.outputHeight {
+                    let yRow = yp + (image * g.outputHeight + oh) * g.outputWidth * f
+                    if let bp {
+                        for ow in 0..<g.outputWidth { (yRow + ow * f).update(from: bp, count: f) }
+                    } else {
+                        yRow.update(repeating: 0, count: g.outputWidth * f)
+                    }
+                    Self.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
+                        let k = kp + tap * f
+                        for ow in columns {
+                            Self.multiplyAdd(x: xp + xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels, kernel: k,
+                                             into: yRow + ow * f, channels: g.channels, multiplier: m)
+                        }
+                    }
+                }
+            }
+        }
+        if activation != .linear { activation.apply(yp, count: out.count, width: f) }
+        x = input
+        y = out
+        return out
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): backward before forward") }
+        let g = geometry!, n = outputGradient.shape[0], f = outputShape[2], m = depthMultiplier
+        let dz = ActivationGradient.compute(activation, fused: false, output: y, outputGradient: outputGradient,
+                                            buffer: &activationGradient)
+        if let bias { BiasAdd.gradient(dz, rows: n * g.outputPixels, width: f, ones: &ones, into: bias.gradient) }
+        // The first layer of a model skips its input gradient (Sequential sets the flag).
+        let wantsInput = computesInputGradient
+        let dx = wantsInput ? inputGradient.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
+        dx.fill(0)
+        let kernelCount = kernel.value.count
+        let workers = Self.workerCount(images: n, pixelsPerImage: g.outputPixels * f)
+        if partialKernelGradients.count < workers * kernelCount {
+            partialKernelGradients = [Float](repeating: 0, count: workers * kernelCount)
+        }
+        let xp = x.pointer, kp = kernel.value.pointer, dzp = dz.pointer, dxp: UnsafeMutablePointer<Float>? = wantsInput ? dx.pointer : nil
+        partialKernelGradients.withUnsafeMutableBufferPointer { partial in
+            let base = partial.baseAddress!
+            base.update(repeating: 0, count: workers * kernelCount)
+            Self.parallel(images: n, workers: workers) { worker, range in
+                let dk = base + worker * kernelCount
+                for image in range {
+                    for oh in 0..<g.outputHeight {
+                        let dzRow = dzp + (image * g.outputHeight + oh) * g.outputWidth * f
+                        Self.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
+                            for ow in columns {
+                                let offset = xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels
+                                Self.backwardTap(x: xp + offset, kernel: kp + tap * f, outputGradient: dzRow + ow * f,
+                                                 inputGradient: dxp.map { $0 + offset }, kernelGradient: dk + tap * f,
+                                                 channels: g.channels, multiplier: m)
+                            }
+                        }
+                    }
+                }
+            }
+            let dk = kernel.gradient.pointer
+            dk.update(from: base, count: kernelCount)
+            for w in 1..<max(workers, 1) { BLAS.axpy(count: kernelCount, alpha: 1, x: base + w * kernelCount, y: dk) }
+        }
+        return dx
+    }
+
+    // MARK: - Kernels
+
+    /// For output row `oh`, calls `body(inputRowOffset, tap, kw, columns)` once per kernel tap whose
+    /// input row is inside the image, with the output columns whose tap falls inside the input row
+    /// (padding contributes zeros, so those are skipped): no bounds test per pixel remains.
+    @inline(__always)
+    private static func forEachTap(_ g: ConvGeometry, image: Int, oh: Int, _ body: (Int, Int, Int, Range<Int>) -> Void) {
+        for kh in 0..<g.kernelHeight {
+            let ih = oh * g.strideHeight - g.padTop + kh
+            if ih < 0 || ih >= g.inputHeight { continue }
+            let xRow = (image * g.inputHeight + ih) * g.inputWidth * g.channels
+            for kw in 0..<g.kernelWidth {
+                // iw = ow·s − shift must lie in [0, W).
+                let s = g.strideWidth, shift = g.padLeft - kw
+                let low = shift <= 0 ? 0 : (shift + s - 1) / s
+                let last = g.inputWidth - 1 + shift
+                let high = last < 0 ? 0 : min(g.outputWidth, last / s + 1)
+                if high > low { body(xRow, kh * g.kernelWidth + kw, kw, low..<high) }
+            }
+        }
+    }
+
+    /// y[c·M + m] += x[c] · k[c·M + m].
+    @inline(__always)
+    private static func multiplyAdd(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                                    channels: Int, multiplier: Int) {
+        if multiplier == 1 {
+            for c in 0..<channels { y[c] += x[c] * k[c] }
+        } else {
+            for c in 0..<channels {
+                let v = x[c], o = c * multiplier
+                for j in 0..<multiplier { y[o + j] += v * k[o + j] }
+            }
+        }
+    }
+
+    /// dx[c] += Σ_m k[c·M + m] · dz[c·M + m] (when dx is wanted);  dk[c·M + m] += x[c] · dz[c·M + m].
+    @inline(__always)
+    private static func backwardTap(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, outputGradient dz: UnsafePointer<Float>,
+                                    inputGradient: UnsafeMutablePointer<Float>?, kernelGradient dk: UnsafeMutablePointer<Float>,
+                                    channels: Int, multiplier: Int) {
+        guard let dx = inputGradient else {
+            if multiplier == 1 {
+                for c in 0..<channels { dk[c] += x[c] * dz[c] }
+            } else {
+                for c in 0..<channels { let v = x[c], o = c * multiplier; for j in 0..<multiplier { dk[o + j] += v * dz[o + j] } }
+            }
+            return
+        }
+        if multiplier == 1 {
+            for c in 0..<channels {
+                dx[c] += k[c] * dz[c]
+                dk[c] += x[c] * dz[c]
+            }
+        } else {
+            for c in 0..<channels {
+                let v = x[c], o = c * multiplier
+                var s: Float = 0
+                for j in 0..<multiplier {
+                    s += k[o + j] * dz[o + j]
+                    dk[o + j] += v * dz[o + j]
+                }
+                dx[c] += s
+            }
+        }
+    }
+
+    // MARK: - Splitting a batch across cores
+
+    /// Below this many output values a batch runs on one thread: dispatch costs more than it saves.
+    private static let parallelThreshold = 1 << 16
+
+    private static func workerCount(images: Int, pixelsPerImage: Int) -> Int {
+        images * pixelsPerImage < parallelThreshold ? 1 : min(images, Parallel.cores)
+    }
+
+    private static func parallel(images: Int, pixelsPerImage: Int, _ body: (Range<Int>) -> Void) {
+        parallel(images: images, workers: workerCount(images: images, pixelsPerImage: pixelsPerImage)) { body($1) }
+    }
+
+    /// Runs `body(worker, images)` on `workers` contiguous ranges of images, concurrently when > 1.
+    private static func parallel(images: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        func range(_ w: Int) -> Range<Int> { (w * images / workers)..<((w + 1) * images / workers) }
+        if workers <= 1 { body(0, 0..<images); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in body(w, range(w)) }
+    }
+}
+
+/// How many cores element-wise kernels split work across.
+enum Parallel {
+    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+}
+
+import Foundation

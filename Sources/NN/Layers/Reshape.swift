@@ -1,0 +1,37 @@
+/// Gives each sample a new shape with the same number of elements (Keras `Reshape`); one axis may
+/// be -1 and is inferred. The data are contiguous, so forward and backward are views, not copies.
+public final class Reshape: Layer {
+    public let targetShape: [Int]
+
+    public init(_ targetShape: [Int], name: String? = nil) {
+        self.targetShape = targetShape
+        super.init(name: name)
+    }
+
+    public override var typeName: String { "Reshape" }
+    public override var defaultNameStem: String { "reshape" }
+
+    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        let count = inputShape.reduce(1, *)
+        let unknown = targetShape.indices.filter { targetShape[$0] == -1 }
+        let known = targetShape.filter { $0 != -1 }
+        guard unknown.count <= 1, known.allSatisfy({ $0 > 0 }) else {
+            throw NNError.invalidArgument("layer '\(displayName)' (Reshape): target shape \(targetShape) needs positive sizes and at most one -1")
+        }
+        var shape = targetShape
+        let product = known.reduce(1, *)
+        if let i = unknown.first, count % product == 0 { shape[i] = count / product }
+        guard shape.reduce(1, *) == count else {
+            throw NNError.invalidArgument("layer '\(displayName)' (Reshape): cannot reshape \(inputShape) (\(count) elements) to \(targetShape)")
+        }
+        return shape
+    }
+
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        input.reshaped([input.shape[0]] + outputShape)
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        outputGradient.reshaped([outputGradient.shape[0]] + inputShape)
+    }
+}

@@ -1,0 +1,59 @@
+/// Adds rows and columns of zeros around NHWC images (Keras `ZeroPadding2D`), given as
+/// ((top, bottom), (left, right)). MobileNet pads ((0, 1), (0, 1)) before each strided depthwise
+/// convolution so its valid 3×3 window lines up the way TensorFlow's `same` would not.
+public final class ZeroPadding2D: Layer {
+    public let padding: ((top: Int, bottom: Int), (left: Int, right: Int))
+    private var output = BatchBuffer()
+    private var inputGradient = BatchBuffer()
+
+    public init(padding: ((Int, Int), (Int, Int)), name: String? = nil) {
+        self.padding = ((padding.0.0, padding.0.1), (padding.1.0, padding.1.1))
+        super.init(name: name)
+    }
+
+    /// The same padding on every side.
+    public convenience init(padding: Int = 1, name: String? = nil) {
+        self.init(padding: ((padding, padding), (padding, padding)), name: name)
+    }
+
+    public override var typeName: String { "ZeroPadding2D" }
+    public override var defaultNameStem: String { "zero_padding2d" }
+
+    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        let (v, h) = padding
+        guard v.top >= 0, v.bottom >= 0, h.left >= 0, h.right >= 0 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (ZeroPadding2D): padding \(padding) must not be negative")
+        }
+        guard inputShape.count == 3 else {
+            throw NNError.invalidArgument("layer '\(displayName)' (ZeroPadding2D) expects images [N, height, width, channels] but its input shape is \(inputShape)")
+        }
+        return [inputShape[0] + v.top + v.bottom, inputShape[1] + h.left + h.right, inputShape[2]]
+    }
+
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
+        out.fill(0)
+        copyRows(input.shape[0]) { inner, outer, count in (out.pointer + outer).update(from: input.pointer + inner, count: count) }
+        return out
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        copyRows(outputGradient.shape[0]) { inner, outer, count in (dx.pointer + inner).update(from: outputGradient.pointer + outer, count: count) }
+        return dx
+    }
+
+    /// Calls `body(inputOffset, outputOffset, count)` for each image row: the input row and where it
+    /// sits inside the padded output.
+    private func copyRows(_ images: Int, _ body: (Int, Int, Int) -> Void) {
+        let (h, w, c) = (inputShape[0], inputShape[1], inputShape[2])
+        let (oh, ow) = (outputShape[0], outputShape[1])
+        for image in 0..<images {
+            for row in 0..<h {
+                let inner = (image * h + row) * w * c
+                let outer = ((image * oh + row + padding.0.top) * ow + padding.1.left) * c
+                body(inner, outer, w * c)
+            }
+        }
+    }
+}
