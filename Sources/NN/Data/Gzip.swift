@@ -1,13 +1,13 @@
 import CZlib
 import Foundation
 
-/// Streams the decompressed bytes of a gzip file through zlib's inflate, a chunk at a time, so a
-/// reader can stop as soon as it has what the file's header justifies (no gzopen, no unbounded buffer).
+/// Streams the decompressed bytes of a gzip file (or buffer) through zlib's inflate, a chunk at a time,
+/// so a reader can stop as soon as it has what the file's header justifies (no gzopen, no unbounded buffer).
 final class GzipReader {
     let path: String
     /// True once the last gzip member ended with a verified CRC and length and no input is left.
     private(set) var finished = false
-    private let file: FileHandle
+    private let source: ChunkReader
     private let stream: UnsafeMutablePointer<z_stream>
     private var input: [UInt8] = []
     private var inputExhausted = false
@@ -15,9 +15,9 @@ final class GzipReader {
     private static let outputChunk = 1 << 20
     private static let zeros = [UInt8](repeating: 0, count: outputChunk)
 
-    init(path: String, file: FileHandle) throws {
+    init(path: String, input: @escaping ChunkReader) throws {
         self.path = path
-        self.file = file
+        self.source = input
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         // 16 + MAX_WBITS: expect a gzip header and trailer, not a zlib one.
@@ -89,15 +89,12 @@ final class GzipReader {
 
     /// Reads the next piece of compressed input; sets `inputExhausted` at the end of the file.
     private func refill() throws {
-        let data: Data?
-        do { data = try file.read(upToCount: Self.inputChunk) } catch {
-            throw DataError.unreadable(path: path, reason: error.localizedDescription)
-        }
-        guard let data, !data.isEmpty else {
+        let data = try source(Self.inputChunk)
+        guard !data.isEmpty else {
             inputExhausted = true
             return
         }
-        input = [UInt8](data)
+        input = data
         stream.pointee.avail_in = UInt32(input.count)
     }
 

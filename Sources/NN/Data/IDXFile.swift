@@ -18,10 +18,21 @@ public struct IDXFile {
     /// The IDX type code for unsigned bytes, the only element type supported.
     static let unsignedByteType: UInt8 = 0x08
 
-    /// Reads and validates an IDX file, raw or gzipped.
+    /// Reads and validates an IDX file, raw or gzipped. The file is streamed: only what its header
+    /// justifies (and the file's size can back) is ever buffered.
     public static func read(_ path: String, byteLimit: Int = defaultByteLimit) throws -> IDXFile {
-        let source = try ByteSource(path: path)
+        try parse(ByteSource(path: path), byteLimit: byteLimit)
+    }
 
+    /// Validates the bytes of an IDX file held in memory, raw or gzipped; `path` only names the
+    /// source in errors. `read` runs the same parser on a file, so fuzzing this fuzzes `read`.
+    public static func decode(_ bytes: [UInt8], path: String = "<data>", byteLimit: Int = defaultByteLimit) throws -> IDXFile {
+        try parse(ByteSource(bytes: bytes, path: path), byteLimit: byteLimit)
+    }
+
+    /// The parser `read` and `decode` share: header, dimensions, then exactly the data they describe.
+    private static func parse(_ source: ByteSource, byteLimit: Int) throws -> IDXFile {
+        let path = source.path
         var header: [UInt8] = []
         try source.read(4, into: &header)
         if header.prefix(2).contains(where: { $0 != 0 }) {
@@ -41,7 +52,8 @@ public struct IDXFile {
             let o = 4 + 4 * axis
             return Int(header[o]) << 24 | Int(header[o + 1]) << 16 | Int(header[o + 2]) << 8 | Int(header[o + 3])
         }
-        guard let expected = checkedProduct(dimensions), expected <= byteLimit else {
+        // (Below Int.max too: one byte more than the header describes is read to detect trailing data.)
+        guard let expected = checkedProduct(dimensions), expected <= byteLimit, expected < Int.max else {
             throw DataError.tooLarge(path: path, dimensions: dimensions, limit: byteLimit)
         }
 
@@ -126,60 +138,79 @@ private func writeAtomically(_ content: [UInt8], to path: String) throws {
     }
 }
 
-/// The bytes of a file in order: as stored, or gunzipped when it starts with the gzip magic.
+/// Reads up to `maxCount` more bytes of raw input; an empty result means the input has ended.
+typealias ChunkReader = (_ maxCount: Int) throws -> [UInt8]
+
+/// The bytes of a file (or a buffer) in order: as stored, or gunzipped when it starts with the gzip magic.
 private final class ByteSource {
     let path: String
-    private let file: FileHandle
+    private let input: ChunkReader
     private let gzip: GzipReader?
-    /// The most data bytes the file could yield (its size, or its size times deflate's maximum
-    /// ratio of about 1032:1), so a reservation never exceeds what the file can justify.
+    /// The most data bytes the input could yield (its size, or its size times deflate's maximum
+    /// ratio of about 1032:1), so a reservation never exceeds what the input can justify.
     let sizeBound: Int
 
     var isGzip: Bool { gzip != nil }
-    /// For gzip, whether the stream ended with a verified checksum; raw files always end cleanly.
+    /// For gzip, whether the stream ended with a verified checksum; raw input always ends cleanly.
     var finished: Bool { gzip?.finished ?? true }
 
-    init(path: String) throws {
-        self.path = path
+    /// Streams the file at `path`; the handle closes when the source is released.
+    convenience init(path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw DataError.fileNotFound(path: path)
         }
         if isDirectory.boolValue { throw DataError.unreadable(path: path, reason: "it is a directory") }
+        let file: FileHandle, size: Int, magic: Data
         do {
             file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            let size = Int(try file.seekToEnd())
+            size = Int(try file.seekToEnd())
             try file.seek(toOffset: 0)
-            let magic = try file.read(upToCount: 2) ?? Data()
+            magic = try file.read(upToCount: 2) ?? Data()
             try file.seek(toOffset: 0)
-            if magic.elementsEqual([0x1f, 0x8b]) {
-                gzip = try GzipReader(path: path, file: file)
-                sizeBound = size.multipliedReportingOverflow(by: 1032).partialValue + (1 << 20)
-            } else {
-                gzip = nil
-                sizeBound = size
-            }
-        } catch let error as DataError {
-            throw error
         } catch {
             throw DataError.unreadable(path: path, reason: error.localizedDescription)
         }
+        let input: ChunkReader = { maxCount in
+            do { return [UInt8](try file.read(upToCount: maxCount) ?? Data()) } catch {
+                throw DataError.unreadable(path: path, reason: error.localizedDescription)
+            }
+        }
+        try self.init(path: path, size: size, isGzip: magic.elementsEqual([0x1f, 0x8b]), input: input)
     }
 
-    deinit { try? file.close() }
+    /// Reads `bytes` from memory.
+    convenience init(bytes: [UInt8], path: String) throws {
+        var position = 0
+        let input: ChunkReader = { maxCount in
+            let end = position + min(maxCount, bytes.count - position)
+            defer { position = end }
+            return Array(bytes[position..<end])
+        }
+        try self.init(path: path, size: bytes.count, isGzip: bytes.starts(with: [0x1f, 0x8b]), input: input)
+    }
+
+    private init(path: String, size: Int, isGzip: Bool, input: @escaping ChunkReader) throws {
+        self.path = path
+        self.input = input
+        if isGzip {
+            gzip = try GzipReader(path: path, input: input)
+            sizeBound = size.multipliedReportingOverflow(by: 1032).partialValue + (1 << 20)
+        } else {
+            gzip = nil
+            sizeBound = size
+        }
+    }
 
     /// Appends up to `count` bytes to `buffer`; fewer only where the data ends.
     func read(_ count: Int, into buffer: inout [UInt8]) throws {
         if let gzip { return try gzip.read(count, into: &buffer) }
         var remaining = count
         while remaining > 0 {
-            let data: Data?
-            do { data = try file.read(upToCount: min(remaining, 1 << 20)) } catch {
-                throw DataError.unreadable(path: path, reason: error.localizedDescription)
-            }
-            guard let data, !data.isEmpty else { return }
-            buffer.append(contentsOf: data)
-            remaining -= data.count
+            let chunk = try input(min(remaining, 1 << 20))
+            if chunk.isEmpty { return }
+            buffer.append(contentsOf: chunk)
+            remaining -= chunk.count
         }
     }
 }

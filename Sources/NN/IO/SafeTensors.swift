@@ -53,18 +53,31 @@ public enum SafeTensors {
         return try decode(data, path: path)
     }
 
-    /// Decodes safetensors bytes; `path` only names the source in errors.
+    /// The most dimensions a tensor may have: far above any real model, low enough that a hostile
+    /// shape cannot make error messages or shape arrays huge.
+    public static let maxRank = 64
+
+    /// The longest JSON header accepted (the reference implementation's limit).
+    public static let maxHeaderLength = 100_000_000
+
+    /// Decodes safetensors bytes; `path` only names the source in errors. Every size and offset in
+    /// the file is checked against the file's real length before anything is allocated.
     public static func decode(_ data: Data, path: String = "<data>") throws -> File {
         func corrupt(_ reason: String) -> IOError { .corrupt(path: path, reason: reason) }
+        let base = data.startIndex  // `data` may be a slice
         guard data.count >= 8 else { throw corrupt("file is \(data.count) bytes, shorter than the 8-byte header length") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(data[base + $1]) << (8 * UInt64($1)) }
         guard headerLength <= UInt64(data.count - 8) else {
             throw corrupt("header length \(headerLength) exceeds the file's \(data.count - 8) remaining bytes")
         }
-        guard headerLength <= 100_000_000 else { throw corrupt("header length \(headerLength) is over 100 MB") }
-        let headerBytes = data.subdata(in: 8..<(8 + Int(headerLength)))
-        guard let object = try? JSONSerialization.jsonObject(with: headerBytes), let header = object as? [String: Any] else {
-            throw corrupt("header is not a JSON object")
+        guard headerLength <= UInt64(maxHeaderLength) else { throw corrupt("header length \(headerLength) is over \(maxHeaderLength) bytes") }
+        let header: [(key: String, value: JSONValue)]
+        do {
+            let json = try JSONReader.parse([UInt8](data[(base + 8)..<(base + 8 + Int(headerLength))]))
+            guard case let .object(members) = json else { throw JSONSyntaxError(message: "it is \(json.summary)", offset: 0) }
+            header = members
+        } catch let error as JSONSyntaxError {
+            throw corrupt("header is not a JSON object: \(error)")
         }
         let dataStart = 8 + Int(headerLength)
         let dataLength = data.count - dataStart
@@ -72,41 +85,16 @@ public enum SafeTensors {
         var entries: [(name: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, value) in header {
             if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw corrupt("__metadata__ is not an object") }
-                for (k, v) in m {
-                    guard let s = v as? String else { throw corrupt("__metadata__ value for '\(k)' is not a string") }
+                guard case let .object(members) = value else { throw corrupt("__metadata__ is not an object") }
+                for (k, v) in members {
+                    guard case let .string(s) = v else { throw corrupt("__metadata__ value for '\(k)' is \(v.summary), not a string") }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let info = value as? [String: Any] else { throw corrupt("entry '\(name)' is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw corrupt("tensor '\(name)' has no dtype") }
-            guard dtype == "F32" else { throw corrupt("tensor '\(name)' has dtype \(dtype); only F32 is supported") }
-            guard let shapeAny = info["shape"] as? [Any], let offsetsAny = info["data_offsets"] as? [Any], offsetsAny.count == 2 else {
-                throw corrupt("tensor '\(name)' lacks a shape or a pair of data_offsets")
-            }
-            let shape = try shapeAny.map { v -> Int in
-                guard let n = integer(v), n >= 0 else { throw corrupt("tensor '\(name)' has an invalid shape \(shapeAny)") }
-                return n
-            }
-            guard let begin = integer(offsetsAny[0]), let end = integer(offsetsAny[1]), begin >= 0, begin <= end else {
-                throw corrupt("tensor '\(name)' has invalid data_offsets \(offsetsAny)")
-            }
-            guard end <= dataLength else {
-                throw corrupt("tensor '\(name)' claims bytes \(begin)..<\(end) but the data section has \(dataLength) bytes")
-            }
-            var elements = 1
-            for d in shape {
-                let (product, overflow) = elements.multipliedReportingOverflow(by: d)
-                guard !overflow, product <= dataLength / 4 + 1 else { throw corrupt("tensor '\(name)' has a shape \(shape) larger than the file") }
-                elements = product
-            }
-            guard elements * 4 == end - begin else {
-                throw corrupt("tensor '\(name)' of shape \(shape) needs \(elements * 4) bytes but data_offsets span \(end - begin)")
-            }
-            entries.append((name, shape, begin, end))
+            entries.append(try entry(name, value, dataLength: dataLength, corrupt: corrupt))
         }
-        entries.sort { $0.begin != $1.begin ? $0.begin < $1.begin : $0.name < $1.name }
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
         var expected = 0
         for e in entries {
             guard e.begin == expected else {
@@ -129,10 +117,48 @@ public enum SafeTensors {
         return File(tensors: tensors, metadata: metadata)
     }
 
-    private static func integer(_ v: Any) -> Int? {
-        if let n = v as? Int { return n }
-        if let n = v as? NSNumber, let i = Int(exactly: n.doubleValue) { return i }
-        return nil
+    /// One tensor's header entry, checked: F32, a shape of at most `maxRank` non-negative integers,
+    /// and integer data_offsets inside the data section spanning exactly the shape's bytes.
+    private static func entry(_ name: String, _ value: JSONValue, dataLength: Int,
+                              corrupt: (String) -> IOError) throws -> (name: String, shape: [Int], begin: Int, end: Int) {
+        guard case let .object(fields) = value else { throw corrupt("entry '\(name)' is \(value.summary), not an object") }
+        func field(_ key: String) -> JSONValue? { fields.first { $0.key == key }?.value }
+        guard let dtypeValue = field("dtype") else { throw corrupt("tensor '\(name)' has no dtype") }
+        guard case let .string(dtype) = dtypeValue else { throw corrupt("tensor '\(name)' has dtype \(dtypeValue.summary), not a string") }
+        guard dtype == "F32" else { throw corrupt("tensor '\(name)' has dtype \(dtypeValue.summary); only F32 is supported") }
+        guard case let .array(shapeValues) = field("shape") else { throw corrupt("tensor '\(name)' lacks a shape array") }
+        guard shapeValues.count <= maxRank else {
+            throw corrupt("tensor '\(name)' has \(shapeValues.count) dimensions, more than \(maxRank)")
+        }
+        let shape = try shapeValues.map { v -> Int in
+            guard case let .integer(n) = v, n >= 0 else {
+                throw corrupt("tensor '\(name)' has an invalid shape \(JSONValue.array(shapeValues).summary): dimensions are non-negative integers")
+            }
+            return n
+        }
+        guard case let .array(offsets) = field("data_offsets"), offsets.count == 2 else {
+            throw corrupt("tensor '\(name)' lacks a pair of data_offsets")
+        }
+        guard case let .integer(begin) = offsets[0], case let .integer(end) = offsets[1], begin >= 0, begin <= end else {
+            throw corrupt("tensor '\(name)' has invalid data_offsets \(JSONValue.array(offsets).summary): they are integers with 0 <= begin <= end")
+        }
+        guard end <= dataLength else {
+            throw corrupt("tensor '\(name)' claims bytes \(begin)..<\(end) but the data section has \(dataLength) bytes")
+        }
+        // Every dimension is multiplied in when a tensor is made, even when a zero one makes it
+        // empty, so the non-zero ones must not overflow either.
+        var product = 1
+        for d in shape where d > 0 {
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw corrupt("tensor '\(name)' has a shape \(shape) whose size overflows") }
+            product = p
+        }
+        let elements = shape.contains(0) ? 0 : product
+        guard elements <= dataLength / 4 else { throw corrupt("tensor '\(name)' has a shape \(shape) larger than the file") }
+        guard elements * 4 == end - begin else {
+            throw corrupt("tensor '\(name)' of shape \(shape) needs \(elements * 4) bytes but data_offsets span \(end - begin)")
+        }
+        return (name, shape, begin, end)
     }
 }
 
@@ -147,7 +173,11 @@ extension Sequential {
     /// the model lacks are ignored and model parameters the file lacks keep their values (a new head);
     /// shapes must still agree for every name both have. Nothing is changed unless all checks pass.
     public func loadWeights(from path: String, skipMissing: Bool = false) throws {
-        let file = try SafeTensors.load(path)
+        try loadWeights(SafeTensors.load(path), path: path, skipMissing: skipMissing)
+    }
+
+    /// `loadWeights(from:)` on a decoded file; `path` only names it in errors.
+    func loadWeights(_ file: SafeTensors.File, path: String, skipMissing: Bool = false) throws {
         var updates: [(Parameter, Tensor)] = []
         var fileNames = Set(file.tensors.map(\.name))
         for (name, p) in namedParameters {
