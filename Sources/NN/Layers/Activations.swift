@@ -36,9 +36,16 @@ public enum Activation: String, Sendable, CaseIterable {
         case .linear:
             break
         case .relu:
-            for i in 0..<count { g[i] = y[i] > 0 ? g[i] : 0 }
+            // A bit mask rather than a select: the select was lowered to a branch and did not vectorize.
+            for i in 0..<count {
+                let keep: UInt32 = y[i] > 0 ? ~0 : 0
+                g[i] = Float(bitPattern: g[i].bitPattern & keep)
+            }
         case .relu6:
-            for i in 0..<count { g[i] = (y[i] > 0 && y[i] < 6) ? g[i] : 0 }
+            for i in 0..<count {
+                let v = y[i], keep: UInt32 = (v > 0) && (v < 6) ? ~0 : 0
+                g[i] = Float(bitPattern: g[i].bitPattern & keep)
+            }
         case .sigmoid:
             for i in 0..<count { g[i] *= y[i] * (1 - y[i]) }
         case .tanh:

@@ -16,10 +16,13 @@ public final class BatchNormalization: Layer {
     private var normalized = BatchBuffer()   // x̂, kept for backward
     private var inputGradient = BatchBuffer()
     private var ones = BatchBuffer()
-    private var mean: [Float] = []
-    private var inverseStd: [Float] = []
-    private var channelSum: [Float] = []
-    private var channelDot: [Float] = []
+    /// Per-channel scratch, 4·C floats: mean, σ⁻¹, Σ (centred squares, then dy), Σ dy·x̂.
+    private var stats = UnsafeMutablePointer<Float>.allocate(capacity: 4)
+    private var mean: UnsafeMutablePointer<Float> { stats }
+    private var inverseStd: UnsafeMutablePointer<Float> { stats + channelCount }
+    private var channelSum: UnsafeMutablePointer<Float> { stats + 2 * channelCount }
+    private var channelDot: UnsafeMutablePointer<Float> { stats + 3 * channelCount }
+    private var channelCount = 1
     private var usedBatchStatistics = false
 
     public init(momentum: Float = 0.99, epsilon: Float = 1e-3, name: String? = nil) {
@@ -27,6 +30,8 @@ public final class BatchNormalization: Layer {
         self.epsilon = epsilon
         super.init(name: name)
     }
+
+    deinit { stats.deallocate() }
 
     public override var typeName: String { "BatchNormalization" }
     public override var defaultNameStem: String { "batch_normalization" }
@@ -46,8 +51,10 @@ public final class BatchNormalization: Layer {
         beta = Parameter(name: "beta", shape: [c])
         movingMean = Parameter(name: "moving_mean", shape: [c], trainable: false)
         movingVariance = Parameter(name: "moving_variance", shape: [c], trainable: false); movingVariance.value.fill(1)
-        mean = [Float](repeating: 0, count: c)
-        inverseStd = mean; channelSum = mean; channelDot = mean
+        stats.deallocate()
+        stats = .allocate(capacity: 4 * c)
+        stats.initialize(repeating: 0, count: 4 * c)
+        channelCount = c
         ownParameters = [gamma, beta, movingMean, movingVariance].compactMap { $0 }
     }
 
@@ -61,35 +68,32 @@ public final class BatchNormalization: Layer {
         if usedBatchStatistics {
             let one = onesVector(rows)
             // Per-channel sums as one sgemv over the [rows, C] view; variance by a second pass for accuracy.
-            BLAS.gemv(trans: true, m: rows, n: c, alpha: 1 / Float(rows), a: x, x: one, y: &mean)
-            channelSum.withUnsafeMutableBufferPointer { v in
-                v.update(repeating: 0)
-                for r in 0..<rows {
-                    let row = x + r * c
-                    for j in 0..<c { let d = row[j] - mean[j]; v[j] += d * d }
-                }
+            let mean = self.mean, sq = channelSum, s = inverseStd
+            BLAS.gemv(trans: true, m: rows, n: c, alpha: 1 / Float(rows), a: x, x: one, y: mean)
+            sq.update(repeating: 0, count: c)
+            for r in 0..<rows {
+                let row = x + r * c
+                for j in 0..<c { let d = row[j] - mean[j]; sq[j] += d * d }
             }
             let mm = movingMean.value.pointer, mv = movingVariance.value.pointer
             for j in 0..<c {
-                let variance = channelSum[j] / Float(rows)
-                inverseStd[j] = 1 / (variance + epsilon).squareRoot()
+                let variance = sq[j] / Float(rows)
+                s[j] = 1 / (variance + epsilon).squareRoot()
                 mm[j] = momentum * mm[j] + (1 - momentum) * mean[j]
                 mv[j] = momentum * mv[j] + (1 - momentum) * variance
             }
         } else {
             let mm = movingMean.value.pointer, mv = movingVariance.value.pointer
-            for j in 0..<c { mean[j] = mm[j]; inverseStd[j] = 1 / (mv[j] + epsilon).squareRoot() }
+            let mean = self.mean, s = inverseStd
+            for j in 0..<c { mean[j] = mm[j]; s[j] = 1 / (mv[j] + epsilon).squareRoot() }
         }
-        mean.withUnsafeBufferPointer { m in
-            inverseStd.withUnsafeBufferPointer { s in
-                for r in 0..<rows {
-                    let o = r * c
-                    for j in 0..<c {
-                        let v = (x[o + j] - m[j]) * s[j]
-                        xh[o + j] = v
-                        y[o + j] = g[j] * v + b[j]
-                    }
-                }
+        let m = UnsafePointer(mean), s = UnsafePointer(inverseStd)
+        for r in 0..<rows {
+            let xr = UnsafePointer(x + r * c), xhr = xh + r * c, yr = y + r * c
+            for j in 0..<c {
+                let v = (xr[j] - m[j]) * s[j]
+                xhr[j] = v
+                yr[j] = g[j] * v + b[j]
             }
         }
         return out
@@ -102,24 +106,29 @@ public final class BatchNormalization: Layer {
         let dy = outputGradient.pointer, xh = xhat.pointer, d = dx.pointer
         let g = gamma.value.pointer
         // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel).
-        BLAS.gemv(trans: true, m: rows, n: c, a: dy, x: onesVector(rows), y: &channelSum)
-        channelDot.withUnsafeMutableBufferPointer { v in
-            v.update(repeating: 0)
-            for r in 0..<rows { let o = r * c; for j in 0..<c { v[j] += dy[o + j] * xh[o + j] } }
+        let sum = channelSum, dot = channelDot, s = UnsafePointer(inverseStd)
+        BLAS.gemv(trans: true, m: rows, n: c, a: dy, x: onesVector(rows), y: sum)
+        dot.update(repeating: 0, count: c)
+        for r in 0..<rows {
+            let dyr = UnsafePointer(dy + r * c), xhr = UnsafePointer(xh + r * c)
+            for j in 0..<c { dot[j] += dyr[j] * xhr[j] }
         }
-        for j in 0..<c { beta.gradient[flat: j] = channelSum[j]; gamma.gradient[flat: j] = channelDot[j] }
-        inverseStd.withUnsafeBufferPointer { s in
-            if usedBatchStatistics {
-                // dx = γ·σ⁻¹/R · (R·dy − Σdy − x̂·Σ(dy·x̂))
-                let invR = 1 / Float(rows)
-                for r in 0..<rows {
-                    let o = r * c
-                    for j in 0..<c {
-                        d[o + j] = g[j] * s[j] * (dy[o + j] - invR * channelSum[j] - xh[o + j] * invR * channelDot[j])
-                    }
+        let db = beta.gradient.pointer, dg = gamma.gradient.pointer
+        for j in 0..<c { db[j] = sum[j]; dg[j] = dot[j] }
+        if usedBatchStatistics {
+            // dx = γ·σ⁻¹/R · (R·dy − Σdy − x̂·Σ(dy·x̂))
+            let invR = 1 / Float(rows)
+            for j in 0..<c { sum[j] *= invR; dot[j] *= invR }  // per-channel terms, hoisted
+            for r in 0..<rows {
+                let dyr = UnsafePointer(dy + r * c), xhr = UnsafePointer(xh + r * c), dr = d + r * c
+                for j in 0..<c {
+                    dr[j] = g[j] * s[j] * (dyr[j] - sum[j] - xhr[j] * dot[j])
                 }
-            } else {  // statistics were constants: a per-channel scale
-                for r in 0..<rows { let o = r * c; for j in 0..<c { d[o + j] = dy[o + j] * g[j] * s[j] } }
+            }
+        } else {  // statistics were constants: a per-channel scale
+            for r in 0..<rows {
+                let dyr = UnsafePointer(dy + r * c), dr = d + r * c
+                for j in 0..<c { dr[j] = dyr[j] * g[j] * s[j] }
             }
         }
         return dx

@@ -91,23 +91,33 @@ public final class Conv2D: Layer {
         let out = output.tensor(batch: n, sampleShape: outputShape)
         let z = activation == .softmax ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
         let rowsPerImage = g.outputPixels, k = g.patchSize
-        BiasAdd.broadcast(bias?.value, rows: n * rowsPerImage, into: z)
         let beta: Float = bias == nil ? 0 : 1
         if g.isPointwise {
+            BiasAdd.broadcast(bias?.value, rows: n * rowsPerImage, into: z)
             BLAS.gemm(m: n * rowsPerImage, n: filters, k: k, a: input.pointer, b: kernel.value.pointer, beta: beta, c: z.pointer)
+            if activation == .softmax { out.assign(z); logits = z }
+            activation.apply(out.pointer, count: out.count, width: filters)
         } else {
             let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: n)
             let col = workspace.buffer(chunk * rowsPerImage * k, slot: 0)
             let imageSize = g.inputPixels * g.channels
+            // Bias, GEMM and an element-wise activation chunk by chunk, while the chunk's output is in cache.
+            let fused = activation != .softmax
             for start in stride(from: 0, to: n, by: chunk) {
                 let images = min(chunk, n - start)
+                let rows = images * rowsPerImage, zChunk = z.pointer + start * rowsPerImage * filters
+                if let b = bias?.value.pointer {
+                    for r in 0..<rows { (zChunk + r * filters).update(from: b, count: filters) }
+                }
                 Im2col.im2col(input.pointer + start * imageSize, images: images, geometry: g, col: col)
-                BLAS.gemm(m: images * rowsPerImage, n: filters, k: k, a: col, b: kernel.value.pointer,
-                          beta: beta, c: z.pointer + start * rowsPerImage * filters)
+                BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel.value.pointer, beta: beta, c: zChunk)
+                if fused { activation.apply(zChunk, count: rows * filters, width: filters) }
+            }
+            if !fused {
+                out.assign(z); logits = z
+                activation.apply(out.pointer, count: out.count, width: filters)
             }
         }
-        if activation == .softmax { out.assign(z); logits = z }
-        activation.apply(out.pointer, count: out.count, width: filters)
         x = input
         y = out
         return out
@@ -117,18 +127,30 @@ public final class Conv2D: Layer {
         guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (Conv2D): backward before forward") }
         let g = geometry!, n = outputGradient.shape[0]
         let rowsPerImage = g.outputPixels, k = g.patchSize
+        let wantsInput = computesInputGradient
+        let dx = wantsInput ? inputGradient.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
+        if !g.isPointwise {
+            return backwardChunked(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
+        }
         let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
                                             outputGradient: outputGradient, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * rowsPerImage, width: filters, ones: &ones, into: bias.gradient) }
-        let wantsInput = computesInputGradient
-        let dx = wantsInput ? inputGradient.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
-        if g.isPointwise {
-            BLAS.gemm(transA: true, m: k, n: filters, k: n * rowsPerImage, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
-            if wantsInput {
-                BLAS.gemm(transB: true, m: n * rowsPerImage, n: k, k: filters, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
-            }
-            return dx
+        // Pointwise: the input already is the column matrix.
+        BLAS.gemm(transA: true, m: k, n: filters, k: n * rowsPerImage, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
+        if wantsInput {
+            BLAS.gemm(transB: true, m: n * rowsPerImage, n: k, k: filters, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
         }
+        return dx
+    }
+
+    /// The im2col path, chunk by chunk: the activation's derivative is applied to a chunk of dY just
+    /// before that chunk's GEMMs use it, while it is in cache.
+    private func backwardChunked(_ outputGradient: Tensor, x: Tensor, y: Tensor, dx: Tensor, wantsInput: Bool) -> Tensor {
+        let g = geometry!, n = outputGradient.shape[0]
+        let rowsPerImage = g.outputPixels, k = g.patchSize
+        let passThrough = activation == .linear || (activation == .softmax && softmaxFusedWithLoss)
+        let dz = passThrough ? outputGradient
+            : activationGradient.tensor(batch: n, sampleShape: Array(outputGradient.shape.dropFirst()))
         if wantsInput { dx.fill(0) }
         let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: n)
         let col = workspace.buffer(chunk * rowsPerImage * k, slot: 0)
@@ -138,6 +160,11 @@ public final class Conv2D: Layer {
             let images = min(chunk, n - start)
             let rows = images * rowsPerImage
             let dzChunk = dz.pointer + start * rowsPerImage * filters
+            if !passThrough {
+                dzChunk.update(from: outputGradient.pointer + start * rowsPerImage * filters, count: rows * filters)
+                activation.backward(output: y.pointer + start * rowsPerImage * filters, gradient: dzChunk,
+                                    count: rows * filters, width: filters)
+            }
             // The forward pass's columns are recomputed rather than kept: cheaper than the memory.
             Im2col.im2col(x.pointer + start * imageSize, images: images, geometry: g, col: col)
             BLAS.gemm(transA: true, m: k, n: filters, k: rows, a: col, b: dzChunk,
@@ -146,6 +173,7 @@ public final class Conv2D: Layer {
             BLAS.gemm(transB: true, m: rows, n: k, k: filters, a: dzChunk, b: kernel.value.pointer, c: dcol)
             Im2col.col2im(dcol, images: images, geometry: g, output: dx.pointer + start * imageSize)
         }
+        if let bias { BiasAdd.gradient(dz, rows: n * rowsPerImage, width: filters, ones: &ones, into: bias.gradient) }
         return dx
     }
 }

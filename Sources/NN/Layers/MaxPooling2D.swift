@@ -45,6 +45,15 @@ public final class MaxPooling2D: Layer {
         let arg = argmax.pointer(count: out.count)
         let src = input.pointer, dst = out.pointer
         let imageSize = g.inputPixels * c
+        // Every window fully inside the image (valid padding, or same padding that needs none):
+        // straight-line pointer code over channels.
+        let inside = g.padTop == 0 && g.padLeft == 0
+            && (g.outputHeight - 1) * g.strideHeight + g.kernelHeight <= g.inputHeight
+            && (g.outputWidth - 1) * g.strideWidth + g.kernelWidth <= g.inputWidth
+        if inside && g.kernelHeight == 2 && g.kernelWidth == 2 {
+            forward2x2(src, dst, arg, images: n, geometry: g)
+            return out
+        }
         var o = 0
         for img in 0..<n {
             let base = img * imageSize
@@ -74,6 +83,40 @@ public final class MaxPooling2D: Layer {
             }
         }
         return out
+    }
+
+    /// The 2×2 window with every tap inside the image: four loads, three compare-selects per channel.
+    /// Scan order is (0,0), (0,1), (1,0), (1,1); strict `>` keeps the first maximum.
+    private func forward2x2(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                            _ arg: UnsafeMutablePointer<Int32>, images n: Int, geometry g: ConvGeometry) {
+        let c = g.channels, rowStride = g.inputWidth * c, imageSize = g.inputPixels * c
+        let stepW = g.strideWidth * c
+        var d = dst, a = arg
+        for img in 0..<n {
+            let image = UnsafePointer(src + img * imageSize)
+            for oh in 0..<g.outputHeight {
+                let rowOffset = oh * g.strideHeight * rowStride
+                for ow in 0..<g.outputWidth {
+                    let off0 = rowOffset + ow * stepW
+                    let p0 = image + off0, p1 = p0 + c, p2 = p0 + rowStride, p3 = p2 + c
+                    let t0 = Int32(truncatingIfNeeded: off0)
+                    let t1 = t0 &+ Int32(truncatingIfNeeded: c), t2 = t0 &+ Int32(truncatingIfNeeded: rowStride)
+                    let t3 = t2 &+ Int32(truncatingIfNeeded: c)
+                    for ch in 0..<c {
+                        let i = Int32(truncatingIfNeeded: ch)
+                        var m = p0[ch], k = t0 &+ i
+                        let v1 = p1[ch], b1 = v1 > m
+                        m = b1 ? v1 : m; k = b1 ? t1 &+ i : k
+                        let v2 = p2[ch], b2 = v2 > m
+                        m = b2 ? v2 : m; k = b2 ? t2 &+ i : k
+                        let v3 = p3[ch], b3 = v3 > m
+                        m = b3 ? v3 : m; k = b3 ? t3 &+ i : k
+                        d[ch] = m; a[ch] = k
+                    }
+                    d += c; a += c
+                }
+            }
+        }
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
