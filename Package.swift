@@ -43,7 +43,9 @@ let package = Package(
         // A library example that CI compiles (README's "use it as a library").
         .executableTarget(name: "example-fit", dependencies: ["NN"], path: "Examples/FitExample"),
         // Benchmark runner: BLAS engine vs the reference, GFLOP/s vs the same run's sgemm (issue 4).
-        .executableTarget(name: "nn-bench", dependencies: ["NN", "NNReference", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/NNBench"),
+        .executableTarget(name: "nn-bench", dependencies: ["NN", "NNReference", "MallocCounter", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/NNBench"),
+        // Counts heap allocations in nn-bench (allocations per training step, measured).
+        .target(name: "MallocCounter", path: "Benchmarks/MallocCounter"),
         .testTarget(name: "NNTests", dependencies: ["NN", "NNReference"]),
     ]
 )

@@ -31,6 +31,9 @@ struct Row {
     var worstTensor: String?
     var samplesPerSecond: Double?
     var referenceSamplesPerSecond: Double?
+    /// Train rows: heap allocations per training step after warm-up, counted by MallocCounter
+    /// (nil when the build cannot count, e.g. under a sanitizer).
+    var allocationsPerStep: Double?
     /// For layers without GEMMs (pooling, batch norm, loss): input elements per second, not FLOPs.
     var elementsPerSecond: Double?
     /// Layer rows: the GEMM shapes the layer issues. GEMM rows: the layer rows that issue the shape.
@@ -83,12 +86,13 @@ struct Report {
             print("\ntraining steps (synthetic [B,28,28,1] images, random labels; engine: Adam, compiled model, model.trainStep;")
             print("reference: plain-loop convnet with SGD; GFLOP/s counts the GEMMs only; check = first-step loss vs reference)")
             printTable(["model", "batch", "ms/step", "min ms", "samples/s", "ref ms/step", "ref samples/s", "speedup",
-                        "GEMM GFLOP/s", "eff 1024", "gemm", "im2col", "other", "check (rel err)"],
-                       alignLeft: [0, 13],
+                        "GEMM GFLOP/s", "eff 1024", "gemm", "im2col", "other", "allocs/step", "check (rel err)"],
+                       alignLeft: [0, 14],
                        steps.map { r in [r.name, r.batch.map(String.init) ?? "", ms(r.engine.median), ms(r.engine.min),
                                          num(r.samplesPerSecond), ms(r.reference?.median), num(r.referenceSamplesPerSecond),
                                          speedup(r), num(r.gflops), pct(r.efficiencySquare1024),
-                                         pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare), check(r)] })
+                                         pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare),
+                                         r.allocationsPerStep.map { num($0) } ?? "n/a", check(r)] })
         }
         let combined = convForwardBackward
         if !combined.isEmpty {
@@ -214,7 +218,7 @@ extension Row: Encodable {
         case gemmShare = "gemm_share", im2colShare = "im2col_share", otherShare = "other_share"
         case maxRelativeError = "max_relative_error", worstTensor = "worst_tensor"
         case samplesPerSecond = "samples_per_second", referenceSamplesPerSecond = "reference_samples_per_second"
-        case elementsPerSecond = "elements_per_second"
+        case elementsPerSecond = "elements_per_second", allocationsPerStep = "allocations_per_step"
         case gemmShapes = "gemm_shapes", usedBy = "used_by"
     }
 
@@ -243,6 +247,7 @@ extension Row: Encodable {
         try c.encode(finite(samplesPerSecond), forKey: .samplesPerSecond)
         try c.encode(finite(referenceSamplesPerSecond), forKey: .referenceSamplesPerSecond)
         try c.encode(finite(elementsPerSecond), forKey: .elementsPerSecond)
+        try c.encode(finite(allocationsPerStep), forKey: .allocationsPerStep)
         try c.encode(gemmShapes, forKey: kind == .gemm ? .usedBy : .gemmShapes)
         try c.encode(note, forKey: .note)
     }

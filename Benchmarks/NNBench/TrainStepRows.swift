@@ -1,3 +1,4 @@
+import MallocCounter
 import NN
 import NNReference
 
@@ -41,6 +42,7 @@ enum TrainStepRows {
         }
         row.engine = timing
         row.samplesPerSecond = Double(batch) / timing.median
+        row.allocationsPerStep = try allocationsPerStep { _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss) }
         row.gflops = 2 * Double(split.multiplyAdds) / timing.median / 1e9
         row.efficiencySquare1024 = sgemm["square1024"].map { row.gflops! / $0 }
         row.gemmShare = split.gemm
@@ -60,6 +62,19 @@ enum TrainStepRows {
             row.note = "first-step loss: engine \(firstLoss), reference \(referenceFirstLoss); reference updates with plain SGD"
         }
         return row
+    }
+}
+
+extension TrainStepRows {
+    /// Heap allocations per call of `step`, counted over 20 calls after the warm-up steps above.
+    static func allocationsPerStep(_ step: () throws -> Void) rethrows -> Double? {
+        guard nn_malloc_counter_available() != 0 else { return nil }
+        let calls = 20
+        nn_malloc_counter_reset()
+        nn_malloc_counter_set_enabled(1)
+        defer { nn_malloc_counter_set_enabled(0) }
+        for _ in 0..<calls { try step() }
+        return Double(nn_malloc_counter_count()) / Double(calls)
     }
 }
 
