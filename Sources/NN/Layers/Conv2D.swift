@@ -133,7 +133,7 @@ public final class Conv2D: Layer {
             return backwardChunked(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
         }
         let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
-                                            outputGradient: outputGradient, buffer: &activationGradient)
+                                            outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * rowsPerImage, width: filters, ones: &ones, into: bias.gradient) }
         // Pointwise: the input already is the column matrix.
         BLAS.gemm(transA: true, m: k, n: filters, k: n * rowsPerImage, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
@@ -150,7 +150,7 @@ public final class Conv2D: Layer {
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let passThrough = activation == .linear || (activation == .softmax && softmaxFusedWithLoss)
         let dz = passThrough ? outputGradient
-            : activationGradient.tensor(batch: n, sampleShape: Array(outputGradient.shape.dropFirst()))
+            : activationGradient.tensor(batch: n, sampleShape: outputShape)
         if wantsInput { dx.fill(0) }
         let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: n)
         let col = workspace.buffer(chunk * rowsPerImage * k, slot: 0)

@@ -80,7 +80,7 @@ public final class Dense: Layer {
         guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): backward before forward") }
         let n = outputGradient.shape[0], inFeatures = inputShape[0]
         let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
-                                            outputGradient: outputGradient, buffer: &activationGradient)
+                                            outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)
         // dW = xᵀ · dz ; db = dzᵀ · 1 ; dx = dz · Wᵀ
         BLAS.gemm(transA: true, m: inFeatures, n: units, k: n, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
         if let bias { BiasAdd.gradient(dz, rows: n, width: units, ones: &ones, into: bias.gradient) }
@@ -95,10 +95,11 @@ public final class Dense: Layer {
 enum ActivationGradient {
     /// Returns `outputGradient` itself when the activation is linear or its softmax is fused into
     /// the loss; otherwise a copy in `buffer` with the activation's derivative applied.
+    /// `sampleShape` is the layer's output shape (passed in, so no shape array is built per step).
     static func compute(_ activation: Activation, fused: Bool, output y: Tensor, outputGradient: Tensor,
-                        buffer: inout BatchBuffer) -> Tensor {
+                        sampleShape: [Int], buffer: inout BatchBuffer) -> Tensor {
         if activation == .linear || (activation == .softmax && fused) { return outputGradient }
-        let dz = buffer.tensor(batch: outputGradient.shape[0], sampleShape: Array(outputGradient.shape.dropFirst()))
+        let dz = buffer.tensor(batch: outputGradient.shape[0], sampleShape: sampleShape)
         dz.assign(outputGradient)
         activation.backward(output: y.pointer, gradient: dz.pointer, count: dz.count, width: y.shape.last ?? 1)
         return dz

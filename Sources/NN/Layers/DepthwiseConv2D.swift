@@ -124,7 +124,7 @@ public final class DepthwiseConv2D: Layer {
         guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): backward before forward") }
         let g = geometry!, n = outputGradient.shape[0], f = outputShape[2], m = depthMultiplier
         let dz = ActivationGradient.compute(activation, fused: false, output: y, outputGradient: outputGradient,
-                                            buffer: &activationGradient)
+                                            sampleShape: outputShape, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * g.outputPixels, width: f, ones: &ones, into: bias.gradient) }
         // The first layer of a model skips its input gradient (Sequential sets the flag).
         let wantsInput = computesInputGradient

@@ -226,10 +226,15 @@ extension Tensor {
 struct BatchGather {
     private var xBuffer = BatchBuffer()
     private var yBuffer = BatchBuffer()
+    /// Per-sample shapes of the last data seen, kept so a batch builds no shape arrays.
+    private var shapes: (x: [Int], y: [Int])?
 
     mutating func batch(x: Tensor, y: Tensor, indices: ArraySlice<Int>) -> (Tensor, Tensor) {
         let n = indices.count
-        let xs = Array(x.shape.dropFirst()), ys = Array(y.shape.dropFirst())
+        if shapes == nil || !Tensor.shape(x.shape, isBatchOf: shapes!.x) || !Tensor.shape(y.shape, isBatchOf: shapes!.y) {
+            shapes = (Array(x.shape.dropFirst()), Array(y.shape.dropFirst()))
+        }
+        let (xs, ys) = shapes!
         let xb = xBuffer.tensor(batch: n, sampleShape: xs), yb = yBuffer.tensor(batch: n, sampleShape: ys)
         let xw = xs.reduce(1, *), yw = ys.reduce(1, *)
         for (row, i) in indices.enumerated() {
