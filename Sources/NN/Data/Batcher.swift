@@ -1,13 +1,16 @@
-/// Serves a dataset in mini-batches through two buffers allocated once, so a training loop does
-/// no allocation per batch: every batch is copied into `images` `[batchSize, ...]` and `labels`
-/// `[batchSize]`, and a smaller last batch is a `prefix(batch:)` view of the same buffers.
+/// Serves samples in mini-batches through two buffers allocated once, so a training loop does no
+/// allocation per batch: every batch is copied into `images` `[batchSize, ...]` and `labels`
+/// `[batchSize, ...]`, and a smaller last batch is a `prefix(batch:)` view of the same buffers.
+/// `fit` uses one for its shuffled batches; a user can drive their own loop with one.
 ///
 /// With a shuffle seed, each epoch visits the samples in a fresh order drawn from the batcher's
 /// own `RandomGenerator`, so a run is reproducible and a checkpoint can restore `generator`.
 public final class Batcher {
-    public let dataset: Dataset
+    /// The inputs `[N, ...]` and targets `[N, ...]` (labels `[N]`, one-hot rows, values) served.
+    public let x: Tensor
+    public let y: Tensor
     public let batchSize: Int
-    /// The shuffling generator, or nil to serve the samples in dataset order (evaluate, predict).
+    /// The shuffling generator, or nil to serve the samples in order (evaluate, predict).
     public var generator: RandomGenerator?
     /// The reused buffers; a batch's tensors are these or views of them.
     public let images: Tensor
@@ -15,48 +18,68 @@ public final class Batcher {
     /// The sample order of the current epoch.
     public private(set) var order: [Int]
 
-    private let rowSize: Int
+    private let xRow: Int
+    private let yRow: Int
+    /// The view of the last short batch, kept so repeated epochs do not rebuild it.
+    private var shortBatch: (images: Tensor, labels: Tensor)?
 
-    public init(dataset: Dataset, batchSize: Int, shuffleSeed: UInt64? = nil) {
+    /// Batches of `x` and `y`, which must have the same number of samples.
+    public init(x: Tensor, y: Tensor, batchSize: Int, shuffleSeed: UInt64? = nil) {
         precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
-        self.dataset = dataset
+        precondition(x.rank >= 1 && y.rank >= 1 && x.shape[0] == y.shape[0],
+                     "Batcher: \(x.shape.first ?? 0) inputs but \(y.shape.first ?? 0) targets")
+        self.x = x
+        self.y = y
         self.batchSize = batchSize
         self.generator = shuffleSeed.map { RandomGenerator(seed: $0) }
-        images = Tensor(shape: [batchSize] + dataset.sampleShape)
-        labels = Tensor(shape: [batchSize])
-        order = Array(0..<dataset.count)
-        rowSize = dataset.sampleShape.reduce(1, *)
+        images = Tensor(shape: [batchSize] + x.shape.dropFirst())
+        labels = Tensor(shape: [batchSize] + y.shape.dropFirst())
+        order = Array(0..<x.shape[0])
+        xRow = x.count / max(1, x.shape[0])
+        yRow = y.count / max(1, y.shape[0])
     }
 
+    /// Batches of a dataset's images and labels.
+    public convenience init(dataset: Dataset, batchSize: Int, shuffleSeed: UInt64? = nil) {
+        self.init(x: dataset.images, y: dataset.labels, batchSize: batchSize, shuffleSeed: shuffleSeed)
+    }
+
+    public var count: Int { order.count }
+
     /// Batches per epoch; the last may be smaller than `batchSize`.
-    public var batchCount: Int { (dataset.count + batchSize - 1) / batchSize }
+    public var batchCount: Int { (count + batchSize - 1) / batchSize }
 
     /// Starts an epoch, drawing a new order if shuffling, and returns its batches.
     public func epoch() -> Epoch {
-        if generator != nil {
-            for i in order.indices { order[i] = i }
-            generator!.shuffle(&order)
-        }
+        if generator != nil { shuffle(using: &generator!) }
         return Epoch(batcher: self)
+    }
+
+    /// Draws this epoch's order from `rng` (a model's generator, so its state fixes the order).
+    /// Each order depends only on the generator's state, so a resumed run repeats it.
+    public func shuffle(using rng: inout RandomGenerator) {
+        for i in order.indices { order[i] = i }
+        rng.shuffle(&order)
     }
 
     /// Copies batch `index` of the current order into the buffers and returns the filled part.
     public func batch(_ index: Int) -> (images: Tensor, labels: Tensor) {
         precondition(index >= 0 && index < batchCount, "batch \(index) out of range 0..<\(batchCount)")
         let start = index * batchSize
-        let n = min(batchSize, dataset.count - start)
-        let source = dataset.images.pointer
-        let sourceLabels = dataset.labels.pointer
+        let n = min(batchSize, count - start)
+        let src = x.pointer, srcLabels = y.pointer
         for row in 0..<n {
             let i = order[start + row]
-            (images.pointer + row * rowSize).update(from: source + i * rowSize, count: rowSize)
-            labels.pointer[row] = sourceLabels[i]
+            (images.pointer + row * xRow).update(from: src + i * xRow, count: xRow)
+            (labels.pointer + row * yRow).update(from: srcLabels + i * yRow, count: yRow)
         }
         if n == batchSize { return (images, labels) }
-        return (images.prefix(batch: n), labels.prefix(batch: n))
+        if let s = shortBatch, s.labels.shape[0] == n { return s }
+        shortBatch = (images.prefix(batch: n), labels.prefix(batch: n))
+        return shortBatch!
     }
 
-    /// One pass over the dataset; each element overwrites the previous batch's buffers.
+    /// One pass over the samples; each element overwrites the previous batch's buffers.
     public struct Epoch: Sequence, IteratorProtocol {
         let batcher: Batcher
         var index = 0

@@ -67,23 +67,20 @@ extension Sequential {
 
         let verbosity = verbose.resolved
         var history = History()
-        var order = Array(0..<trainCount)
-        let steps = (trainCount + batchSize - 1) / batchSize
-        var gather = BatchGather()
+        let batcher = Batcher(x: trainCount < x.shape[0] ? x.rows(0..<trainCount) : x,
+                              y: trainCount < y.shape[0] ? y.rows(0..<trainCount) : y, batchSize: batchSize)
+        let steps = batcher.batchCount
         stopTraining = false
         for c in callbacks { try c.onTrainBegin(model: self) }
         for epoch in initialEpoch..<epochs {
             for c in callbacks { try c.onEpochBegin(epoch, model: self) }
-            // Each epoch's order depends only on the generator's state, so a resumed run repeats it.
-            for i in order.indices { order[i] = i }
-            if shuffle { rng.shuffle(&order) }
+            if shuffle { batcher.shuffle(using: &rng) }
             let progress = ProgressBar(epoch: epoch + 1, epochs: epochs, steps: steps, verbosity: verbosity)
             let start = DispatchTime.now().uptimeNanoseconds
             var lossSum: Double = 0, correct = 0, seen = 0
             for step in 0..<steps {
                 for c in callbacks { try c.onBatchBegin(step, model: self) }
-                let lo = step * batchSize, hi = min(lo + batchSize, trainCount)
-                let (xb, yb) = gather.batch(x: x, y: y, indices: order[lo..<hi])
+                let (xb, yb) = batcher.batch(step)
                 let result = try trainStep(x: xb, y: yb, optimizer: optimizer, loss: loss)
                 if !result.loss.isFinite {
                     var logs: [String: Float] = ["loss": result.loss]
@@ -92,7 +89,7 @@ extension Sequential {
                     progress.finish(logs: logs, seconds: 0)
                     throw NonFiniteLossError(epoch: epoch + 1, batch: step + 1, loss: result.loss, history: history)
                 }
-                let n = hi - lo
+                let n = yb.shape[0]
                 lossSum += Double(result.loss) * Double(n)
                 correct += result.correct
                 seen += n
@@ -219,28 +216,5 @@ extension Tensor {
         var s = shape
         s[0] = range.count
         return Tensor(shape: s, storage: storage, offset: offset + range.lowerBound * per)
-    }
-}
-
-/// Copies the samples of one shuffled batch into reused buffers.
-struct BatchGather {
-    private var xBuffer = BatchBuffer()
-    private var yBuffer = BatchBuffer()
-    /// Per-sample shapes of the last data seen, kept so a batch builds no shape arrays.
-    private var shapes: (x: [Int], y: [Int])?
-
-    mutating func batch(x: Tensor, y: Tensor, indices: ArraySlice<Int>) -> (Tensor, Tensor) {
-        let n = indices.count
-        if shapes == nil || !Tensor.shape(x.shape, isBatchOf: shapes!.x) || !Tensor.shape(y.shape, isBatchOf: shapes!.y) {
-            shapes = (Array(x.shape.dropFirst()), Array(y.shape.dropFirst()))
-        }
-        let (xs, ys) = shapes!
-        let xb = xBuffer.tensor(batch: n, sampleShape: xs), yb = yBuffer.tensor(batch: n, sampleShape: ys)
-        let xw = xs.reduce(1, *), yw = ys.reduce(1, *)
-        for (row, i) in indices.enumerated() {
-            (xb.pointer + row * xw).update(from: x.pointer + i * xw, count: xw)
-            (yb.pointer + row * yw).update(from: y.pointer + i * yw, count: yw)
-        }
-        return (xb, yb)
     }
 }
