@@ -31,6 +31,25 @@ struct LayerBench {
     var backwardNote: String? = nil
 }
 
+extension LayerBench {
+    /// The usual engine side: `layer.forward(x)` in training mode, then `layer.backward(dy)`,
+    /// compared as the input gradient followed by each trainable parameter's gradient.
+    init(layer: Layer, x: Tensor, dy: Tensor, reference: ReferencePasses<Float>, oracle: ReferencePasses<Double>,
+         backwardResults: [String] = ["input gradient", "kernel gradient", "bias gradient"]) {
+        self.init(
+            inputElements: x.count,
+            engineForward: { collect in
+                let y = try layer.forward(x, training: true)
+                return collect ? [y.elements] : []
+            },
+            engineBackward: { collect in
+                let dx = try layer.backward(dy)
+                return collect ? [dx.elements] + layer.parameters.filter(\.trainable).map(\.gradient.elements) : []
+            },
+            reference: reference, oracle: oracle, backwardResults: backwardResults)
+    }
+}
+
 /// A layer's reference forward and backward in one scalar type, over inputs converted once.
 struct ReferencePasses<T: RefScalar> {
     let forward: () -> [[T]]
@@ -197,17 +216,7 @@ enum LayerRows {
                             return [r.input.data, r.kernel.data, r.bias!]
                         })
                 }
-                return LayerBench(
-                    inputElements: x.count,
-                    engineForward: { collect in
-                        let y = try layer.forward(x, training: true)
-                        return collect ? [y.elements] : []
-                    },
-                    engineBackward: { collect in
-                        let dx = try layer.backward(dy)
-                        return collect ? [dx.elements, kernel.gradient.elements, bias.gradient.elements] : []
-                    },
-                    reference: passes(Float.self), oracle: passes(Double.self))
+                return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self))
             })
     }
 
@@ -235,17 +244,7 @@ enum LayerRows {
                             return [r.input.data, r.kernel.data, r.bias!]
                         })
                 }
-                return LayerBench(
-                    inputElements: x.count,
-                    engineForward: { collect in
-                        let y = try layer.forward(x, training: true)
-                        return collect ? [y.elements] : []
-                    },
-                    engineBackward: { collect in
-                        let dx = try layer.backward(dy)
-                        return collect ? [dx.elements, kernel.gradient.elements, bias.gradient.elements] : []
-                    },
-                    reference: passes(Float.self), oracle: passes(Double.self))
+                return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self))
             })
     }
 
@@ -262,17 +261,7 @@ enum LayerRows {
                     return ReferencePasses(forward: { [Ref.maxPool2D(rx).data] },
                                            backward: { [Ref.maxPool2DBackward(rx, outputGradient: rdy).data] })
                 }
-                return LayerBench(
-                    inputElements: x.count,
-                    engineForward: { collect in
-                        let y = try layer.forward(x, training: true)
-                        return collect ? [y.elements] : []
-                    },
-                    engineBackward: { collect in
-                        let dx = try layer.backward(dy)
-                        return collect ? [dx.elements] : []
-                    },
-                    reference: passes(Float.self), oracle: passes(Double.self),
+                return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self),
                     backwardResults: ["input gradient"])
             })
     }
@@ -303,17 +292,7 @@ enum LayerRows {
                             return [r.input.data, r.gamma, r.beta]
                         })
                 }
-                return LayerBench(
-                    inputElements: x.count,
-                    engineForward: { collect in
-                        let y = try layer.forward(x, training: true)
-                        return collect ? [y.elements] : []
-                    },
-                    engineBackward: { collect in
-                        let dx = try layer.backward(dy)
-                        return collect ? [dx.elements, layer.gamma.gradient.elements, layer.beta.gradient.elements] : []
-                    },
-                    reference: passes(Float.self), oracle: passes(Double.self),
+                return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self),
                     backwardResults: ["input gradient", "gamma gradient", "beta gradient"])
             })
     }

@@ -44,15 +44,14 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// Prints a library error as one clear line and exits 1 (not a stack trace).
 enum NNCommand {
+    /// Prints a library error as one clear line and exits 1 (not a stack trace).
     static func run(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch {
-        FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
-        throw ExitCode(1)
+        do { try body() } catch let e as ValidationError { throw e } catch let e as ExitCode { throw e } catch {
+            FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
     }
-}
-
 }
 
 func printLine(_ s: String) { print(s); fflush(stdout) }

@@ -18,59 +18,17 @@ class CLITestCase: XCTestCase {
     // MARK: Helpers
 
     /// The `cnn` binary in the build products directory (next to the test bundle).
-    func executable() throws -> URL {
-        let bundle = Bundle(for: Self.self).bundleURL
-        // On macOS the bundle is a directory inside the products directory; on Linux the .xctest
-        // is a file there and `bundleURL` may already be the products directory.
-        let candidates = [bundle.deletingLastPathComponent(), bundle,
-                          Bundle.main.bundleURL, Bundle.main.executableURL?.deletingLastPathComponent()].compactMap { $0 }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("cnn")
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-               FileManager.default.isExecutableFile(atPath: url.path) {
-                return url
-            }
-        }
-        throw NNError.invalidArgument("the cnn executable is not in the products directory (looked in \(candidates.map(\.path))); build it with `swift build --build-tests`")
-    }
+    func executable() throws -> URL { try CNNProcess.executable() }
 
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var all: String { stdout + stderr }
-    }
+    typealias Run = CNNProcess.Run
 
-    /// Runs `cnn` with `arguments`, killing it after `timeout` seconds.
+    /// Runs `cnn` with `arguments`, failing the test if it is killed after `timeout` seconds.
     func cnn(_ arguments: [String], timeout: TimeInterval = 120, file: StaticString = #filePath, line: UInt = #line) throws -> Run {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = arguments
-        let outPath = work + "/stdout-\(UUID().uuidString)", errPath = work + "/stderr-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        process.standardOutput = out
-        process.standardError = err
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        process.environment = environment
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        let run = try CNNProcess.run(arguments, timeout: timeout)
+        if run.timedOut {
             XCTFail("cnn \(arguments.joined(separator: " ")) did not finish within \(timeout) s", file: file, line: line)
         }
-        process.waitUntilExit()
-        try out.close()
-        try err.close()
-        let stdout = String(decoding: try Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self)
-        let stderr = String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self)
-        return Run(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        return run
     }
 
     /// 64 training and 32 test 28×28 images of 10 classes (a bright band whose row depends on the
@@ -115,4 +73,64 @@ class CLITestCase: XCTestCase {
         return String(output[range].dropFirst("test accuracy: ".count))
     }
 
+}
+
+/// Runs the built `cnn` executable as a subprocess (with one OpenBLAS thread), for every test that
+/// exercises the command line.
+enum CNNProcess {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var timedOut = false
+        var all: String { stdout + stderr }
+    }
+
+    /// The `cnn` binary in the build products directory (next to the test bundle).
+    static func executable() throws -> URL {
+        let bundle = Bundle(for: CLITestCase.self).bundleURL
+        // On macOS the bundle is a directory inside the products directory; on Linux the .xctest
+        // is a file there and `bundleURL` may already be the products directory.
+        let candidates = [bundle.deletingLastPathComponent(), bundle,
+                          Bundle.main.bundleURL, Bundle.main.executableURL?.deletingLastPathComponent()].compactMap { $0 }
+        for dir in candidates {
+            let url = dir.appendingPathComponent("cnn")
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+               FileManager.default.isExecutableFile(atPath: url.path) {
+                return url
+            }
+        }
+        throw NNError.invalidArgument("the cnn executable is not in the products directory (looked in \(candidates.map(\.path))); build it with `swift build --build-tests`")
+    }
+
+    /// Runs `cnn` with `arguments`; after `timeout` seconds it is terminated and `timedOut` is set.
+    static func run(_ arguments: [String], timeout: TimeInterval = 120) throws -> Run {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("nn-cnn-\(UUID().uuidString)").path
+        let outPath = base + ".stdout", errPath = base + ".stderr"
+        defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardOutput = out
+        process.standardError = err
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = environment
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        let timedOut = process.isRunning
+        if timedOut { process.terminate() }
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        let stdout = String(decoding: try Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self)
+        let stderr = String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self)
+        return Run(status: process.terminationStatus, stdout: stdout, stderr: stderr, timedOut: timedOut)
+    }
 }

@@ -352,28 +352,9 @@ final class ReportTests: XCTestCase {
 
     /// Runs the `cnn` executable from the build products directory.
     private func cnn(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle.deletingLastPathComponent(), bundle, Bundle.main.bundleURL].map { $0.appendingPathComponent("cnn") }
-        guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw NNError.invalidArgument("the cnn executable is not in the products directory; build it with `swift build --build-tests`")
-        }
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        let log = temporaryDirectory() + ".log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        process.environment = environment
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        let output = try String(contentsOfFile: log, encoding: .utf8)
-        try? FileManager.default.removeItem(atPath: log)
-        return (process.terminationStatus, output)
+        let run = try CNNProcess.run(arguments)
+        XCTAssertFalse(run.timedOut, "cnn \(arguments.joined(separator: " ")) timed out")
+        return (run.status, run.all)
     }
 
     // MARK: Helpers

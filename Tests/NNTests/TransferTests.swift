@@ -550,26 +550,9 @@ final class TransferCLITests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: work) }
 
     private func cnn(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle.deletingLastPathComponent(), bundle].map { $0.appendingPathComponent("cnn") }
-        guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw NNError.invalidArgument("the cnn executable is not next to the tests; build it with `swift build --build-tests`")
-        }
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        let outPath = work + "/out-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardOutput = handle
-        process.standardError = handle
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        process.environment = environment
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, String(decoding: try Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self))
+        let run = try CNNProcess.run(arguments)
+        XCTAssertFalse(run.timedOut, "cnn \(arguments.joined(separator: " ")) timed out")
+        return (run.status, run.all)
     }
 
     private func makeData() throws -> String {

@@ -160,6 +160,6 @@ extension Tensor {
 
     /// Shapes printed the Keras way: `(None, 26, 26, 32)` for a per-sample shape.
     public static func describe(batchShape perSample: [Int]) -> String {
-        "(None, " + perSample.map(String.init).joined(separator: ", ") + (perSample.count == 0 ? ")" : ")")
+        "(None" + perSample.map { ", \($0)" }.joined() + ")"
     }
 }
