@@ -89,17 +89,16 @@ public final class ActivationLayer: Layer {
     private var output = BatchBuffer()
     private var inputGradient = BatchBuffer()
     private var y: Tensor?
-    /// Set by a model whose cross-entropy loss absorbs this softmax: backward then receives the
-    /// gradient with respect to the logits and passes it through.
-    public internal(set) var softmaxFusedWithLoss = false
     /// The logits of the last forward pass (the input), kept for a fused softmax loss.
-    public internal(set) var logits: Tensor?
+    private var logits: Tensor?
 
     public init(_ activation: Activation, name: String? = nil) {
         self.activation = activation
         super.init(name: name)
     }
 
+    public override var endsInSoftmax: Bool { activation == .softmax }
+    public override var softmaxLogits: Tensor? { logits }
     public override var typeName: String { activation == .relu || activation == .relu6 ? "ReLU" : (activation == .softmax ? "Softmax" : "Activation") }
     public override var defaultNameStem: String { activation == .relu || activation == .relu6 ? "re_lu" : (activation == .softmax ? "softmax" : "activation") }
 

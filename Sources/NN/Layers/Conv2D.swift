@@ -16,7 +16,6 @@ public final class Conv2D: Layer {
     public private(set) var kernel: Parameter!
     public private(set) var bias: Parameter?
     public private(set) var geometry: ConvGeometry!
-    public internal(set) var softmaxFusedWithLoss = false
 
     private var output = BatchBuffer()
     private var preactivation = BatchBuffer()
@@ -25,8 +24,7 @@ public final class Conv2D: Layer {
     private var ones = BatchBuffer()
     private var x: Tensor?
     private var y: Tensor?
-    /// Logits of the last forward pass when the activation is softmax.
-    public private(set) var logits: Tensor?
+    private var logits: Tensor?
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: Activation = .linear, useBias: Bool = true,
@@ -52,6 +50,8 @@ public final class Conv2D: Layer {
                   activation: activation, useBias: useBias, kernelInitializer: kernelInitializer, kernelL2: kernelL2, name: name)
     }
 
+    public override var endsInSoftmax: Bool { activation == .softmax }
+    public override var softmaxLogits: Tensor? { logits }
     public override var typeName: String { "Conv2D" }
     public override var defaultNameStem: String { "conv2d" }
     public override var parameters: [Parameter] { ownParameters }

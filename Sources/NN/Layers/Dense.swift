@@ -11,8 +11,6 @@ public final class Dense: Layer {
 
     public private(set) var kernel: Parameter!
     public private(set) var bias: Parameter?
-    /// Set by a model whose cross-entropy loss absorbs this layer's softmax.
-    public internal(set) var softmaxFusedWithLoss = false
 
     private var output = BatchBuffer()
     private var preactivation = BatchBuffer()
@@ -21,8 +19,7 @@ public final class Dense: Layer {
     private var ones = BatchBuffer()
     private var x: Tensor?
     private var y: Tensor?
-    /// Logits of the last forward pass when the activation is softmax.
-    public private(set) var logits: Tensor?
+    private var logits: Tensor?
 
     public init(units: Int, activation: Activation = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
@@ -36,6 +33,8 @@ public final class Dense: Layer {
         super.init(name: name)
     }
 
+    public override var endsInSoftmax: Bool { activation == .softmax }
+    public override var softmaxLogits: Tensor? { logits }
     public override var typeName: String { "Dense" }
     public override var defaultNameStem: String { "dense" }
     public override var parameters: [Parameter] { ownParameters }

@@ -128,10 +128,10 @@ public final class Sequential {
 
     private func configureLossFusion() {
         let fuse = loss?.fusesSoftmax ?? false
-        for layer in layers { layer.setSoftmaxFused(false) }
+        for layer in layers { layer.softmaxFusedWithLoss = false }
         softmaxFusedWithLoss = false
         if fuse, let last = layers.last, last.endsInSoftmax {
-            last.setSoftmaxFused(true)
+            last.softmaxFusedWithLoss = true
             softmaxFusedWithLoss = true
         }
     }
@@ -142,36 +142,5 @@ public final class Sequential {
         var i = 1
         while taken.contains("\(stem)_\(i)") { i += 1 }
         return "\(stem)_\(i)"
-    }
-}
-
-extension Layer {
-    /// Whether the layer's output is a softmax whose logits it can hand to a loss.
-    var endsInSoftmax: Bool {
-        switch self {
-        case let d as Dense: return d.activation == .softmax
-        case let c as Conv2D: return c.activation == .softmax
-        case let a as ActivationLayer: return a.activation == .softmax
-        default: return false
-        }
-    }
-
-    func setSoftmaxFused(_ fused: Bool) {
-        switch self {
-        case let d as Dense: d.softmaxFusedWithLoss = fused
-        case let c as Conv2D: c.softmaxFusedWithLoss = fused
-        case let a as ActivationLayer: a.softmaxFusedWithLoss = fused
-        default: break
-        }
-    }
-
-    /// The logits behind a softmax output of the last forward pass.
-    var softmaxLogits: Tensor? {
-        switch self {
-        case let d as Dense: return d.logits
-        case let c as Conv2D: return c.logits
-        case let a as ActivationLayer: return a.logits
-        default: return nil
-        }
     }
 }

@@ -65,7 +65,7 @@ extension Sequential {
             // The layers go back to this model's workspace, loss fusion and input gradients.
             for layer in head {
                 layer.workspace = workspace
-                layer.setSoftmaxFused(softmaxFusedWithLoss && layer === layers.last)
+                layer.softmaxFusedWithLoss = softmaxFusedWithLoss && layer === layers.last
             }
             configureInputGradient()
         }
