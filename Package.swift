@@ -32,7 +32,9 @@ let package = Package(
             pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]
         ),
-        .target(name: "NN", dependencies: ["CBLAS", "CZlib", "CPNG"]),
+        .target(name: "NN", dependencies: ["CBLAS", "CZlib", "CPNG", "CPUHint"]),
+        // One C function: the spin-wait hint (PAUSE) the engine's worker threads use between kernels.
+        .target(name: "CPUHint"),
         // Plain-loop implementation of the same layers: the test oracle and benchmark baseline.
         .target(name: "NNReference"),
         // The command-line tool: train, evaluate, predict, summary, celsius.

@@ -18,14 +18,14 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Directory with the four MNIST-named IDX files (gzipped or not).")
     var data: String = DataSets.fashionMNISTDirectory
 
-    @Option(help: "OpenBLAS threads (default: what OpenBLAS chose).")
+    @Option(help: "Threads the engine uses (default: the core count, or OPENBLAS_NUM_THREADS when set).")
     var threads: Int?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
-    func apply() { if let threads { BLAS.threads = threads } }
+    func apply() { if let threads { Parallel.threads = threads } }
 
     func load() throws -> (train: Dataset, test: Dataset) {
         try DataSets.load(directory: data)

@@ -92,7 +92,7 @@ enum ReportWriter {
         let facts = TrainingReport.Facts(modelName: modelName, dataset: dataSetName(dataDirectory), validation: validation,
                                          optimizer: optimizer.name, learningRate: optimizer.learningRate, batchSize: batchSize,
                                          plannedEpochs: plannedEpochs, seed: seed, wallSeconds: wallSeconds, testLoss: testLoss,
-                                         extra: [("BLAS threads", String(BLAS.threads))])
+                                         extra: [("threads", String(Parallel.threads))])
         try write(to: directory, model: model, history: history, train: train, test: test, facts: facts)
     }
 }

@@ -24,10 +24,46 @@ public enum BLAS {
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
         let start = KernelProfiler.now()
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+        let call = GEMMCall(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                            beta: beta, c: c, ldc: ldc, byRows: m >= n)
+        // Split C over the engine's threads, by rows or by columns, whichever there are more of.
+        // The reduction dimension K is never split, so every element is summed as in one call.
+        let parts = m * n * k < gemmGrain ? 1 : min(Parallel.threads, max(m, n) / 16)
+        Parallel.run(parts, call)
         KernelProfiler.recordGEMM(m: m, n: n, k: k, since: start)
     }
+
+    /// One `cblas_sgemm`, or the part of it that computes rows (or columns) `part` of `parts` of C.
+    struct GEMMCall: ParallelWork {
+        let transA: CBLAS_TRANSPOSE, transB: CBLAS_TRANSPOSE
+        let m: Int, n: Int, k: Int
+        let alpha: Float
+        let a: UnsafePointer<Float>, lda: Int
+        let b: UnsafePointer<Float>, ldb: Int
+        let beta: Float
+        let c: UnsafeMutablePointer<Float>, ldc: Int
+        let byRows: Bool
+
+        func run(part: Int, of parts: Int) {
+            var a = a, b = b, c = c, m = m, n = n
+            if byRows {
+                let r = Parallel.range(part, of: parts, count: m)
+                a += transA == CblasTrans ? r.lowerBound : r.lowerBound * lda
+                c += r.lowerBound * ldc
+                m = r.count
+            } else {
+                let r = Parallel.range(part, of: parts, count: n)
+                b += transB == CblasTrans ? r.lowerBound * ldb : r.lowerBound
+                c += r.lowerBound
+                n = r.count
+            }
+            cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+    }
+
+    /// Multiply-adds below which a GEMM runs on one thread: waking a second costs about a microsecond.
+    static let gemmGrain = 1 << 17
 
     /// y[M or N] = alpha · op(A) · x + beta · y for A row-major M×N.
     @inline(__always)
@@ -68,8 +104,9 @@ public enum BLAS {
         return cblas_sdot(Int32(count), x, Int32(incx), y, Int32(incy))
     }
 
-    /// The number of threads OpenBLAS uses for one call.
-    public static var threads: Int {
+    /// The number of threads OpenBLAS uses for one call. The engine sets it to 1 and splits work
+    /// itself (see `Parallel`); set `Parallel.threads` instead.
+    static var openBLASThreads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }
     }

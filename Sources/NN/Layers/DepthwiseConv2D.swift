@@ -235,7 +235,7 @@ public final class DepthwiseConv2D: Layer {
     private static let parallelThreshold = 1 << 16
 
     private static func workerCount(images: Int, pixelsPerImage: Int) -> Int {
-        images * pixelsPerImage < parallelThreshold ? 1 : min(images, Parallel.cores)
+        images * pixelsPerImage < parallelThreshold ? 1 : min(images, Parallel.threads)
     }
 
     private static func parallel(images: Int, pixelsPerImage: Int, _ body: (Range<Int>) -> Void) {
@@ -250,9 +250,5 @@ public final class DepthwiseConv2D: Layer {
     }
 }
 
-/// How many cores element-wise kernels split work across.
-enum Parallel {
-    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-}
 
-import Foundation
+import Dispatch

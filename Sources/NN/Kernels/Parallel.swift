@@ -1,0 +1,191 @@
+import CPUHint
+import Foundation
+import Synchronization
+
+/// The engine's own threads. A training step is dozens of small kernels (a 32-image convnet step
+/// is ~1 ms), too short for OpenBLAS's thread pool, which spins in `sched_yield` between calls
+/// and allocates job buffers per call. So the engine splits work itself — GEMMs by rows or
+/// columns, element-wise loops by range, convolutions by images — over a fixed pool of threads
+/// that spin briefly between kernels and then sleep, and calls OpenBLAS single-threaded from
+/// each. Dispatching allocates nothing.
+///
+/// Results are deterministic for a given `threads`: each part's range depends only on the part's
+/// index, and reductions over parts are summed in part order.
+public enum Parallel {
+    /// Threads one kernel uses, the caller included. The default is OpenBLAS's own choice at start
+    /// (the core count, or `OPENBLAS_NUM_THREADS`/`OMP_NUM_THREADS` when set).
+    public static var threads: Int {
+        get { pool.threads }
+        set {
+            guard newValue != pool.threads else { return }
+            let old = pool
+            pool = WorkerPool(threads: max(1, newValue))
+            old.retire()
+        }
+    }
+
+    /// Runs `work.run(part:of:)` for every part in 0..<parts, spread over the pool, and returns
+    /// when all are done. Called from inside a part, or while another thread is dispatching, the
+    /// parts run inline. Work is a struct rather than a closure because handing a non-escaping
+    /// closure to another thread (`withoutActuallyEscaping`) heap-allocates on every call.
+    @inline(__always)
+    public static func run<W: ParallelWork>(_ parts: Int, _ work: W) {
+        if parts <= 1 {
+            if parts == 1 { work.run(part: 0, of: 1) }
+            return
+        }
+        pool.run(parts, work)
+    }
+
+    /// How many parts to make of `count` items, each at least `grain` items (at most `threads`).
+    @inline(__always)
+    public static func partCount(_ count: Int, grain: Int) -> Int {
+        max(1, min(threads, count / max(1, grain)))
+    }
+
+    /// Part `p` of `parts` near-equal contiguous ranges of 0..<count.
+    @inline(__always)
+    public static func range(_ p: Int, of parts: Int, count: Int) -> Range<Int> {
+        (p * count / parts)..<((p + 1) * count / parts)
+    }
+
+    nonisolated(unsafe) static var pool = WorkerPool(threads: WorkerPool.initialThreads())
+}
+
+/// One kernel split into parts: `run(part:of:)` does part `part` of `parts`; parts must touch
+/// disjoint outputs. Usually a small struct of pointers and sizes.
+public protocol ParallelWork {
+    func run(part: Int, of parts: Int)
+}
+
+/// A caller plus `threads − 1` worker threads sharing one job at a time. The job word holds
+/// generation (high 32 bits) and next part index (low 32 bits), so a worker claims a part with one
+/// compare-exchange that fails if the job it saw has since been replaced.
+final class WorkerPool: @unchecked Sendable {
+    let threads: Int
+    private let job = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    private let busy = Atomic<Bool>(false)
+    private let sleepers = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let live = Atomic<Int>(0)
+    /// The current job's body and part count, written before `job` is published.
+    /// The dispatching thread's work value (on its stack) and its type, for the duration of `run`.
+    private let work = UnsafeMutablePointer<UnsafeRawPointer?>.allocate(capacity: 1)
+    private let workType = UnsafeMutablePointer<(any ParallelWork.Type)?>.allocate(capacity: 1)
+    private let parts = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    /// OpenBLAS's thread count at start, before the engine sets it to 1.
+    static func initialThreads() -> Int {
+        let n = BLAS.openBLASThreads
+        return max(1, n)
+    }
+
+    init(threads: Int) {
+        self.threads = threads
+        work.initialize(to: nil)
+        workType.initialize(to: nil)
+        parts.initialize(to: 0)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        // The engine splits the work; OpenBLAS runs each piece on the calling thread.
+        BLAS.openBLASThreads = 1
+        for _ in 1..<max(1, threads) {
+            let unmanaged = Unmanaged.passRetained(self)
+            var thread = pthread_t()
+            let started = pthread_create(&thread, nil, { context in
+                let pool = Unmanaged<WorkerPool>.fromOpaque(context!).takeRetainedValue()
+                pool.workerLoop()
+                return nil
+            }, unmanaged.toOpaque())
+            if started == 0 { pthread_detach(thread); live.add(1, ordering: .relaxed) } else { unmanaged.release() }
+        }
+    }
+
+    deinit {
+        work.deallocate(); workType.deallocate(); parts.deallocate()
+        pthread_mutex_destroy(mutex); pthread_cond_destroy(wake)
+        mutex.deallocate(); wake.deallocate()
+    }
+
+    /// Replaced pools (a new `Parallel.threads`) let their workers exit.
+    func retire() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        pthread_mutex_lock(mutex); pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
+    }
+
+    func run<W: ParallelWork>(_ count: Int, _ task: W) {
+        guard live.load(ordering: .relaxed) > 0,
+              busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            for p in 0..<count { task.run(part: p, of: count) }  // nested, concurrent, or no workers: inline
+            return
+        }
+        withUnsafePointer(to: task) { pointer in
+            work.pointee = UnsafeRawPointer(pointer)
+            workType.pointee = W.self
+            parts.pointee = count
+            finished.store(0, ordering: .relaxed)
+            let generation = ((job.load(ordering: .relaxed) >> 32) &+ 1) & 0x7FFF_FFFF
+            job.store(generation << 32, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(mutex); pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
+            }
+            runParts(generation: generation)
+            while finished.load(ordering: .acquiring) < count { nn_cpu_relax() }
+            work.pointee = nil
+            workType.pointee = nil
+        }
+        busy.store(false, ordering: .releasing)
+    }
+
+    /// Runs part `index` of the published work, whatever its type.
+    private func invoke<W: ParallelWork>(_ type: W.Type, _ index: Int) {
+        work.pointee!.assumingMemoryBound(to: W.self).pointee.run(part: index, of: parts.pointee)
+    }
+
+    /// Claims and runs parts of job `generation` until none are left or the job was replaced.
+    private func runParts(generation: Int) {
+        while true {
+            let word = job.load(ordering: .acquiring)
+            guard word >> 32 == generation else { return }
+            let index = word & 0xFFFF_FFFF
+            guard index < parts.pointee else { return }
+            guard job.compareExchange(expected: word, desired: word + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
+            invoke(workType.pointee!, index)
+            finished.add(1, ordering: .releasing)
+        }
+    }
+
+    private func workerLoop() {
+        var seen = 0
+        while true {
+            // Spin for the next kernel of a step (microseconds away), then yield, then sleep.
+            var spins = 0
+            var word = job.load(ordering: .acquiring)
+            while word >> 32 == seen {
+                if stopping.load(ordering: .relaxed) { return }
+                spins += 1
+                if spins > 60_000 {
+                    pthread_mutex_lock(mutex)
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    while job.load(ordering: .sequentiallyConsistent) >> 32 == seen && !stopping.load(ordering: .sequentiallyConsistent) {
+                        pthread_cond_wait(wake, mutex)
+                    }
+                    sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                    pthread_mutex_unlock(mutex)
+                    spins = 0
+                } else if spins > 50_000 {
+                    sched_yield()
+                } else {
+                    nn_cpu_relax()
+                }
+                word = job.load(ordering: .acquiring)
+            }
+            if stopping.load(ordering: .relaxed) { return }
+            seen = word >> 32
+            runParts(generation: seen)
+        }
+    }
+}
