@@ -37,6 +37,10 @@ public enum Parallel {
         pool.run(parts, work)
     }
 
+    /// Whether the pool is running a job: work issued from inside a part then runs on its thread.
+    @inline(__always)
+    public static var isRunningParts: Bool { pool.isBusy }
+
     /// How many parts to make of `count` items, each at least `grain` items (at most `threads`).
     @inline(__always)
     public static func partCount(_ count: Int, grain: Int) -> Int {
@@ -116,6 +120,8 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_lock(mutex); pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
     }
 
+    var isBusy: Bool { busy.load(ordering: .relaxed) }
+
     func run<W: ParallelWork>(_ count: Int, _ task: W) {
         guard live.load(ordering: .relaxed) > 0,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
@@ -187,5 +193,21 @@ final class WorkerPool: @unchecked Sendable {
             seen = word >> 32
             runParts(generation: seen)
         }
+    }
+}
+
+extension Parallel {
+    /// Element-wise loops below this many floats run on one thread (a wake-up costs ~1 µs).
+    public static let elementGrain = 1 << 15
+
+    /// z[i] = x[i] · y[i], split over the threads.
+    public static func multiply(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, count: Int) {
+        struct Multiply: ParallelWork {
+            let x: UnsafePointer<Float>, y: UnsafePointer<Float>, z: UnsafeMutablePointer<Float>, count: Int
+            func run(part: Int, of parts: Int) {
+                for i in Parallel.range(part, of: parts, count: count) { z[i] = x[i] * y[i] }
+            }
+        }
+        run(partCount(count, grain: elementGrain), Multiply(x: x, y: y, z: z, count: count))
     }
 }

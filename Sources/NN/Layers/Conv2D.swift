@@ -22,6 +22,7 @@ public final class Conv2D: Layer {
     private var activationGradient = BatchBuffer()
     private var inputGradient = BatchBuffer()
     private var ones = BatchBuffer()
+    private var partialGradients = BatchBuffer()
     private var x: Tensor?
     private var y: Tensor?
     private var logits: Tensor?
@@ -98,21 +99,17 @@ public final class Conv2D: Layer {
             if activation == .softmax { out.assign(z); logits = z }
             activation.apply(out.pointer, count: out.count, width: filters)
         } else {
-            let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: n)
-            let col = workspace.buffer(chunk * rowsPerImage * k, slot: 0)
-            let imageSize = g.inputPixels * g.channels
-            // Bias, GEMM and an element-wise activation chunk by chunk, while the chunk's output is in cache.
+            // Parts of the batch run on the engine's threads, each with its own column buffer; within a
+            // part, bias, GEMM and an element-wise activation go chunk by chunk while the chunk is in cache.
             let fused = activation != .softmax
-            for start in stride(from: 0, to: n, by: chunk) {
-                let images = min(chunk, n - start)
-                let rows = images * rowsPerImage, zChunk = z.pointer + start * rowsPerImage * filters
-                if let b = bias?.value.pointer {
-                    for r in 0..<rows { (zChunk + r * filters).update(from: b, count: filters) }
-                }
-                Im2col.im2col(input.pointer + start * imageSize, images: images, geometry: g, col: col)
-                BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel.value.pointer, beta: beta, c: zChunk)
-                if fused { activation.apply(zChunk, count: rows * filters, width: filters) }
-            }
+            let parts = imageParts(batch: n)
+            let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: (n + parts - 1) / parts)
+            let slot = chunk * rowsPerImage * k
+            let work = Conv2DForwardPart(geometry: g, filters: filters, images: n, chunk: chunk,
+                                         input: input.pointer, kernel: kernel.value.pointer, bias: bias?.value.pointer,
+                                         z: z.pointer, activation: fused ? activation : .linear,
+                                         col: workspace.buffer(slot, slot: 0, slots: parts), colSlot: slot)
+            Parallel.run(parts, work)
             if !fused {
                 out.assign(z); logits = z
                 activation.apply(out.pointer, count: out.count, width: filters)
@@ -143,37 +140,113 @@ public final class Conv2D: Layer {
         return dx
     }
 
-    /// The im2col path, chunk by chunk: the activation's derivative is applied to a chunk of dY just
-    /// before that chunk's GEMMs use it, while it is in cache.
+    /// Parts of the batch to spread over the threads: one per thread unless the batch is too small to pay.
+    private func imageParts(batch n: Int) -> Int {
+        let outputs = n * geometry.outputPixels * filters
+        return outputs < Parallel.elementGrain ? 1 : min(Parallel.threads, n)
+    }
+
+    /// The im2col path: parts of the batch on the engine's threads, each chunk by chunk. The
+    /// activation's derivative is applied to a chunk of dY just before that chunk's GEMMs use it.
+    /// Part 0 accumulates the kernel and bias gradients in place, the others into `partialGradients`,
+    /// added afterwards in part order (the same sums for the same thread count).
     private func backwardChunked(_ outputGradient: Tensor, x: Tensor, y: Tensor, dx: Tensor, wantsInput: Bool) -> Tensor {
         let g = geometry!, n = outputGradient.shape[0]
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let passThrough = activation == .linear || (activation == .softmax && softmaxFusedWithLoss)
         let dz = passThrough ? outputGradient
             : activationGradient.tensor(batch: n, sampleShape: outputShape)
-        if wantsInput { dx.fill(0) }
-        let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: n)
-        let col = workspace.buffer(chunk * rowsPerImage * k, slot: 0)
-        let dcol = workspace.buffer(chunk * rowsPerImage * k, slot: 1)
+        let parts = imageParts(batch: n)
+        let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: (n + parts - 1) / parts)
+        let slot = chunk * rowsPerImage * k
+        let columns = workspace.buffer(slot, slot: 0, slots: 2 * parts)
+        let gradientSize = k * filters + (bias == nil ? 0 : filters)
+        let partials = partialGradients.tensor(batch: max(1, parts - 1) * gradientSize, sampleShape: []).pointer
+        let one = ones.tensor(batch: chunk * rowsPerImage, sampleShape: [])
+        if one[flat: 0] != 1 || one[flat: one.count - 1] != 1 { one.fill(1) }
+        let work = Conv2DBackwardPart(
+            geometry: g, filters: filters, images: n, chunk: chunk, activation: passThrough ? nil : activation,
+            x: x.pointer, y: y.pointer, dy: outputGradient.pointer, dz: dz.pointer, kernel: kernel.value.pointer,
+            kernelGradient: kernel.gradient.pointer, biasGradient: bias?.gradient.pointer, partials: partials,
+            gradientSize: gradientSize, ones: one.pointer, dx: wantsInput ? dx.pointer : nil,
+            columns: columns, slot: slot)
+        Parallel.run(parts, work)
+        for p in 1..<max(1, parts) {
+            let partial = partials + (p - 1) * gradientSize
+            BLAS.axpy(count: k * filters, alpha: 1, x: partial, y: kernel.gradient.pointer)
+            if let bias { BLAS.axpy(count: filters, alpha: 1, x: partial + k * filters, y: bias.gradient.pointer) }
+        }
+        return dx
+    }
+}
+
+/// Conv2D's forward pass over part `part` of the batch: per chunk of images, bias rows, im2col,
+/// one GEMM and the activation, using the part's own column buffer.
+struct Conv2DForwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let filters: Int, images: Int, chunk: Int
+    let input: UnsafeMutablePointer<Float>, kernel: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?
+    let z: UnsafeMutablePointer<Float>
+    let activation: Activation
+    let col: UnsafeMutablePointer<Float>, colSlot: Int
+
+    func run(part: Int, of parts: Int) {
+        let g = geometry, rowsPerImage = g.outputPixels, k = g.patchSize
         let imageSize = g.inputPixels * g.channels
-        for start in stride(from: 0, to: n, by: chunk) {
-            let images = min(chunk, n - start)
-            let rows = images * rowsPerImage
-            let dzChunk = dz.pointer + start * rowsPerImage * filters
-            if !passThrough {
-                dzChunk.update(from: outputGradient.pointer + start * rowsPerImage * filters, count: rows * filters)
-                activation.backward(output: y.pointer + start * rowsPerImage * filters, gradient: dzChunk,
-                                    count: rows * filters, width: filters)
+        let col = col + part * colSlot
+        let range = Parallel.range(part, of: parts, count: images)
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+            let count = min(chunk, range.upperBound - start)
+            let rows = count * rowsPerImage, zChunk = z + start * rowsPerImage * filters
+            if let bias { for r in 0..<rows { (zChunk + r * filters).update(from: bias, count: filters) } }
+            Im2col.im2col(input + start * imageSize, images: count, geometry: g, col: col)
+            BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel, beta: bias == nil ? 0 : 1, c: zChunk)
+            activation.apply(zChunk, count: rows * filters, width: filters)
+        }
+    }
+}
+
+/// Conv2D's backward pass over part `part` of the batch, chunk by chunk: dZ from dY and the
+/// activation, im2col again, dW (and db) into the part's accumulator, and when wanted
+/// dcol = dZ · Wᵀ scattered back by col2im into the part's own images of dX.
+struct Conv2DBackwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let filters: Int, images: Int, chunk: Int
+    /// The activation whose derivative turns dY into dZ, or nil when dZ is dY.
+    let activation: Activation?
+    let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let dy: UnsafeMutablePointer<Float>, dz: UnsafeMutablePointer<Float>
+    let kernel: UnsafeMutablePointer<Float>
+    let kernelGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?
+    /// Parts 1… accumulate here, `gradientSize` floats each: dW then db.
+    let partials: UnsafeMutablePointer<Float>, gradientSize: Int
+    let ones: UnsafeMutablePointer<Float>
+    let dx: UnsafeMutablePointer<Float>?
+    let columns: UnsafeMutablePointer<Float>, slot: Int
+
+    func run(part: Int, of parts: Int) {
+        let g = geometry, rowsPerImage = g.outputPixels, k = g.patchSize
+        let imageSize = g.inputPixels * g.channels, outputSize = rowsPerImage * filters
+        let col = columns + 2 * part * slot, dcol = col + slot
+        let dW = part == 0 ? kernelGradient : partials + (part - 1) * gradientSize
+        let db = biasGradient.map { part == 0 ? $0 : partials + (part - 1) * gradientSize + k * filters }
+        let range = Parallel.range(part, of: parts, count: images)
+        if let dx { (dx + range.lowerBound * imageSize).update(repeating: 0, count: range.count * imageSize) }
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+            let count = min(chunk, range.upperBound - start)
+            let rows = count * rowsPerImage, at = start * outputSize
+            let first: Float = start == range.lowerBound ? 0 : 1
+            if let activation {
+                (dz + at).update(from: dy + at, count: rows * filters)
+                activation.backward(output: y + at, gradient: dz + at, count: rows * filters, width: filters)
             }
             // The forward pass's columns are recomputed rather than kept: cheaper than the memory.
-            Im2col.im2col(x.pointer + start * imageSize, images: images, geometry: g, col: col)
-            BLAS.gemm(transA: true, m: k, n: filters, k: rows, a: col, b: dzChunk,
-                      beta: start == 0 ? 0 : 1, c: kernel.gradient.pointer)
-            guard wantsInput else { continue }
-            BLAS.gemm(transB: true, m: rows, n: k, k: filters, a: dzChunk, b: kernel.value.pointer, c: dcol)
-            Im2col.col2im(dcol, images: images, geometry: g, output: dx.pointer + start * imageSize)
+            Im2col.im2col(x + start * imageSize, images: count, geometry: g, col: col)
+            BLAS.gemm(transA: true, m: k, n: filters, k: rows, a: col, b: dz + at, beta: first, c: dW)
+            if let db { BLAS.gemv(trans: true, m: rows, n: filters, a: dz + at, x: ones, beta: first, y: db) }
+            guard let dx else { continue }
+            BLAS.gemm(transB: true, m: rows, n: k, k: filters, a: dz + at, b: kernel, c: dcol)
+            Im2col.col2im(dcol, images: count, geometry: g, output: dx + start * imageSize)
         }
-        if let bias { BiasAdd.gradient(dz, rows: n * rowsPerImage, width: filters, ones: &ones, into: bias.gradient) }
-        return dx
     }
 }

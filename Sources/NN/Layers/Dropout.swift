@@ -39,33 +39,45 @@ public final class Dropout: Layer {
         let n = input.shape[0]
         let out = output.tensor(batch: n, sampleShape: outputShape)
         let m = maskBuffer.tensor(batch: n, sampleShape: inputShape)
-        let scale = 1 / (1 - rate), keep = 1 - rate
-        let mp = m.pointer, x = input.pointer, y = out.pointer, count = input.count
-        // Two 24-bit uniforms per 64-bit draw (bits 63…40 and 39…16): half the generator calls.
-        // An element is kept when its uniform u / 2^24 < keep, i.e. when u < ⌈keep · 2^24⌉.
-        let threshold = UInt64((Double(keep) * 16_777_216).rounded(.up))
-        var i = 0
-        while i + 1 < count {
-            let r = rng.next()
-            let a = r >> 40, b = (r >> 16) & 0xFF_FFFF
-            let ma: Float = a < threshold ? scale : 0, mb: Float = b < threshold ? scale : 0
-            mp[i] = ma; mp[i + 1] = mb
-            y[i] = x[i] * ma; y[i + 1] = x[i + 1] * mb
-            i += 2
-        }
-        if i < count {
-            let m0: Float = (rng.next() >> 40) < threshold ? scale : 0
-            mp[i] = m0; y[i] = x[i] * m0
-        }
+        // One draw from the layer's generator per step keys a counter-based hash of the element
+        // index, so the mask is the same whatever the thread count and parts can fill it in any order.
+        let key = rng.next()
+        let work = DropoutMask(key: key, keep: 1 - rate, x: input.pointer, mask: m.pointer, y: out.pointer, count: input.count)
+        Parallel.run(Parallel.partCount(input.count, grain: Parallel.elementGrain), work)
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         guard appliedMask else { return outputGradient }
         let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        let m = maskBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape).pointer
-        let dy = outputGradient.pointer, d = dx.pointer
-        for i in 0..<dx.count { d[i] = dy[i] * m[i] }
+        let m = maskBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        Parallel.multiply(outputGradient.pointer, m.pointer, into: dx.pointer, count: dx.count)
         return dx
+    }
+}
+
+/// Fills a dropout mask and applies it: element i is kept when the top 24 bits of
+/// hash(key, i) fall below keep · 2²⁴. The hash is murmur3's 32-bit finalizer, which vectorizes.
+struct DropoutMask: ParallelWork {
+    let key: UInt64
+    let keep: Float
+    let x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let count: Int
+
+    func run(part: Int, of parts: Int) {
+        let r = Parallel.range(part, of: parts, count: count)
+        let threshold = UInt32((Double(keep) * 16_777_216).rounded(.up))
+        let scale = 1 / keep
+        let k0 = UInt32(truncatingIfNeeded: key), k1 = UInt32(truncatingIfNeeded: key >> 32)
+        for i in r {
+            var h = UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ k0
+            h ^= k1
+            h ^= h >> 16; h &*= 0x85EB_CA6B
+            h ^= h >> 13; h &*= 0xC2B2_AE35
+            h ^= h >> 16
+            let m: Float = (h >> 8) < threshold ? scale : 0
+            mask[i] = m
+            y[i] = x[i] * m
+        }
     }
 }
