@@ -1,0 +1,147 @@
+import XCTest
+@testable import NN
+
+/// The engine's worker pool and the kernels it splits: every part runs exactly once, nested
+/// dispatch runs inline, and split GEMMs, convolutions and dropout masks give the one-thread answer.
+final class ParallelTests: XCTestCase {
+    private var savedThreads = 1
+
+    override func setUp() { savedThreads = Parallel.threads }
+    override func tearDown() { Parallel.threads = savedThreads }
+
+    /// Counts how often each part ran and checks the part count it was told.
+    struct CountParts: ParallelWork {
+        let counts: UnsafeMutablePointer<Int>
+        let expectedParts: Int
+        let wrongPartCount: UnsafeMutablePointer<Int>
+        func run(part: Int, of parts: Int) {
+            counts[part] += 1  // parts are disjoint, so no two threads touch one counter
+            if parts != expectedParts { wrongPartCount[part] += 1 }
+        }
+    }
+
+    func testEveryPartRunsExactlyOnce() {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        let wrong = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        defer { counts.deallocate(); wrong.deallocate() }
+        for threads in [1, 2, 3, 4] {
+            Parallel.threads = threads
+            XCTAssertEqual(Parallel.threads, threads)
+            for parts in 1...9 {
+                counts.update(repeating: 0, count: 16)
+                wrong.update(repeating: 0, count: 16)
+                for _ in 0..<300 { Parallel.run(parts, CountParts(counts: counts, expectedParts: parts, wrongPartCount: wrong)) }
+                for p in 0..<16 {
+                    XCTAssertEqual(counts[p], p < parts ? 300 : 0, "threads \(threads), parts \(parts): part \(p)")
+                    XCTAssertEqual(wrong[p], 0, "threads \(threads), parts \(parts): part \(p) saw another part count")
+                }
+            }
+        }
+    }
+
+    /// A part that dispatches again: the inner job must run (inline) and finish.
+    struct Nested: ParallelWork {
+        let inner: UnsafeMutablePointer<Int>
+        func run(part: Int, of parts: Int) {
+            XCTAssertTrue(Parallel.isRunningParts)
+            Parallel.run(3, CountParts(counts: inner + 3 * part, expectedParts: 3, wrongPartCount: inner + 3 * part + 12))
+        }
+    }
+
+    func testNestedDispatchRunsInline() {
+        Parallel.threads = 2
+        let inner = UnsafeMutablePointer<Int>.allocate(capacity: 24)
+        defer { inner.deallocate() }
+        inner.update(repeating: 0, count: 24)
+        Parallel.run(4, Nested(inner: inner))
+        XCTAssertEqual((0..<12).map { inner[$0] }, Array(repeating: 1, count: 12))
+        XCTAssertFalse(Parallel.isRunningParts)
+    }
+
+    func testRangesCoverTheCountWithoutOverlap() {
+        for count in [0, 1, 7, 100, 1001] {
+            for parts in 1...5 {
+                let ranges = (0..<parts).map { Parallel.range($0, of: parts, count: count) }
+                XCTAssertEqual(ranges.first?.lowerBound, 0)
+                XCTAssertEqual(ranges.last?.upperBound, count)
+                for p in 1..<parts { XCTAssertEqual(ranges[p - 1].upperBound, ranges[p].lowerBound) }
+            }
+        }
+    }
+
+    /// A GEMM big enough to be split (by rows, and by columns when M is small) against one call.
+    func testSplitGEMMMatchesOneThread() {
+        var rng = RandomGenerator(seed: 5)
+        for (m, n, k) in [(300, 40, 50), (9, 320, 400), (64, 64, 64)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    let a = (0..<(m * k)).map { _ in rng.uniform(-1, 1) }
+                    let b = (0..<(k * n)).map { _ in rng.uniform(-1, 1) }
+                    let c0 = (0..<(m * n)).map { _ in rng.uniform(-1, 1) }
+                    func product(threads: Int) -> [Float] {
+                        Parallel.threads = threads
+                        var c = c0
+                        a.withUnsafeBufferPointer { pa in
+                            b.withUnsafeBufferPointer { pb in
+                                c.withUnsafeMutableBufferPointer { pc in
+                                    BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5,
+                                              a: pa.baseAddress!, b: pb.baseAddress!, beta: 0.25, c: pc.baseAddress!)
+                                }
+                            }
+                        }
+                        return c
+                    }
+                    let one = product(threads: 1)
+                    for threads in [2, 3] {
+                        let split = product(threads: threads)
+                        let worst = zip(one, split).map { abs($0 - $1) / max(1, abs($0)) }.max()!
+                        XCTAssertLessThan(worst, 1e-5, "\(m)x\(n)x\(k) transA \(transA) transB \(transB), \(threads) threads")
+                    }
+                }
+            }
+        }
+    }
+
+    func testDropoutMaskDoesNotDependOnThreads() throws {
+        func mask(threads: Int) throws -> [Float] {
+            Parallel.threads = threads
+            let layer = Dropout(rate: 0.3, seed: 11)
+            try layer.build(inputShape: [1000], seed: 1)
+            _ = try layer.forward(Tensor.ones([64, 1000]), training: true)
+            return try XCTUnwrap(layer.mask).elements
+        }
+        let one = try mask(threads: 1)
+        XCTAssertEqual(try mask(threads: 2), one)
+        XCTAssertEqual(try mask(threads: 3), one)
+        let dropped = Double(one.filter { $0 == 0 }.count) / Double(one.count)
+        XCTAssertEqual(dropped, 0.3, accuracy: 0.01, "fraction dropped")
+        // Two steps draw different masks.
+        let layer = Dropout(rate: 0.3, seed: 11)
+        try layer.build(inputShape: [1000], seed: 1)
+        _ = try layer.forward(Tensor.ones([64, 1000]), training: true)
+        let first = try XCTUnwrap(layer.mask).elements
+        _ = try layer.forward(Tensor.ones([64, 1000]), training: true)
+        XCTAssertNotEqual(try XCTUnwrap(layer.mask).elements, first)
+    }
+}
+
+extension LayerOracleTests {
+    /// Batches large enough that Conv2D splits them over 2 and 3 threads (ragged parts), with and
+    /// without chunking inside a part, against the reference.
+    func testConv2DSplitOverThreadsMatchesReference() throws {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        for threads in [2, 3] {
+            Parallel.threads = threads
+            let base = ConvCase(label: "\(threads) threads, 7 images 16x16x2 -> 32", n: 7, h: 16, w: 16, c: 2, f: 32)
+            XCTAssertGreaterThanOrEqual(base.n * 14 * 14 * base.f, Parallel.elementGrain, "the batch must be split")
+            try checkConv(base, seed: 40)
+            var relu = base
+            relu.label += ", same, relu"; relu.padding = .same; relu.activation = .relu
+            try checkConv(relu, seed: 41)
+            var chunked = base
+            chunked.label += ", one image per chunk"; chunked.budgetImages = 1
+            try checkConv(chunked, seed: 42)
+        }
+    }
+}
