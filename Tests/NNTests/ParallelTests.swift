@@ -144,4 +144,43 @@ extension LayerOracleTests {
             try checkConv(chunked, seed: 42)
         }
     }
+
+    /// Pooling batches large enough to be split into 2 and 3 parts of images (the 2×2 fast path
+    /// and the general window loop).
+    func testMaxPooling2DSplitOverThreadsMatchesReference() throws {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        for threads in [2, 3] {
+            Parallel.threads = threads
+            XCTAssertGreaterThan(Parallel.partCount(13 * 12 * 12 * 16, grain: Parallel.elementGrain / 4), threads - 1)
+            try checkPool("\(threads) threads, 2x2 valid", n: 13, h: 24, w: 24, c: 16, pool: (2, 2), strides: nil, padding: .valid, seed: 50)
+            try checkPool("\(threads) threads, 3x3 stride 2 same", n: 13, h: 24, w: 24, c: 16, pool: (3, 3), strides: (2, 2),
+                          padding: .same, seed: 51)
+        }
+    }
+}
+
+extension ParallelTests {
+    /// Optimizers update large parameters in parts; each element's rule is the same, so the result
+    /// must be bit-identical to one thread's, over several steps (slot views must follow the slots).
+    func testOptimizerStepsInPartsMatchOneThread() {
+        for make in [{ Adam(learningRate: 0.01) as Optimizer }, { RMSProp() }, { SGD(momentum: 0.9, nesterov: true) }] {
+            func train(threads: Int) -> [Float] {
+                Parallel.threads = threads
+                if threads > 1 { XCTAssertGreaterThan(Parallel.partCount(300 * 337, grain: Parallel.elementGrain / 2), 1) }
+                let p = Parameter(name: "kernel", shape: [300, 337])
+                var rng = RandomGenerator(seed: 3)
+                for i in 0..<p.value.count { p.value.pointer[i] = rng.uniform(-1, 1) }
+                let optimizer = make()
+                for step in 0..<3 {
+                    for i in 0..<p.gradient.count { p.gradient.pointer[i] = Float((i * 7 + step) % 13) - 6 }
+                    optimizer.update([p])
+                }
+                return p.value.elements
+            }
+            let one = train(threads: 1)
+            XCTAssertEqual(train(threads: 3), one, "\(make().name): 3 threads")
+            XCTAssertEqual(train(threads: 2), one, "\(make().name): 2 threads")
+        }
+    }
 }

@@ -40,11 +40,37 @@ public final class MaxPooling2D: Layer {
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        let g = geometry!, n = input.shape[0], c = g.channels
+        let g = geometry!, n = input.shape[0]
         let out = output.tensor(batch: n, sampleShape: outputShape)
         let arg = argmax.pointer(count: out.count)
-        let src = input.pointer, dst = out.pointer
-        let imageSize = g.inputPixels * c
+        let work = MaxPoolForwardPart(geometry: g, images: n, src: input.pointer, dst: out.pointer, arg: arg)
+        Parallel.run(Parallel.partCount(out.count, grain: Parallel.elementGrain / 4), work)
+        return out
+    }
+
+    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        let g = geometry!, n = outputGradient.shape[0]
+        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        let work = MaxPoolBackwardPart(geometry: g, images: n, dy: outputGradient.pointer, dx: dx.pointer,
+                                       arg: argmax.pointer(count: outputGradient.count))
+        Parallel.run(Parallel.partCount(dx.count, grain: Parallel.elementGrain), work)
+        return dx
+    }
+}
+
+/// Max pooling forward over part `part` of the batch's images.
+struct MaxPoolForwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let images: Int
+    let src: UnsafeMutablePointer<Float>, dst: UnsafeMutablePointer<Float>, arg: UnsafeMutablePointer<Int32>
+
+    func run(part: Int, of parts: Int) {
+        let g = geometry, c = g.channels
+        let imageSize = g.inputPixels * c, outSize = g.outputPixels * c
+        let range = Parallel.range(part, of: parts, count: images)
+        let src = src + range.lowerBound * imageSize
+        let dst = dst + range.lowerBound * outSize, arg = arg + range.lowerBound * outSize
+        let n = range.count
         // Every window fully inside the image (valid padding, or same padding that needs none):
         // straight-line pointer code over channels.
         let inside = g.padTop == 0 && g.padLeft == 0
@@ -52,7 +78,7 @@ public final class MaxPooling2D: Layer {
             && (g.outputWidth - 1) * g.strideWidth + g.kernelWidth <= g.inputWidth
         if inside && g.kernelHeight == 2 && g.kernelWidth == 2 {
             forward2x2(src, dst, arg, images: n, geometry: g)
-            return out
+            return
         }
         var o = 0
         for img in 0..<n {
@@ -82,7 +108,6 @@ public final class MaxPooling2D: Layer {
                 }
             }
         }
-        return out
     }
 
     /// The 2×2 window with every tap inside the image: four loads, three compare-selects per channel.
@@ -119,18 +144,24 @@ public final class MaxPooling2D: Layer {
         }
     }
 
-    public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        let g = geometry!, n = outputGradient.shape[0]
-        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
-        dx.fill(0)
-        let arg = argmax.pointer(count: outputGradient.count)
+}
+
+/// Max pooling backward over part `part` of the images: each output gradient goes to the input
+/// element its window's maximum came from.
+struct MaxPoolBackwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let images: Int
+    let dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>, arg: UnsafeMutablePointer<Int32>
+
+    func run(part: Int, of parts: Int) {
+        let g = geometry
         let perImageOut = g.outputPixels * g.channels, imageSize = g.inputPixels * g.channels
-        let dy = outputGradient.pointer, d = dx.pointer
-        for img in 0..<n {
-            let base = img * imageSize, ob = img * perImageOut
-            for j in 0..<perImageOut { d[base + Int(arg[ob + j])] += dy[ob + j] }
+        let range = Parallel.range(part, of: parts, count: images)
+        (dx + range.lowerBound * imageSize).update(repeating: 0, count: range.count * imageSize)
+        for img in range {
+            let d = dx + img * imageSize, ob = img * perImageOut
+            for j in 0..<perImageOut { d[Int(arg[ob + j])] += dy[ob + j] }
         }
-        return dx
     }
 }
 

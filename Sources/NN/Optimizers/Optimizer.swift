@@ -17,15 +17,37 @@ open class Optimizer {
     /// Names of the per-parameter state tensors (`momentum`, `m`, `v`, …).
     open var slotNames: [String] { [] }
     /// Applies one step to `value` from `gradient`, with this parameter's slots (same shape, zeroed at first use).
+    /// Large parameters are updated in parts on the engine's threads: `apply` is then called
+    /// concurrently on disjoint ranges, with slot views of the same ranges, so it must only touch those.
     open func apply(value: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int, slots: [Tensor]) {}
 
     /// One optimization step over the given parameters.
     public func update(_ parameters: [Parameter]) {
         iterations += 1
         for p in parameters where p.trainable {
-            apply(value: p.value.pointer, gradient: p.gradient.pointer, count: p.value.count, slots: state(for: p))
+            let count = p.value.count, slots = state(for: p)
+            let parts = Parallel.partCount(count, grain: Parallel.elementGrain / 2)
+            if parts == 1 {
+                apply(value: p.value.pointer, gradient: p.gradient.pointer, count: count, slots: slots)
+            } else {
+                Parallel.run(parts, OptimizerPart(optimizer: self, value: p.value.pointer, gradient: p.gradient.pointer,
+                                                  count: count, slots: partSlots(for: p, slots: slots, parts: parts)))
+            }
         }
     }
+
+    /// Views of each slot over each part's range, made once per parameter and part count.
+    private func partSlots(for p: Parameter, slots: [Tensor], parts: Int) -> [[Tensor]] {
+        let key = ObjectIdentifier(p)
+        if let cached = slotParts[key], cached.count == parts { return cached }
+        let count = p.value.count
+        let views = (0..<parts).map { part in
+            slots.map { $0.reshaped([count]).rows(Parallel.range(part, of: parts, count: count)) }
+        }
+        slotParts[key] = views
+        return views
+    }
+    private var slotParts: [ObjectIdentifier: [[Tensor]]] = [:]
 
     /// The slot tensors of one parameter, created on first use.
     public func state(for p: Parameter) -> [Tensor] {
@@ -37,7 +59,20 @@ open class Optimizer {
     }
 
     /// Forgets all slots and the step count (a new training run from scratch).
-    public func reset() { slots = [:]; iterations = 0 }
+    public func reset() { slots = [:]; slotParts = [:]; iterations = 0 }
+}
+
+/// One part of an optimizer step on one parameter: the update rule on a range of its elements.
+struct OptimizerPart: ParallelWork {
+    let optimizer: Optimizer
+    let value: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>
+    let count: Int
+    let slots: [[Tensor]]
+
+    func run(part: Int, of parts: Int) {
+        let r = Parallel.range(part, of: parts, count: count)
+        optimizer.apply(value: value + r.lowerBound, gradient: gradient + r.lowerBound, count: r.count, slots: slots[part])
+    }
 }
 
 /// Stochastic gradient descent with optional momentum and Nesterov momentum, as Keras defines them:
