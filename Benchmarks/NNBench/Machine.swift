@@ -49,7 +49,7 @@ struct Machine: Encodable {
             physicalCoresPerSocket: field("cpu cores", in: cpuinfo).flatMap { Int($0) },
             openBLASConfiguration: BLAS.configuration.trimmingCharacters(in: .whitespaces),
             openBLASCore: BLAS.coreName,
-            blasThreads: BLAS.threads,
+            blasThreads: Parallel.threads,
             build: build,
             date: formatter.string(from: Date()),
             environment: env.filter { reportedEnvironment.contains($0.key) },

@@ -24,7 +24,7 @@ struct NNBench: ParsableCommand {
     @Option(help: "Only this batch size (default: 32 and 64; 32 with --quick).")
     var batch: Int?
 
-    @Option(help: "OpenBLAS threads (default: what OpenBLAS chose).")
+    @Option(help: "Threads the engine uses (default: the core count, or OPENBLAS_NUM_THREADS when set).")
     var threads: Int?
 
     @Option(help: "Timed repetitions per row after a warm-up (default 10, 3 with --quick); the reference uses max(2, N/3).")
@@ -38,7 +38,7 @@ struct NNBench: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLAS.threads = threads }
+        if let threads { Parallel.threads = threads }
         let reps = repetitions ?? (quick ? 3 : 10)
         let settings = Settings(repetitions: reps, referenceRepetitions: max(2, reps / 3), target: quick ? 0.002 : 0.01)
         let batches = batch.map { [$0] } ?? (quick ? [32] : [32, 64])

@@ -32,7 +32,7 @@ public enum Im2col {
                         let line = image + ih * g.inputWidth * c
                         // Fast path: the whole kernel row lies inside the image: one contiguous copy.
                         if iw0 >= 0 && iw0 + g.kernelWidth <= g.inputWidth {
-                            dst.update(from: line + iw0 * c, count: g.kernelWidth * c)
+                            copyRun(from: line + iw0 * c, to: dst, count: g.kernelWidth * c)
                             dst += g.kernelWidth * c
                             continue
                         }
@@ -49,6 +49,20 @@ public enum Im2col {
                     row += k
                 }
             }
+        }
+    }
+
+    /// One kernel row's taps. A first layer's runs are a few floats (3 for a 3×3 kernel on one
+    /// channel), where a `memmove` call per run cost more than the copy; those are moved inline.
+    @inline(__always)
+    static func copyRun(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+        switch count {
+        case 1: dst[0] = src[0]
+        case 2: dst[0] = src[0]; dst[1] = src[1]
+        case 3: dst[0] = src[0]; dst[1] = src[1]; dst[2] = src[2]
+        case 4: dst[0] = src[0]; dst[1] = src[1]; dst[2] = src[2]; dst[3] = src[3]
+        case 5: dst[0] = src[0]; dst[1] = src[1]; dst[2] = src[2]; dst[3] = src[3]; dst[4] = src[4]
+        default: dst.update(from: src, count: count)
         }
     }
 

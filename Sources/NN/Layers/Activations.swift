@@ -30,6 +30,47 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
+    /// Adds `bias` (one value per column of the `width`-wide rows) to `x`, then applies the function,
+    /// in one pass for linear and ReLU: a convolution's GEMM output is still in cache.
+    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, width: Int, bias: UnsafePointer<Float>?) {
+        guard let bias else { return apply(x, count: count, width: width) }
+        let rows = count / Swift.max(1, width)
+        switch self {
+        case .relu:
+            for r in 0..<rows {
+                let row = x + r * width
+                for j in 0..<width { let v = row[j] + bias[j]; row[j] = v < 0 ? 0 : v }
+            }
+        default:
+            for r in 0..<rows {
+                let row = x + r * width
+                for j in 0..<width { row[j] += bias[j] }
+            }
+            apply(x, count: count, width: width)
+        }
+    }
+
+    /// dLoss/dPreactivation from dLoss/dOutput `dy` into `g` (which may be `dy`), given the output `y`.
+    /// ReLU's masks are one pass from `dy` to `g`, rather than a copy and an in-place pass.
+    public func backward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+                         into g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
+        switch self {
+        case .relu:
+            for i in 0..<count {
+                let keep: UInt32 = y[i] > 0 ? ~0 : 0
+                g[i] = Float(bitPattern: dy[i].bitPattern & keep)
+            }
+        case .relu6:
+            for i in 0..<count {
+                let v = y[i], keep: UInt32 = (v > 0) && (v < 6) ? ~0 : 0
+                g[i] = Float(bitPattern: dy[i].bitPattern & keep)
+            }
+        default:
+            if UnsafePointer(g) != dy { g.update(from: dy, count: count) }
+            backward(output: y, gradient: g, count: count, width: width)
+        }
+    }
+
     /// Turns dLoss/dOutput into dLoss/dPreactivation in place, given the function's output `y`.
     public func backward(output y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
         switch self {

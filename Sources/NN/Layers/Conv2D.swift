@@ -198,10 +198,9 @@ struct Conv2DForwardPart: ParallelWork {
         for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
             let count = min(chunk, range.upperBound - start)
             let rows = count * rowsPerImage, zChunk = z + start * rowsPerImage * filters
-            if let bias { for r in 0..<rows { (zChunk + r * filters).update(from: bias, count: filters) } }
             Im2col.im2col(input + start * imageSize, images: count, geometry: g, col: col)
-            BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel, beta: bias == nil ? 0 : 1, c: zChunk)
-            activation.apply(zChunk, count: rows * filters, width: filters)
+            BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel, c: zChunk)
+            activation.apply(zChunk, count: rows * filters, width: filters, bias: bias)
         }
     }
 }
@@ -237,8 +236,7 @@ struct Conv2DBackwardPart: ParallelWork {
             let rows = count * rowsPerImage, at = start * outputSize
             let first: Float = start == range.lowerBound ? 0 : 1
             if let activation {
-                (dz + at).update(from: dy + at, count: rows * filters)
-                activation.backward(output: y + at, gradient: dz + at, count: rows * filters, width: filters)
+                activation.backward(output: y + at, outputGradient: dy + at, into: dz + at, count: rows * filters, width: filters)
             }
             // The forward pass's columns are recomputed rather than kept: cheaper than the memory.
             Im2col.im2col(x + start * imageSize, images: count, geometry: g, col: col)
