@@ -16,7 +16,7 @@ struct Evaluate: ParsableCommand {
             let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
             try model.loadWeights(from: weights)
             model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
-            let r = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
+            let r = try model.evaluate(test, batchSize: 256)
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f", r.loss, r.accuracy ?? 0))
         }
     }
@@ -47,7 +47,7 @@ struct Predict: ParsableCommand {
             }
             let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
             try model.loadWeights(from: weights)
-            let probabilities = try model.predict(test.subset(index).images)
+            let probabilities = try model.predict(test.subset(index))
             let classes = test.classCount
             for (row, i) in index.enumerated() {
                 let p = (0..<classes).map { probabilities[row, $0] }

@@ -28,7 +28,7 @@ struct Report: ParsableCommand {
             let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
             try model.loadWeights(from: weights)
             model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
-            let result = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
+            let result = try model.evaluate(test, batchSize: 256)
             var facts = TrainingReport.Facts(modelName: modelOptions.model, dataset: ReportWriter.dataSetName(dataOptions.data),
                                              optimizer: run?.optimizer, batchSize: run?.batchSize,
                                              seed: run?.seed, testLoss: result.loss)

@@ -86,9 +86,9 @@ struct Train: ParsableCommand {
             let started = Date()
             let history: History
             do {
-                history = try model.fit(x: train.images, y: train.labels, batchSize: batch, epochs: max(epochs ?? recipe.epochs, initialEpoch),
+                history = try model.fit(train, batchSize: batch, epochs: max(epochs ?? recipe.epochs, initialEpoch),
                                         initialEpoch: initialEpoch, validationSplit: split,
-                                        validationData: split > 0 ? nil : (test.images, test.labels),
+                                        validationData: split > 0 ? nil : test,
                                         callbacks: callbacks)
             } catch let error as NonFiniteLossError {
                 // The model still holds the last good batch's weights: keep them if asked to save.
@@ -98,7 +98,7 @@ struct Train: ParsableCommand {
                 }
                 throw error
             }
-            let result = try model.evaluate(x: test.images, y: test.labels, batchSize: 256)
+            let result = try model.evaluate(test, batchSize: 256)
             let sps = history.samplesPerSecond
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
             if let save {

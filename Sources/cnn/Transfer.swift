@@ -100,9 +100,9 @@ struct Transfer: ParsableCommand {
                 pretrained.compile(optimizer: Adam(learningRate: 1e-3), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
                 printLine("pretraining \(pretrainEpochs) epochs on classes 0-4:")
                 try timed("pretrain_seconds") {
-                    _ = try pretrained.fit(x: sourceTrain.images, y: sourceTrain.labels, batchSize: 64, epochs: pretrainEpochs)
+                    _ = try pretrained.fit(sourceTrain, batchSize: 64, epochs: pretrainEpochs)
                 }
-                if recomputeBnStatistics { try pretrained.recomputeBatchNormStatistics(sourceTrain.images.rows(0..<min(2000, sourceTrain.count))) }
+                if recomputeBnStatistics { try pretrained.recomputeBatchNormStatistics(sourceTrain.images(0..<min(2000, sourceTrain.count))) }
                 let acc = try accuracy(pretrained, sourceTest)
                 pretrainAccuracy = acc
                 basePath = saveBase ?? FileManager.default.temporaryDirectory
@@ -242,7 +242,7 @@ struct Transfer: ParsableCommand {
     @discardableResult
     private func fewShotFit(_ model: Sequential, _ data: Dataset, epochs: Int) throws -> Float? {
         guard epochs > 0 else { return nil }
-        return try model.fit(x: data.images, y: data.labels, batchSize: batchSize, epochs: epochs, verbose: .silent)["accuracy"].last
+        return try model.fit(data, batchSize: batchSize, epochs: epochs, verbose: .silent)["accuracy"].last
     }
 
     private func trainingNote(_ accuracy: Float?) -> String {
@@ -251,6 +251,6 @@ struct Transfer: ParsableCommand {
 
     private func accuracy(_ model: Sequential, _ data: Dataset) throws -> Float {
         if model.loss == nil { model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy]) }
-        return try model.evaluate(x: data.images, y: data.labels, batchSize: 256).accuracy ?? 0
+        return try model.evaluate(data, batchSize: 256).accuracy ?? 0
     }
 }

@@ -6,8 +6,11 @@
 /// With a shuffle seed, each epoch visits the samples in a fresh order drawn from the batcher's
 /// own `RandomGenerator`, so a run is reproducible and a checkpoint can restore `generator`.
 public final class Batcher {
-    /// The inputs `[N, ...]` and targets `[N, ...]` (labels `[N]`, one-hot rows, values) served.
-    public let x: Tensor
+    /// The inputs `[N, ...]` (nil when they are byte images) and targets `[N, ...]` (labels `[N]`,
+    /// one-hot rows, values) served.
+    public let x: Tensor?
+    /// Byte images served as scaled floats, when the inputs are those (a dataset loaded from IDX).
+    public let pixels: ByteImages?
     public let y: Tensor
     public let batchSize: Int
     /// The shuffling generator, or nil to serve the samples in order (evaluate, predict).
@@ -29,6 +32,7 @@ public final class Batcher {
         precondition(x.rank >= 1 && y.rank >= 1 && x.shape[0] == y.shape[0],
                      "Batcher: \(x.shape.first ?? 0) inputs but \(y.shape.first ?? 0) targets")
         self.x = x
+        self.pixels = nil
         self.y = y
         self.batchSize = batchSize
         self.generator = shuffleSeed.map { RandomGenerator(seed: $0) }
@@ -39,9 +43,29 @@ public final class Batcher {
         yRow = y.count / max(1, y.shape[0])
     }
 
-    /// Batches of a dataset's images and labels.
+    /// Batches of byte images (scaled to floats as each batch is copied) and their targets.
+    public init(pixels: ByteImages, y: Tensor, batchSize: Int, shuffleSeed: UInt64? = nil) {
+        precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
+        precondition(y.rank >= 1 && pixels.count == y.shape[0], "Batcher: \(pixels.count) inputs but \(y.shape.first ?? 0) targets")
+        self.x = nil
+        self.pixels = pixels
+        self.y = y
+        self.batchSize = batchSize
+        self.generator = shuffleSeed.map { RandomGenerator(seed: $0) }
+        images = Tensor(shape: [batchSize] + pixels.sampleShape)
+        labels = Tensor(shape: [batchSize] + y.shape.dropFirst())
+        order = Array(0..<pixels.count)
+        xRow = pixels.sampleSize
+        yRow = y.count / max(1, y.shape[0])
+    }
+
+    /// Batches of a dataset's images (kept as bytes when loaded as bytes) and labels.
     public convenience init(dataset: Dataset, batchSize: Int, shuffleSeed: UInt64? = nil) {
-        self.init(x: dataset.images, y: dataset.labels, batchSize: batchSize, shuffleSeed: shuffleSeed)
+        if let pixels = dataset.pixels {
+            self.init(pixels: pixels, y: dataset.labels, batchSize: batchSize, shuffleSeed: shuffleSeed)
+        } else {
+            self.init(x: dataset.images, y: dataset.labels, batchSize: batchSize, shuffleSeed: shuffleSeed)
+        }
     }
 
     public var count: Int { order.count }
@@ -67,10 +91,14 @@ public final class Batcher {
         precondition(index >= 0 && index < batchCount, "batch \(index) out of range 0..<\(batchCount)")
         let start = index * batchSize
         let n = min(batchSize, count - start)
-        let src = x.pointer, srcLabels = y.pointer
+        let srcLabels = y.pointer
         for row in 0..<n {
             let i = order[start + row]
-            (images.pointer + row * xRow).update(from: src + i * xRow, count: xRow)
+            if let x {
+                (images.pointer + row * xRow).update(from: x.pointer + i * xRow, count: xRow)
+            } else {
+                pixels!.copySample(i, to: images.pointer + row * xRow)
+            }
             (labels.pointer + row * yRow).update(from: srcLabels + i * yRow, count: yRow)
         }
         if n == batchSize { return (images, labels) }

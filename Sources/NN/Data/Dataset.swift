@@ -1,29 +1,59 @@
 /// Labelled images in memory: what `fit`, `evaluate` and a `Batcher` work on.
 ///
-/// Images are `[N, H, W, C]` Float32 in [0, 1] (Keras `channels_last`), labels are `[N]` class ids
-/// stored as Float, which is what the sparse cross-entropy takes. Operations that select samples
-/// (`split`, `shuffled`, `subset`, `filter`, ...) copy them into new tensors, so the result never
-/// aliases the source.
+/// Images are `[N, H, W, C]` in [0, 1] (Keras `channels_last`), labels are `[N]` class ids stored
+/// as Float, which is what the sparse cross-entropy takes. Images loaded from IDX files stay bytes
+/// (`pixels`) and are scaled to Float32 batch by batch by `fit(_:)`/`evaluate(_:)` and `Batcher`;
+/// `images` gives them as one Float32 tensor, made on first use. Operations that select samples
+/// (`split`, `shuffled`, `subset`, `filter`, ...) copy them, so the result never aliases the source.
 public struct Dataset {
-    /// `[N, H, W, C]`, pixel values scaled to [0, 1].
-    public var images: Tensor
+    private var floatImages: Tensor?
+    /// The images as loaded from IDX files (bytes, scaled by 1/255), or nil for Float32 images.
+    public private(set) var pixels: ByteImages?
     /// `[N]`, class ids 0..<classCount as Float.
     public var labels: Tensor
     /// One name per class id, for reports and predictions.
     public var classNames: [String]
 
-    public var count: Int { images.shape[0] }
+    /// `[N, H, W, C]` Float32, pixel values scaled to [0, 1]. For byte images this is made once on
+    /// first use and kept (4 bytes a pixel); training and evaluating on the dataset itself does not need it.
+    public var images: Tensor {
+        get { floatImages ?? pixels!.tensor }
+        set {
+            precondition(newValue.rank >= 2 && newValue.shape[0] == labels.shape[0],
+                         "Dataset images \(newValue.shape) do not match \(labels.shape[0]) labels")
+            floatImages = newValue
+            pixels = nil
+        }
+    }
+
+    public var count: Int { labels.shape[0] }
     /// The shape of one image, e.g. `[28, 28, 1]`.
-    public var sampleShape: [Int] { Array(images.shape.dropFirst()) }
+    public var sampleShape: [Int] { pixels?.sampleShape ?? Array(floatImages!.shape.dropFirst()) }
     public var classCount: Int { classNames.count }
 
     public init(images: Tensor, labels: Tensor, classNames: [String]) {
         precondition(images.rank >= 2, "Dataset images need a leading sample axis, got \(images.shape)")
         precondition(labels.shape == [images.shape[0]],
                      "Dataset labels \(labels.shape) do not match \(images.shape[0]) images")
-        self.images = images
+        self.floatImages = images
         self.labels = labels
         self.classNames = classNames
+    }
+
+    /// Images kept as bytes (see `ByteImages`).
+    public init(pixels: ByteImages, labels: Tensor, classNames: [String]) {
+        precondition(labels.shape == [pixels.count], "Dataset labels \(labels.shape) do not match \(pixels.count) images")
+        self.pixels = pixels
+        self.labels = labels
+        self.classNames = classNames
+    }
+
+    /// Images `range` as a Float32 tensor of their own (a view when the images are Float32).
+    public func images(_ range: Range<Int>) -> Tensor {
+        guard let pixels else { return floatImages!.rows(range) }
+        let t = Tensor(shape: [range.count] + pixels.sampleShape)
+        for (row, i) in range.enumerated() { pixels.copySample(i, to: t.pointer + row * pixels.sampleSize) }
+        return t
     }
 
     /// Loads IDX image and label files (raw or gzipped). Images `[N, rows, cols]` become
@@ -63,14 +93,8 @@ public struct Dataset {
             names = (0..<classes).map(String.init)
         }
 
-        let images = Tensor(shape: shape)
-        images.withUnsafeMutableBufferPointer { out in
-            imageIDX.bytes.withUnsafeBufferPointer { src in
-                for i in 0..<src.count { out[i] = Float(src[i]) / 255 }
-            }
-        }
         let labels = Tensor(shape: [dims[0]], elements: labelIDX.bytes.map(Float.init))
-        self.init(images: images, labels: labels, classNames: names)
+        self.init(pixels: ByteImages(shape: shape, bytes: imageIDX.bytes), labels: labels, classNames: names)
     }
 
     /// The class id of sample `i`.
@@ -115,13 +139,17 @@ public struct Dataset {
 
     /// The samples at `indices`, in that order (repeats allowed).
     public func subset(_ indices: [Int]) -> Dataset {
-        let rowSize = sampleShape.reduce(1, *)
-        let newImages = Tensor(shape: [indices.count] + sampleShape)
         let newLabels = Tensor(shape: [indices.count])
         for (row, i) in indices.enumerated() {
             precondition(i >= 0 && i < count, "sample index \(i) out of range 0..<\(count)")
-            (newImages.pointer + row * rowSize).update(from: images.pointer + i * rowSize, count: rowSize)
             newLabels.pointer[row] = labels.pointer[i]
+        }
+        if let pixels { return Dataset(pixels: pixels.subset(indices), labels: newLabels, classNames: classNames) }
+        let images = floatImages!
+        let rowSize = sampleShape.reduce(1, *)
+        let newImages = Tensor(shape: [indices.count] + sampleShape)
+        for (row, i) in indices.enumerated() {
+            (newImages.pointer + row * rowSize).update(from: images.pointer + i * rowSize, count: rowSize)
         }
         return Dataset(images: newImages, labels: newLabels, classNames: classNames)
     }

@@ -40,7 +40,56 @@ extension Sequential {
     public func fit(x: Tensor, y: Tensor, batchSize: Int = 32, epochs: Int = 1, initialEpoch: Int = 0,
                     validationSplit: Double = 0, validationData: (x: Tensor, y: Tensor)? = nil, shuffle: Bool = true,
                     callbacks: [Callback] = [], verbose: Verbosity = .auto) throws -> History {
-        guard let optimizer, let loss else {
+        try checkFitArguments(batchSize: batchSize, epochs: epochs, initialEpoch: initialEpoch, validationSplit: validationSplit)
+        try checkData(x: x, y: y, what: "training")
+        var trainCount = x.shape[0]
+        var validation = validationData
+        if validation == nil && validationSplit > 0 {
+            // Keras: split_at = floor(n · (1 − split)); the training part is rounded down.
+            let held = x.shape[0] - Int((Double(x.shape[0]) * (1 - validationSplit)).rounded(.down))
+            guard held > 0 && held < trainCount else {
+                throw NNError.invalidArgument("validation split \(validationSplit) of \(trainCount) samples leaves an empty training or validation set")
+            }
+            trainCount -= held
+            validation = (x.rows(trainCount..<x.shape[0]), y.rows(trainCount..<y.shape[0]))
+        }
+        if let v = validation { try checkData(x: v.x, y: v.y, what: "validation") }
+        let batcher = Batcher(x: trainCount < x.shape[0] ? x.rows(0..<trainCount) : x,
+                              y: trainCount < y.shape[0] ? y.rows(0..<trainCount) : y, batchSize: batchSize)
+        return try fit(batcher: batcher, validate: validation.map { v in { try self.evaluate(x: v.x, y: v.y, batchSize: batchSize) } },
+                       epochs: epochs, initialEpoch: initialEpoch, shuffle: shuffle, callbacks: callbacks, verbose: verbose)
+    }
+
+    /// `fit` on a dataset. Byte images (a dataset loaded from IDX files) are scaled to floats batch
+    /// by batch, so training never holds the Float32 copy of the data set.
+    @discardableResult
+    public func fit(_ data: Dataset, batchSize: Int = 32, epochs: Int = 1, initialEpoch: Int = 0,
+                    validationSplit: Double = 0, validationData: Dataset? = nil, shuffle: Bool = true,
+                    callbacks: [Callback] = [], verbose: Verbosity = .auto) throws -> History {
+        guard data.pixels != nil else {
+            return try fit(x: data.images, y: data.labels, batchSize: batchSize, epochs: epochs, initialEpoch: initialEpoch,
+                           validationSplit: validationSplit, validationData: validationData.map { ($0.images, $0.labels) },
+                           shuffle: shuffle, callbacks: callbacks, verbose: verbose)
+        }
+        try checkFitArguments(batchSize: batchSize, epochs: epochs, initialEpoch: initialEpoch, validationSplit: validationSplit)
+        try checkData(sampleShape: data.sampleShape, count: data.count, y: data.labels, what: "training")
+        var train = data
+        var validation = validationData
+        if validation == nil && validationSplit > 0 {
+            let splitAt = Int((Double(data.count) * (1 - validationSplit)).rounded(.down))
+            guard splitAt > 0 && splitAt < data.count else {
+                throw NNError.invalidArgument("validation split \(validationSplit) of \(data.count) samples leaves an empty training or validation set")
+            }
+            (train, validation) = (data.subset(Array(0..<splitAt)), data.subset(Array(splitAt..<data.count)))
+        }
+        if let v = validation { try checkData(sampleShape: v.sampleShape, count: v.count, y: v.labels, what: "validation") }
+        return try fit(batcher: Batcher(dataset: train, batchSize: batchSize),
+                       validate: validation.map { v in { try self.evaluate(v, batchSize: batchSize) } },
+                       epochs: epochs, initialEpoch: initialEpoch, shuffle: shuffle, callbacks: callbacks, verbose: verbose)
+    }
+
+    private func checkFitArguments(batchSize: Int, epochs: Int, initialEpoch: Int, validationSplit: Double) throws {
+        guard optimizer != nil, loss != nil else {
             throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before fit")
         }
         guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
@@ -51,24 +100,14 @@ extension Sequential {
         guard validationSplit >= 0 && validationSplit < 1 else {
             throw NNError.invalidArgument("validation split must be in [0, 1), got \(validationSplit)")
         }
-        try checkData(x: x, y: y, what: "training")
-        var trainCount = x.shape[0]
-        var validation = validationData
-        if validation == nil && validationSplit > 0 {
-            // Keras: split_at = floor(n · (1 − split)); the training part is rounded down.
-            let held = trainCount - Int((Double(trainCount) * (1 - validationSplit)).rounded(.down))
-            guard held > 0 && held < trainCount else {
-                throw NNError.invalidArgument("validation split \(validationSplit) of \(trainCount) samples leaves an empty training or validation set")
-            }
-            trainCount -= held
-            validation = (x.rows(trainCount..<x.shape[0]), y.rows(trainCount..<y.shape[0]))
-        }
-        if let v = validation { try checkData(x: v.x, y: v.y, what: "validation") }
+    }
 
+    /// The epoch loop both `fit`s share: shuffled batches from `batcher`, `validate` after each epoch.
+    private func fit(batcher: Batcher, validate: (() throws -> Evaluation)?, epochs: Int, initialEpoch: Int,
+                     shuffle: Bool, callbacks: [Callback], verbose: Verbosity) throws -> History {
+        let optimizer = optimizer!, loss = loss!
         let verbosity = verbose.resolved
         var history = History()
-        let batcher = Batcher(x: trainCount < x.shape[0] ? x.rows(0..<trainCount) : x,
-                              y: trainCount < y.shape[0] ? y.rows(0..<trainCount) : y, batchSize: batchSize)
         let steps = batcher.batchCount
         stopTraining = false
         for c in callbacks { try c.onTrainBegin(model: self) }
@@ -102,8 +141,8 @@ extension Sequential {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             var logs: [String: Float] = ["loss": Float(lossSum / Double(max(1, seen)))]
             if metrics.contains(.accuracy) { logs["accuracy"] = Float(correct) / Float(max(1, seen)) }
-            if let v = validation {
-                let e = try evaluate(x: v.x, y: v.y, batchSize: batchSize)
+            if let validate {
+                let e = try validate()
                 logs["val_loss"] = e.loss
                 for (k, m) in e.metrics { logs["val_" + k] = m }
             }
@@ -150,17 +189,35 @@ extension Sequential {
     /// Mean loss and metrics over `x`/`y` in inference mode (Keras `evaluate`). The loss excludes
     /// regularization penalties when the model has none; with L2 it includes them, as Keras reports.
     public func evaluate(x: Tensor, y: Tensor, batchSize: Int = 32) throws -> Evaluation {
-        guard let loss else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before evaluate") }
+        guard loss != nil else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before evaluate") }
         guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
         try checkData(x: x, y: y, what: "evaluation")
         let n = x.shape[0]
+        return try evaluate(count: n, batches: (n + batchSize - 1) / batchSize) { b in
+            let lo = b * batchSize, hi = min(lo + batchSize, n)
+            return (x.rows(lo..<hi), y.rows(lo..<hi))
+        }
+    }
+
+    /// `evaluate` on a dataset; byte images are scaled batch by batch.
+    public func evaluate(_ data: Dataset, batchSize: Int = 32) throws -> Evaluation {
+        guard let pixels = data.pixels else { return try evaluate(x: data.images, y: data.labels, batchSize: batchSize) }
+        guard loss != nil else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before evaluate") }
+        guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
+        try checkData(sampleShape: data.sampleShape, count: data.count, y: data.labels, what: "evaluation")
+        let batcher = Batcher(pixels: pixels, y: data.labels, batchSize: batchSize)
+        return try evaluate(count: data.count, batches: batcher.batchCount) { batcher.batch($0) }
+    }
+
+    /// Mean loss and metrics over `batches` batches of `count` samples in all.
+    private func evaluate(count n: Int, batches: Int, batch: (Int) -> (images: Tensor, labels: Tensor)) throws -> Evaluation {
+        let loss = loss!
         var lossSum: Double = 0, correct = 0
-        for lo in stride(from: 0, to: n, by: batchSize) {
-            let hi = min(lo + batchSize, n)
-            let xb = x.rows(lo..<hi), yb = y.rows(lo..<hi)
+        for b in 0..<batches {
+            let (xb, yb) = batch(b)
             let output = try forward(xb, training: false)
             let prediction = softmaxFusedWithLoss ? layers.last!.softmaxLogits! : output
-            lossSum += Double(try loss.compute(prediction: prediction, target: yb, logits: softmaxFusedWithLoss, gradient: nil)) * Double(hi - lo)
+            lossSum += Double(try loss.compute(prediction: prediction, target: yb, logits: softmaxFusedWithLoss, gradient: nil)) * Double(xb.shape[0])
             if metrics.contains(.accuracy) { correct += Metric.correctCount(output: output, target: yb) }
         }
         var m: [String: Float] = [:]
@@ -182,24 +239,54 @@ extension Sequential {
         return result
     }
 
+    /// `predict` on a dataset's images; byte images are scaled batch by batch.
+    public func predict(_ data: Dataset, batchSize: Int = 32) throws -> Tensor {
+        guard let pixels = data.pixels else { return try predict(data.images, batchSize: batchSize) }
+        guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
+        let batcher = Batcher(pixels: pixels, y: data.labels, batchSize: batchSize)
+        let result = Tensor(shape: [data.count] + outputShape)
+        let width = outputShape.reduce(1, *)
+        for b in 0..<batcher.batchCount {
+            let out = try forward(batcher.batch(b).images, training: false)
+            (result.pointer + b * batchSize * width).update(from: out.pointer, count: out.count)
+        }
+        return result
+    }
+
+    /// The most probable class of every sample of a dataset.
+    public func predictClasses(_ data: Dataset, batchSize: Int = 32) throws -> [Int] {
+        classes(of: try predict(data, batchSize: batchSize))
+    }
+
     /// The most probable class of every sample.
     public func predictClasses(_ x: Tensor, batchSize: Int = 32) throws -> [Int] {
-        let p = try predict(x, batchSize: batchSize)
+        classes(of: try predict(x, batchSize: batchSize))
+    }
+
+    private func classes(of p: Tensor) -> [Int] {
         let width = outputShape.reduce(1, *)
         return (0..<p.shape[0]).map { Metric.argmax(p.pointer + $0 * width, width) }
     }
 
     private func checkData(x: Tensor, y: Tensor, what: String) throws {
-        guard x.rank == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape else {
+        guard x.rank >= 1 else {
             throw NNError.shapeMismatch(layer: layers.first?.name ?? "input", typeName: "Sequential", what: "\(what) input",
                                         expected: [-1] + inputShape, got: x.shape)
         }
-        guard x.shape[0] > 0 else { throw NNError.invalidArgument("the \(what) data is empty") }
-        guard y.rank >= 1, y.shape[0] == x.shape[0] else {
-            throw NNError.invalidArgument("\(what) data has \(x.shape[0]) inputs but \(y.shape.first ?? 0) targets (targets of shape \(y.shape))")
+        try checkData(sampleShape: Array(x.shape.dropFirst()), count: x.shape[0], y: y, what: what)
+    }
+
+    private func checkData(sampleShape: [Int], count: Int, y: Tensor, what: String) throws {
+        guard sampleShape == inputShape else {
+            throw NNError.shapeMismatch(layer: layers.first?.name ?? "input", typeName: "Sequential", what: "\(what) input",
+                                        expected: [-1] + inputShape, got: [count] + sampleShape)
+        }
+        guard count > 0 else { throw NNError.invalidArgument("the \(what) data is empty") }
+        guard y.rank >= 1, y.shape[0] == count else {
+            throw NNError.invalidArgument("\(what) data has \(count) inputs but \(y.shape.first ?? 0) targets (targets of shape \(y.shape))")
         }
         // Checked here, before any step, so the error names the sample rather than a row of a shuffled batch.
-        if loss is SparseCategoricalCrossentropy, y.count == x.shape[0], let classes = outputShape.last,
+        if loss is SparseCategoricalCrossentropy, y.count == count, let classes = outputShape.last,
            let bad = SparseCategoricalCrossentropy.firstInvalidLabel(y, classes: classes) {
             let label = bad.label == bad.label.rounded() && abs(bad.label) < 1e9 ? String(Int(bad.label)) : "\(bad.label)"
             throw NNError.invalidArgument("\(what) label \(label) of sample \(bad.index) is not a class in 0..<\(classes) "

@@ -124,7 +124,7 @@ public struct TrainingReport {
             throw NNError.invalidArgument("the test images \(test.sampleShape) do not fit the model's input \(model.inputShape)")
         }
         let started = Date()
-        let probabilities = try model.predict(test.images, batchSize: batchSize)
+        let probabilities = try model.predict(test, batchSize: batchSize)
         let classes = model.outputShape.reduce(1, *)
         var predicted: [Int] = []
         var mistakes: [Mistake] = []
@@ -154,7 +154,7 @@ public struct TrainingReport {
 
         // 1. Training images.
         let sampleTiles = (0..<min(sampleCount, train.count)).map { i in
-            ImageGrid.Tile(image: FeatureMapImages.sample(i, of: train.images, upscale: FeatureMapImages.upscale(for: train.sampleShape[0], target: 112)),
+            ImageGrid.Tile(image: FeatureMapImages.sample(0, of: train.images(i..<(i + 1)), upscale: FeatureMapImages.upscale(for: train.sampleShape[0], target: 112)),
                            caption: [train.classNames[safe: train.label(i)]], attributes: "data-index=\"\(i)\" data-label=\"\(train.label(i))\"")
         }
         let samples = ImageGrid(tiles: sampleTiles, columns: 5)
@@ -195,7 +195,7 @@ public struct TrainingReport {
             let p = String(format: "%.2f", m.probability)
             let predictedName = test.classNames[safe: m.predicted], trueName = test.classNames[safe: m.truth]
             return ImageGrid.Tile(
-                image: FeatureMapImages.sample(m.index, of: test.images, upscale: FeatureMapImages.upscale(for: test.sampleShape[0], target: 112)),
+                image: FeatureMapImages.sample(0, of: test.images(m.index..<(m.index + 1)), upscale: FeatureMapImages.upscale(for: test.sampleShape[0], target: 112)),
                 caption: ["#\(m.index)", "\(predictedName) (\(p))", "true: \(trueName)"], captionColor: RGB(0xB03A2E),
                 attributes: "class=\"mistake\" data-index=\"\(m.index)\" data-predicted=\"\(m.predicted)\" data-probability=\"\(p)\" data-true=\"\(m.truth)\"",
                 captionHTML: "<span class=\"index\">#\(m.index)</span><br><span class=\"predicted\">\(HTML.escape(predictedName)) (\(p))</span><br><span class=\"true\">true: \(HTML.escape(trueName))</span>")
@@ -280,13 +280,13 @@ public struct TrainingReport {
         s += "<img class=\"figure\" src=\"\(HTML.dataURI(png: filters.png))\" width=\"\(filters.image.width)\" height=\"\(filters.image.height)\" alt=\"filters of \(HTML.escape(first.name))\">\n"
 
         let index = min(max(0, featureMapImage), test.count - 1)
-        let inputImage = FeatureMapImages.sample(index, of: test.images, upscale: FeatureMapImages.upscale(for: test.sampleShape[0], target: 112))
+        let inputImage = FeatureMapImages.sample(0, of: test.images(index..<(index + 1)), upscale: FeatureMapImages.upscale(for: test.sampleShape[0], target: 112))
         let input = try figure("feature-maps-input.png", inputImage)
         files.append(input.file)
         let label = test.classNames[safe: test.label(index)]
         s += "<h3>Feature maps for test image #\(index) (\(HTML.escape(label)))</h3>\n"
         s += "<figure class=\"input\"><img src=\"\(HTML.dataURI(png: input.png))\" width=\"\(inputImage.width)\" height=\"\(inputImage.height)\" alt=\"test image \(index)\"><figcaption>input: \(HTML.escape(label))</figcaption></figure>\n"
-        let image = test.images.rows(index..<(index + 1))
+        let image = test.images(index..<(index + 1))
         for li in convs {
             let layer = model.layers[li]
             let maps = try model.featureMaps(ofLayer: li, for: image)
