@@ -91,7 +91,8 @@ struct NNBench: ParsableCommand {
 
         let report = Report(machine: machine, sgemm: sgemm, rows: rows)
         report.printTables()
-        print(String(format: "\nmeasured in %.1f s", Stopwatch.seconds(since: started)))
+        print(String(format: "\nmeasured in %.1f s; peak resident memory %.0f MB (the whole run, getrusage)",
+                     Stopwatch.seconds(since: started), report.peakResidentMB))
         if let json {
             try report.writeJSON(to: json)
             print("wrote \(json)")

@@ -53,6 +53,14 @@ struct Report {
     /// Peak (fastest-call) sgemm GFLOP/s by shape name, plus "square1024".
     let sgemm: [String: Double]
     let rows: [Row]
+    /// The run's peak resident memory (getrusage's ru_maxrss), read when the report is made.
+    var peakResidentMB: Double = Report.peakResidentMB()
+
+    static func peakResidentMB() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
+    }
 
     static let tolerance = 1e-3
 
@@ -71,7 +79,7 @@ struct Report {
         }
         if !layers.isEmpty {
             print("\nlayers (engine vs reference on the same data; speedup = reference median / engine median;")
-            print("eff = median GFLOP/s over peak sgemm GFLOP/s at the layer's own GEMM shapes | at square 1024; time split from a profiled pass;")
+            print("eff = median GFLOP/s over peak sgemm GFLOP/s at the layer's own GEMM shapes | at square 1024; time split from a profiled pass on one thread;")
             print("Melem/s = input elements per second, for layers without GEMMs)")
             printTable(["layer", "pass", "batch", "ms", "min ms", "ref ms", "ref min", "speedup", "GFLOP/s", "Melem/s",
                         "eff", "eff 1024", "gemm", "im2col", "other", "check (max rel err)"],
@@ -197,6 +205,7 @@ extension Report: Encodable {
         case machine, rows
         case sgemm = "sgemm_gflops"
         case combined = "conv_forward_backward"
+        case peakResidentMB = "peak_rss_mb"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -205,6 +214,7 @@ extension Report: Encodable {
         try c.encode(sgemm.filter { $0.value.isFinite }, forKey: .sgemm)
         try c.encode(rows, forKey: .rows)
         try c.encode(convForwardBackward, forKey: .combined)
+        try c.encode(peakResidentMB, forKey: .peakResidentMB)
     }
 }
 

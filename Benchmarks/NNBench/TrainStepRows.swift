@@ -37,12 +37,13 @@ enum TrainStepRows {
         let timing = try Stopwatch.measure(repetitions: settings.repetitions, target: settings.target) {
             _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss)
         }
+        let allocations = try allocationsPerStep { _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss) }
         let split = try LayerRows.profile(calls: Stopwatch.calls(perRepetition: 2 * settings.target, firstCall: timing.median)) {
             _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss)
         }
         row.engine = timing
         row.samplesPerSecond = Double(batch) / timing.median
-        row.allocationsPerStep = try allocationsPerStep { _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss) }
+        row.allocationsPerStep = allocations
         row.gflops = 2 * Double(split.multiplyAdds) / timing.median / 1e9
         row.efficiencySquare1024 = sgemm["square1024"].map { row.gflops! / $0 }
         row.gemmShare = split.gemm

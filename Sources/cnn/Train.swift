@@ -114,6 +114,8 @@ struct Train: ParsableCommand {
                     "batch_size": batch,
                     "optimizer": opt.name,
                     "seed": seed,
+                    "threads": Parallel.threads,
+                    "blas_kernel": BLAS.coreName,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
                 try AtomicFile.write(data, to: historyJson)
