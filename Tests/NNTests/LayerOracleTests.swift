@@ -182,6 +182,17 @@ final class LayerOracleTests: XCTestCase {
                                budgetImages: 1), seed: 17)
     }
 
+    func testConv2DOneChannelColumns() throws {
+        // One-channel inputs take the channel-major im2col/col2im path: padding on every side,
+        // strides, kernels wider than the image, chunks with a ragged last one.
+        try checkConv(ConvCase(label: "1 channel 5x5 same s1 on 7x5", c: 1, f: 3, kernel: (5, 5), padding: .same), seed: 60)
+        try checkConv(ConvCase(label: "1 channel 3x3 same s(1,2)", n: 3, c: 1, strides: (1, 2), padding: .same), seed: 61)
+        try checkConv(ConvCase(label: "1 channel 3x7 same s1 (kernel wider than the image)", c: 1, kernel: (3, 7), padding: .same), seed: 62)
+        try checkConv(ConvCase(label: "1 channel 2x2 valid s2, relu", c: 1, kernel: (2, 2), strides: (2, 2), activation: .relu), seed: 63)
+        try checkConv(ConvCase(label: "1 channel chunked 3x3 valid", n: 5, c: 1, budgetImages: 2), seed: 64)
+        try checkConv(ConvCase(label: "1 channel chunked 3x3 same s2", n: 5, c: 1, strides: (2, 2), padding: .same, budgetImages: 2), seed: 65)
+    }
+
     func testConv2DFusedActivations() throws {
         for (i, a) in Activation.allCases.enumerated() where a != .linear {
             try checkConv(ConvCase(label: "3x3 same s1 + \(a)", padding: .same, activation: a), seed: 20 + UInt64(i))

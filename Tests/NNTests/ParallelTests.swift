@@ -139,6 +139,9 @@ extension LayerOracleTests {
             var relu = base
             relu.label += ", same, relu"; relu.padding = .same; relu.activation = .relu
             try checkConv(relu, seed: 41)
+            var oneChannel = base
+            oneChannel.label += ", one channel, same"; oneChannel.c = 1; oneChannel.padding = .same
+            try checkConv(oneChannel, seed: 43)
             var chunked = base
             chunked.label += ", one image per chunk"; chunked.budgetImages = 1
             try checkConv(chunked, seed: 42)

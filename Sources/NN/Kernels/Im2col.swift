@@ -101,4 +101,71 @@ public enum Im2col {
             }
         }
     }
+
+    // MARK: - Channel-major columns for one-channel images
+
+    /// Caffe's own layout, `colT [K, rows]`: one row per tap (kh, kw), holding that tap's input
+    /// value for every output pixel of the `images` images (`ld` = images · outputPixels floats
+    /// per row). For a one-channel image each (tap, output row) is then a contiguous run of the
+    /// input row — 26 floats for a 28×28 3×3 convolution — instead of the NHWC layout's runs of 3.
+    public static func im2colChannelMajor(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+                                          col: UnsafeMutablePointer<Float>) {
+        precondition(g.channels == 1, "channel-major im2col is for one-channel images")
+        let start = KernelProfiler.now()
+        defer { KernelProfiler.recordIm2col(since: start) }
+        let pixels = g.outputPixels, ld = images * pixels, ow = g.outputWidth
+        for n in 0..<images {
+            let image = input + n * g.inputPixels
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    let row = col + (kh * g.kernelWidth + kw) * ld + n * pixels
+                    // Output columns whose tap lies inside the image: [owLo, owHi).
+                    let owLo = max(0, (g.padLeft - kw + g.strideWidth - 1) / g.strideWidth)
+                    let last = g.inputWidth - 1 + g.padLeft - kw
+                    let owHi = last < 0 ? owLo : min(ow, max(owLo, last / g.strideWidth + 1))
+                    for oh in 0..<g.outputHeight {
+                        let dst = row + oh * ow
+                        let ih = oh * g.strideHeight - g.padTop + kh
+                        guard ih >= 0 && ih < g.inputHeight else { dst.update(repeating: 0, count: ow); continue }
+                        let line = image + ih * g.inputWidth - g.padLeft + kw
+                        for o in 0..<owLo { dst[o] = 0 }
+                        if g.strideWidth == 1 {
+                            (dst + owLo).update(from: line + owLo, count: owHi - owLo)
+                        } else {
+                            for o in owLo..<owHi { dst[o] = line[o * g.strideWidth] }
+                        }
+                        for o in owHi..<ow { dst[o] = 0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scatter-adds channel-major column gradients (`im2colChannelMajor`'s layout) back into
+    /// one-channel image gradients, which must be zeroed beforehand.
+    public static func col2imChannelMajor(_ col: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+                                          output: UnsafeMutablePointer<Float>) {
+        precondition(g.channels == 1, "channel-major col2im is for one-channel images")
+        let start = KernelProfiler.now()
+        defer { KernelProfiler.recordIm2col(since: start) }
+        let pixels = g.outputPixels, ld = images * pixels, ow = g.outputWidth
+        for n in 0..<images {
+            let image = output + n * g.inputPixels
+            for kh in 0..<g.kernelHeight {
+                for kw in 0..<g.kernelWidth {
+                    let row = col + (kh * g.kernelWidth + kw) * ld + n * pixels
+                    let owLo = max(0, (g.padLeft - kw + g.strideWidth - 1) / g.strideWidth)
+                    let last = g.inputWidth - 1 + g.padLeft - kw
+                    let owHi = last < 0 ? owLo : min(ow, max(owLo, last / g.strideWidth + 1))
+                    for oh in 0..<g.outputHeight {
+                        let ih = oh * g.strideHeight - g.padTop + kh
+                        guard ih >= 0 && ih < g.inputHeight else { continue }
+                        let src = row + oh * ow
+                        let line = image + ih * g.inputWidth - g.padLeft + kw
+                        for o in owLo..<owHi { line[o * g.strideWidth] += src[o] }
+                    }
+                }
+            }
+        }
+    }
 }

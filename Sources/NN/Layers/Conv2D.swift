@@ -198,8 +198,13 @@ struct Conv2DForwardPart: ParallelWork {
         for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
             let count = min(chunk, range.upperBound - start)
             let rows = count * rowsPerImage, zChunk = z + start * rowsPerImage * filters
-            Im2col.im2col(input + start * imageSize, images: count, geometry: g, col: col)
-            BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel, c: zChunk)
+            if g.channels == 1 {
+                Im2col.im2colChannelMajor(input + start * imageSize, images: count, geometry: g, col: col)
+                BLAS.gemm(transA: true, m: rows, n: filters, k: k, a: col, lda: rows, b: kernel, c: zChunk)
+            } else {
+                Im2col.im2col(input + start * imageSize, images: count, geometry: g, col: col)
+                BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel, c: zChunk)
+            }
             activation.apply(zChunk, count: rows * filters, width: filters, bias: bias)
         }
     }
@@ -239,12 +244,25 @@ struct Conv2DBackwardPart: ParallelWork {
                 activation.backward(output: y + at, outputGradient: dy + at, into: dz + at, count: rows * filters, width: filters)
             }
             // The forward pass's columns are recomputed rather than kept: cheaper than the memory.
-            Im2col.im2col(x + start * imageSize, images: count, geometry: g, col: col)
-            BLAS.gemm(transA: true, m: k, n: filters, k: rows, a: col, b: dz + at, beta: first, c: dW)
+            // One-channel images use channel-major columns [K, rows] (see Im2col), so the GEMMs
+            // transpose the other operand.
+            let channelMajor = g.channels == 1
+            if channelMajor {
+                Im2col.im2colChannelMajor(x + start * imageSize, images: count, geometry: g, col: col)
+                BLAS.gemm(m: k, n: filters, k: rows, a: col, lda: rows, b: dz + at, beta: first, c: dW)
+            } else {
+                Im2col.im2col(x + start * imageSize, images: count, geometry: g, col: col)
+                BLAS.gemm(transA: true, m: k, n: filters, k: rows, a: col, b: dz + at, beta: first, c: dW)
+            }
             if let db { BLAS.gemv(trans: true, m: rows, n: filters, a: dz + at, x: ones, beta: first, y: db) }
             guard let dx else { continue }
-            BLAS.gemm(transB: true, m: rows, n: k, k: filters, a: dz + at, b: kernel, c: dcol)
-            Im2col.col2im(dcol, images: count, geometry: g, output: dx + start * imageSize)
+            if channelMajor {
+                BLAS.gemm(transB: true, m: k, n: rows, k: filters, a: kernel, b: dz + at, c: dcol, ldc: rows)
+                Im2col.col2imChannelMajor(dcol, images: count, geometry: g, output: dx + start * imageSize)
+            } else {
+                BLAS.gemm(transB: true, m: rows, n: k, k: filters, a: dz + at, b: kernel, c: dcol)
+                Im2col.col2im(dcol, images: count, geometry: g, output: dx + start * imageSize)
+            }
         }
     }
 }
