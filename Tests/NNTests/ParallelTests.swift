@@ -163,6 +163,19 @@ extension LayerOracleTests {
     }
 }
 
+extension LayerOracleTests {
+    /// BatchNormalization's per-channel sums run as partial sums over row ranges on 2 and 3 threads.
+    func testBatchNormalizationSplitOverThreadsMatchesReference() throws {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        for threads in [2, 3] {
+            Parallel.threads = threads
+            XCTAssertEqual(Parallel.partCount(9 * 16 * 16 * 48, grain: Parallel.elementGrain), threads)
+            try checkBatchNorm("\(threads) threads, [9, 16, 16, 48]", shape: [9, 16, 16, 48], seed: 70)
+        }
+    }
+}
+
 extension ParallelTests {
     /// Optimizers update large parameters in parts; each element's rule is the same, so the result
     /// must be bit-identical to one thread's, over several steps (slot views must follow the slots).

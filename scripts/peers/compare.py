@@ -120,19 +120,22 @@ def main():
                 # Alternate the frameworks (and start each repeat from a different one) so a slow
                 # spell on this shared machine does not land on one side only.
                 order = frameworks[r % len(frameworks):] + frameworks[:r % len(frameworks)]
+                # Repeat r uses seed + r on every side, so the mean accuracy is over several seeds
+                # (one seed's accuracy varies by a few tenths of a point).
+                seed = a.seed + r
                 for framework in order:
                     if framework == "nn":
-                        result = run_nn(model, epochs, a.data, a.seed, env_kind, a.cnn)
+                        result = run_nn(model, epochs, a.data, seed, env_kind, a.cnn)
                     else:
-                        result = run_peer(framework, model, epochs, a.data, a.seed, env_kind, a.python)
-                    result.update(framework=framework, model=model, env=env_kind, epochs=epochs)
+                        result = run_peer(framework, model, epochs, a.data, seed, env_kind, a.python)
+                    result.update(framework=framework, model=model, env=env_kind, epochs=epochs, seed=seed)
                     runs.append(result)
-                    print(f"  {model:13} env {env_kind:5} {framework:6} {result['samples_per_second']:9.0f} samples/s  "
+                    print(f"  {model:13} env {env_kind:5} {framework:6} seed {seed} {result['samples_per_second']:9.0f} samples/s  "
                           f"test acc {result['test_accuracy']:.4f}  peak {result['peak_rss_mb']:6.0f} MB  [{result['kernel']}]")
                     sys.stdout.flush()
 
     print()
-    print(f"{'model':13} {'env':5} {'framework':9} {'epochs':>6} {'samples/s':>10} {'epoch s (mean)':>14} "
+    print(f"{'model':13} {'env':5} {'framework':9} {'epochs':>6} {'runs':>4} {'samples/s':>10} {'epoch s (mean)':>14} "
           f"{'test acc':>8} {'peak MB':>8}")
     def mean(xs):
         return sum(xs) / len(xs)
@@ -140,12 +143,12 @@ def main():
     for r in runs:
         groups.setdefault((r["model"], r["env"], r["framework"]), []).append(r)
     for (model, env_kind, framework), rs in groups.items():
-        print(f"{model:13} {env_kind:5} {framework:9} {rs[0]['epochs']:6} {mean([x['samples_per_second'] for x in rs]):10.0f} "
+        print(f"{model:13} {env_kind:5} {framework:9} {rs[0]['epochs']:6} {len(rs):4} {mean([x['samples_per_second'] for x in rs]):10.0f} "
               f"{mean([mean(x['epoch_seconds']) for x in rs]):14.2f} {mean([x['test_accuracy'] for x in rs]):8.4f} "
               f"{max(x['peak_rss_mb'] for x in rs):8.0f}")
     if "nn" in frameworks and len(frameworks) > 1:
         print()
-        print("ratios (nn / peer, same model and env; accuracy difference in percentage points)")
+        print("ratios (nn / peer, same model and env, means over the runs; accuracy difference in percentage points)")
         for model in models:
             for env_kind in envs:
                 nn = groups.get((model, env_kind, "nn"))
@@ -159,7 +162,8 @@ def main():
                     print(f"  {model:13} env {env_kind:5} nn/{peer:6} speed {speed:5.2f}x  accuracy {acc:+.2f} pp  "
                           f"peak memory {100 * rss:4.0f}%")
     if a.json:
-        keys = ("framework", "model", "env", "samples_per_second", "test_accuracy", "peak_rss_mb", "epochs", "epoch_seconds", "kernel")
+        keys = ("framework", "model", "env", "samples_per_second", "test_accuracy", "peak_rss_mb", "epochs", "seed",
+                "epoch_seconds", "kernel")
         document = {"machine": machine_lines(), "runs": [{k: r[k] for k in keys} for r in runs]}
         tmp = a.json + ".tmp"
         with open(tmp, "w") as f:

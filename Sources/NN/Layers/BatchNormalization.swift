@@ -15,7 +15,7 @@ public final class BatchNormalization: Layer {
     private var output = BatchBuffer()
     private var normalized = BatchBuffer()   // x̂, kept for backward
     private var inputGradient = BatchBuffer()
-    private var ones = BatchBuffer()
+    private var partialBuffer = BatchBuffer()
     /// Per-channel scratch, 4·C floats: mean, σ⁻¹, Σ (centred squares, then dy), Σ dy·x̂.
     private var stats = UnsafeMutablePointer<Float>.allocate(capacity: 4)
     private var mean: UnsafeMutablePointer<Float> { stats }
@@ -63,18 +63,17 @@ public final class BatchNormalization: Layer {
         let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
         let xhat = normalized.tensor(batch: input.shape[0], sampleShape: inputShape)
         usedBatchStatistics = training && trainable
-        let x = input.pointer, xh = xhat.pointer, y = out.pointer
-        let g = gamma.value.pointer, b = beta.value.pointer
+        let x = input.pointer
+        let parts = Parallel.partCount(input.count, grain: Parallel.elementGrain)
         if usedBatchStatistics {
-            let one = onesVector(rows)
-            // Per-channel sums as one sgemv over the [rows, C] view; variance by a second pass for accuracy.
+            // Per-channel sums over row ranges on the threads, combined in part order; the
+            // variance by a second pass around the mean, for accuracy.
             let mean = self.mean, sq = channelSum, s = inverseStd
-            BLAS.gemv(trans: true, m: rows, n: c, alpha: 1 / Float(rows), a: x, x: one, y: mean)
-            sq.update(repeating: 0, count: c)
-            for r in 0..<rows {
-                let row = x + r * c
-                for j in 0..<c { let d = row[j] - mean[j]; sq[j] += d * d }
-            }
+            let partials = partialSums(parts: parts, channels: c)
+            Parallel.run(parts, BatchNormSums(x: x, y: nil, center: nil, rows: rows, channels: c, partials: partials))
+            combine(partials, parts: parts, channels: c, into: mean, scale: 1 / Float(rows))
+            Parallel.run(parts, BatchNormSums(x: x, y: nil, center: mean, rows: rows, channels: c, partials: partials))
+            combine(partials, parts: parts, channels: c, into: sq, scale: 1)
             let mm = movingMean.value.pointer, mv = movingVariance.value.pointer
             for j in 0..<c {
                 let variance = sq[j] / Float(rows)
@@ -87,15 +86,8 @@ public final class BatchNormalization: Layer {
             let mean = self.mean, s = inverseStd
             for j in 0..<c { mean[j] = mm[j]; s[j] = 1 / (mv[j] + epsilon).squareRoot() }
         }
-        let m = UnsafePointer(mean), s = UnsafePointer(inverseStd)
-        for r in 0..<rows {
-            let xr = UnsafePointer(x + r * c), xhr = xh + r * c, yr = y + r * c
-            for j in 0..<c {
-                let v = (xr[j] - m[j]) * s[j]
-                xhr[j] = v
-                yr[j] = g[j] * v + b[j]
-            }
-        }
+        Parallel.run(parts, BatchNormNormalize(x: x, mean: mean, inverseStd: inverseStd, gamma: gamma.value.pointer,
+                                               beta: beta.value.pointer, xhat: xhat.pointer, y: out.pointer, rows: rows, channels: c))
         return out
     }
 
@@ -103,40 +95,112 @@ public final class BatchNormalization: Layer {
         let c = inputShape.last!, rows = outputGradient.count / c
         let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         let xhat = normalized.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        let dy = outputGradient.pointer, xh = xhat.pointer, d = dx.pointer
-        let g = gamma.value.pointer
-        // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel).
-        let sum = channelSum, dot = channelDot, s = UnsafePointer(inverseStd)
-        BLAS.gemv(trans: true, m: rows, n: c, a: dy, x: onesVector(rows), y: sum)
-        dot.update(repeating: 0, count: c)
-        for r in 0..<rows {
-            let dyr = UnsafePointer(dy + r * c), xhr = UnsafePointer(xh + r * c)
-            for j in 0..<c { dot[j] += dyr[j] * xhr[j] }
-        }
+        let parts = Parallel.partCount(outputGradient.count, grain: Parallel.elementGrain)
+        // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel), partial sums side by side: [Σ dy | Σ dy·x̂] per part.
+        let partials = partialSums(parts: parts, channels: 2 * c)
+        Parallel.run(parts, BatchNormSums(x: outputGradient.pointer, y: xhat.pointer, center: nil, rows: rows, channels: c, partials: partials))
+        let sum = channelSum, dot = channelDot
+        combine(partials, parts: parts, channels: 2 * c, into: sum, scale: 1)  // fills sum and dot, adjacent
         let db = beta.gradient.pointer, dg = gamma.gradient.pointer
         for j in 0..<c { db[j] = sum[j]; dg[j] = dot[j] }
-        if usedBatchStatistics {
-            // dx = γ·σ⁻¹/R · (R·dy − Σdy − x̂·Σ(dy·x̂))
-            let invR = 1 / Float(rows)
-            for j in 0..<c { sum[j] *= invR; dot[j] *= invR }  // per-channel terms, hoisted
-            for r in 0..<rows {
-                let dyr = UnsafePointer(dy + r * c), xhr = UnsafePointer(xh + r * c), dr = d + r * c
-                for j in 0..<c {
-                    dr[j] = g[j] * s[j] * (dyr[j] - sum[j] - xhr[j] * dot[j])
-                }
-            }
-        } else {  // statistics were constants: a per-channel scale
-            for r in 0..<rows {
-                let dyr = UnsafePointer(dy + r * c), dr = d + r * c
-                for j in 0..<c { dr[j] = dyr[j] * g[j] * s[j] }
-            }
-        }
+        let invR = 1 / Float(rows)
+        for j in 0..<c { sum[j] *= invR; dot[j] *= invR }  // per-channel terms, hoisted
+        Parallel.run(parts, BatchNormInputGradient(dy: outputGradient.pointer, xhat: xhat.pointer, gamma: gamma.value.pointer,
+                                                   inverseStd: inverseStd, meanGradient: sum, meanDot: dot,
+                                                   batchStatistics: usedBatchStatistics, dx: dx.pointer, rows: rows, channels: c))
         return dx
     }
 
-    private func onesVector(_ rows: Int) -> UnsafeMutablePointer<Float> {
-        let one = ones.tensor(batch: rows, sampleShape: [])
-        if one[flat: 0] != 1 || one[flat: rows - 1] != 1 { one.fill(1) }
-        return one.pointer
+    /// Scratch for `parts` rows of per-channel partial sums (`channels` ≤ 2·C). Always viewed at
+    /// its full size, so forward and backward share one view and a step allocates nothing.
+    private func partialSums(parts: Int, channels: Int) -> UnsafeMutablePointer<Float> {
+        partialBuffer.tensor(batch: Parallel.threads * 2 * channelCount, sampleShape: []).pointer
+    }
+
+    /// Adds the parts' partial sums in part order into `result`, times `scale`.
+    private func combine(_ partials: UnsafeMutablePointer<Float>, parts: Int, channels: Int,
+                         into result: UnsafeMutablePointer<Float>, scale: Float) {
+        for j in 0..<channels {
+            var t: Float = 0
+            for p in 0..<parts { t += partials[p * channels + j] }
+            result[j] = t * scale
+        }
+    }
+}
+
+/// Per-channel sums over part `part` of the rows, into row `part` of `partials`: Σ x, or
+/// Σ (x − center)² when `center` is given, or with `y` both Σ x and Σ x·y (C floats each, side by side).
+struct BatchNormSums: ParallelWork {
+    let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, center: UnsafeMutablePointer<Float>?
+    let rows: Int, channels: Int
+    let partials: UnsafeMutablePointer<Float>
+
+    func run(part: Int, of parts: Int) {
+        let c = channels, r = Parallel.range(part, of: parts, count: rows)
+        if let y {
+            let sum = partials + part * 2 * c, dot = sum + c
+            sum.update(repeating: 0, count: 2 * c)
+            for row in r {
+                let xr = x + row * c, yr = y + row * c
+                for j in 0..<c { sum[j] += xr[j]; dot[j] += xr[j] * yr[j] }
+            }
+        } else {
+            let sum = partials + part * c
+            sum.update(repeating: 0, count: c)
+            if let center {
+                for row in r {
+                    let xr = x + row * c
+                    for j in 0..<c { let d = xr[j] - center[j]; sum[j] += d * d }
+                }
+            } else {
+                for row in r {
+                    let xr = x + row * c
+                    for j in 0..<c { sum[j] += xr[j] }
+                }
+            }
+        }
+    }
+}
+
+/// x̂ = (x − mean)·σ⁻¹ and y = γ·x̂ + β over part `part` of the rows.
+struct BatchNormNormalize: ParallelWork {
+    let x: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
+    let gamma: UnsafeMutablePointer<Float>, beta: UnsafeMutablePointer<Float>
+    let xhat: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let rows: Int, channels: Int
+
+    func run(part: Int, of parts: Int) {
+        let c = channels
+        for row in Parallel.range(part, of: parts, count: rows) {
+            let xr = x + row * c, xhr = xhat + row * c, yr = y + row * c
+            for j in 0..<c {
+                let v = (xr[j] - mean[j]) * inverseStd[j]
+                xhr[j] = v
+                yr[j] = gamma[j] * v + beta[j]
+            }
+        }
+    }
+}
+
+/// dx over part `part` of the rows: γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)) with batch statistics
+/// (`meanGradient`, `meanDot` per channel), or γ·σ⁻¹·dy when the statistics were constants.
+struct BatchNormInputGradient: ParallelWork {
+    let dy: UnsafeMutablePointer<Float>, xhat: UnsafeMutablePointer<Float>
+    let gamma: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
+    let meanGradient: UnsafeMutablePointer<Float>, meanDot: UnsafeMutablePointer<Float>
+    let batchStatistics: Bool
+    let dx: UnsafeMutablePointer<Float>
+    let rows: Int, channels: Int
+
+    func run(part: Int, of parts: Int) {
+        let c = channels
+        for row in Parallel.range(part, of: parts, count: rows) {
+            let dyr = dy + row * c, xhr = xhat + row * c, dr = dx + row * c
+            if batchStatistics {
+                for j in 0..<c { dr[j] = gamma[j] * inverseStd[j] * (dyr[j] - meanGradient[j] - xhr[j] * meanDot[j]) }
+            } else {
+                for j in 0..<c { dr[j] = dyr[j] * gamma[j] * inverseStd[j] }
+            }
+        }
     }
 }
