@@ -16,8 +16,8 @@ do {
     model.compile(optimizer: Adam(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
     print(model.summary())
 
-    let history = try model.fit(x: train.images, y: train.labels, batchSize: 32, epochs: 2, validationSplit: 0.1)
-    let result = try model.evaluate(x: test.images, y: test.labels)
+    let history = try model.fit(train, batchSize: 32, epochs: 2, validationSplit: 0.1)
+    let result = try model.evaluate(test)
     print("val_accuracy per epoch:", history["val_accuracy"])
     print("test accuracy:", result.accuracy ?? 0)
 } catch {
