@@ -73,11 +73,12 @@ final class WorkerPool: @unchecked Sendable {
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let live = Atomic<Int>(0)
-    /// The current job's body and part count, written before `job` is published.
     /// The dispatching thread's work value (on its stack) and its type, for the duration of `run`.
     private let work = UnsafeMutablePointer<UnsafeRawPointer?>.allocate(capacity: 1)
     private let workType = UnsafeMutablePointer<(any ParallelWork.Type)?>.allocate(capacity: 1)
-    private let parts = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    /// Atomic because a worker still finishing the previous job may read it while the next job is
+    /// published; its compare-exchange then fails, so the value it saw never matters.
+    private let parts = Atomic<Int>(0)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -91,7 +92,6 @@ final class WorkerPool: @unchecked Sendable {
         self.threads = threads
         work.initialize(to: nil)
         workType.initialize(to: nil)
-        parts.initialize(to: 0)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         // The engine splits the work; OpenBLAS runs each piece on the calling thread.
@@ -109,7 +109,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     deinit {
-        work.deallocate(); workType.deallocate(); parts.deallocate()
+        work.deallocate(); workType.deallocate()
         pthread_mutex_destroy(mutex); pthread_cond_destroy(wake)
         mutex.deallocate(); wake.deallocate()
     }
@@ -131,7 +131,7 @@ final class WorkerPool: @unchecked Sendable {
         withUnsafePointer(to: task) { pointer in
             work.pointee = UnsafeRawPointer(pointer)
             workType.pointee = W.self
-            parts.pointee = count
+            parts.store(count, ordering: .relaxed)
             finished.store(0, ordering: .relaxed)
             let generation = ((job.load(ordering: .relaxed) >> 32) &+ 1) & 0x7FFF_FFFF
             job.store(generation << 32, ordering: .sequentiallyConsistent)
@@ -148,7 +148,7 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs part `index` of the published work, whatever its type.
     private func invoke<W: ParallelWork>(_ type: W.Type, _ index: Int) {
-        work.pointee!.assumingMemoryBound(to: W.self).pointee.run(part: index, of: parts.pointee)
+        work.pointee!.assumingMemoryBound(to: W.self).pointee.run(part: index, of: parts.load(ordering: .relaxed))
     }
 
     /// Claims and runs parts of job `generation` until none are left or the job was replaced.
@@ -157,7 +157,7 @@ final class WorkerPool: @unchecked Sendable {
             let word = job.load(ordering: .acquiring)
             guard word >> 32 == generation else { return }
             let index = word & 0xFFFF_FFFF
-            guard index < parts.pointee else { return }
+            guard index < parts.load(ordering: .relaxed) else { return }
             guard job.compareExchange(expected: word, desired: word + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
             invoke(workType.pointee!, index)
             finished.add(1, ordering: .releasing)
