@@ -120,9 +120,7 @@ public enum Im2col {
                 for kw in 0..<g.kernelWidth {
                     let row = col + (kh * g.kernelWidth + kw) * ld + n * pixels
                     // Output columns whose tap lies inside the image: [owLo, owHi).
-                    let owLo = max(0, (g.padLeft - kw + g.strideWidth - 1) / g.strideWidth)
-                    let last = g.inputWidth - 1 + g.padLeft - kw
-                    let owHi = last < 0 ? owLo : min(ow, max(owLo, last / g.strideWidth + 1))
+                    let (owLo, owHi) = insideColumns(g, kw: kw)
                     for oh in 0..<g.outputHeight {
                         let dst = row + oh * ow
                         let ih = oh * g.strideHeight - g.padTop + kh
@@ -141,6 +139,14 @@ public enum Im2col {
         }
     }
 
+    /// The output columns [lo, hi) whose kernel column `kw` falls inside the image (not the padding).
+    @inline(__always)
+    static func insideColumns(_ g: ConvGeometry, kw: Int) -> (Int, Int) {
+        let lo = max(0, (g.padLeft - kw + g.strideWidth - 1) / g.strideWidth)
+        let last = g.inputWidth - 1 + g.padLeft - kw
+        return (lo, last < 0 ? lo : min(g.outputWidth, max(lo, last / g.strideWidth + 1)))
+    }
+
     /// Scatter-adds channel-major column gradients (`im2colChannelMajor`'s layout) back into
     /// one-channel image gradients, which must be zeroed beforehand.
     public static func col2imChannelMajor(_ col: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
@@ -154,9 +160,7 @@ public enum Im2col {
             for kh in 0..<g.kernelHeight {
                 for kw in 0..<g.kernelWidth {
                     let row = col + (kh * g.kernelWidth + kw) * ld + n * pixels
-                    let owLo = max(0, (g.padLeft - kw + g.strideWidth - 1) / g.strideWidth)
-                    let last = g.inputWidth - 1 + g.padLeft - kw
-                    let owHi = last < 0 ? owLo : min(ow, max(owLo, last / g.strideWidth + 1))
+                    let (owLo, owHi) = insideColumns(g, kw: kw)
                     for oh in 0..<g.outputHeight {
                         let ih = oh * g.strideHeight - g.padTop + kh
                         guard ih >= 0 && ih < g.inputHeight else { continue }

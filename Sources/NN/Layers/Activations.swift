@@ -56,6 +56,7 @@ public enum Activation: String, Sendable, CaseIterable {
                          into g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
         switch self {
         case .relu:
+            // A bit mask rather than a select: the select was lowered to a branch and did not vectorize.
             for i in 0..<count {
                 let keep: UInt32 = y[i] > 0 ? ~0 : 0
                 g[i] = Float(bitPattern: dy[i].bitPattern & keep)
@@ -76,17 +77,8 @@ public enum Activation: String, Sendable, CaseIterable {
         switch self {
         case .linear:
             break
-        case .relu:
-            // A bit mask rather than a select: the select was lowered to a branch and did not vectorize.
-            for i in 0..<count {
-                let keep: UInt32 = y[i] > 0 ? ~0 : 0
-                g[i] = Float(bitPattern: g[i].bitPattern & keep)
-            }
-        case .relu6:
-            for i in 0..<count {
-                let v = y[i], keep: UInt32 = (v > 0) && (v < 6) ? ~0 : 0
-                g[i] = Float(bitPattern: g[i].bitPattern & keep)
-            }
+        case .relu, .relu6:
+            backward(output: y, outputGradient: g, into: g, count: count, width: width)  // masks work in place
         case .sigmoid:
             for i in 0..<count { g[i] *= y[i] * (1 - y[i]) }
         case .tanh:
