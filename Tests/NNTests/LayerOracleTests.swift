@@ -191,6 +191,11 @@ final class LayerOracleTests: XCTestCase {
         try checkConv(ConvCase(label: "1 channel 2x2 valid s2, relu", c: 1, kernel: (2, 2), strides: (2, 2), activation: .relu), seed: 63)
         try checkConv(ConvCase(label: "1 channel chunked 3x3 valid", n: 5, c: 1, budgetImages: 2), seed: 64)
         try checkConv(ConvCase(label: "1 channel chunked 3x3 same s2", n: 5, c: 1, strides: (2, 2), padding: .same, budgetImages: 2), seed: 65)
+        try checkConv(ConvCase(label: "1 channel 3x5 same on a 7x1 image (padding wider than the image)", w: 1, c: 1, kernel: (3, 5),
+                               padding: .same), seed: 66)
+        // Fewer than 16 filters and rows: the kernel-gradient GEMM (9 × 8 × 21632) is too thin to
+        // split but big enough to be considered; it must still run.
+        try checkConv(ConvCase(label: "1 channel 28x28 -> 8 filters, batch 32", n: 32, h: 28, w: 28, c: 1, f: 8), seed: 67)
     }
 
     func testConv2DFusedActivations() throws {

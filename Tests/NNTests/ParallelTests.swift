@@ -39,6 +39,29 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// Jobs with different part counts back to back on more threads than parts: a worker still
+    /// looking at one job must not claim a part of the next (each part runs exactly once).
+    func testAlternatingPartCountsRunEachPartOnce() {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        let wrong = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        defer { counts.deallocate(); wrong.deallocate() }
+        for threads in [3, 4] {
+            Parallel.threads = threads
+            for (a, b) in [(2, 4), (1, 5), (3, 2)] {
+                for _ in 0..<20_000 {
+                    for parts in [a, b] {
+                        counts.update(repeating: 0, count: 16)
+                        wrong.update(repeating: 0, count: 16)
+                        Parallel.run(parts, CountParts(counts: counts, expectedParts: parts, wrongPartCount: wrong))
+                        for p in 0..<8 where counts[p] != (p < parts ? 1 : 0) || wrong[p] != 0 {
+                            return XCTFail("threads \(threads), parts \(parts): part \(p) ran \(counts[p]) times, \(wrong[p]) with another count")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// A part that dispatches again: the inner job must run (inline) and finish.
     struct Nested: ParallelWork {
         let inner: UnsafeMutablePointer<Int>
@@ -72,7 +95,9 @@ final class ParallelTests: XCTestCase {
     /// A GEMM big enough to be split (by rows, and by columns when M is small) against one call.
     func testSplitGEMMMatchesOneThread() {
         var rng = RandomGenerator(seed: 5)
-        for (m, n, k) in [(300, 40, 50), (9, 320, 400), (64, 64, 64)] {
+        // The last shape is thin on both sides (M, N < 16) but has enough multiply-adds to be
+        // considered for splitting: it must run as one call.
+        for (m, n, k) in [(300, 40, 50), (9, 320, 400), (64, 64, 64), (9, 8, 4000)] {
             for transA in [false, true] {
                 for transB in [false, true] {
                     let a = (0..<(m * k)).map { _ in rng.uniform(-1, 1) }
@@ -92,6 +117,18 @@ final class ParallelTests: XCTestCase {
                         return c
                     }
                     let one = product(threads: 1)
+                    var naive = c0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var t: Double = 0
+                            for p in 0..<k {
+                                t += Double(transA ? a[p * m + i] : a[i * k + p]) * Double(transB ? b[j * k + p] : b[p * n + j])
+                            }
+                            naive[i * n + j] = Float(0.5 * t + 0.25 * Double(c0[i * n + j]))
+                        }
+                    }
+                    let offNaive = zip(one, naive).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+                    XCTAssertLessThan(offNaive, 1e-4, "\(m)x\(n)x\(k) transA \(transA) transB \(transB) against plain loops")
                     for threads in [2, 3] {
                         let split = product(threads: threads)
                         let worst = zip(one, split).map { abs($0 - $1) / max(1, abs($0)) }.max()!

@@ -2,7 +2,8 @@
 /// batch by batch, as `tf.data` does for uint8 arrays. Fashion-MNIST's training set is 47 MB this
 /// way instead of 188 MB as Float32, which is most of a training run's memory.
 ///
-/// Immutable once made, so datasets and batchers share one instance.
+/// Immutable once made, so datasets and batchers share one instance (the Float32 copy `tensor`
+/// makes on first use is not guarded: make it before sharing across threads).
 public final class ByteImages {
     /// `[N, H, W, C]`.
     public let shape: [Int]

@@ -16,6 +16,8 @@ public struct Dataset {
 
     /// `[N, H, W, C]` Float32, pixel values scaled to [0, 1]. For byte images this is made once on
     /// first use and kept (4 bytes a pixel); training and evaluating on the dataset itself does not need it.
+    /// Writing into that tensor does not change the bytes `fit(_:)` reads: to change byte images,
+    /// assign a new tensor to `images` (the dataset then holds Float32 images).
     public var images: Tensor {
         get { floatImages ?? pixels!.tensor }
         set {

@@ -142,7 +142,7 @@ public enum Im2col {
     /// The output columns [lo, hi) whose kernel column `kw` falls inside the image (not the padding).
     @inline(__always)
     static func insideColumns(_ g: ConvGeometry, kw: Int) -> (Int, Int) {
-        let lo = max(0, (g.padLeft - kw + g.strideWidth - 1) / g.strideWidth)
+        let lo = min(g.outputWidth, max(0, (g.padLeft - kw + g.strideWidth - 1) / g.strideWidth))
         let last = g.inputWidth - 1 + g.padLeft - kw
         return (lo, last < 0 ? lo : min(g.outputWidth, max(lo, last / g.strideWidth + 1)))
     }

@@ -13,7 +13,9 @@ import Synchronization
 /// index, and reductions over parts are summed in part order.
 public enum Parallel {
     /// Threads one kernel uses, the caller included. The default is OpenBLAS's own choice at start
-    /// (the core count, or `OPENBLAS_NUM_THREADS`/`OMP_NUM_THREADS` when set).
+    /// (the core count, or `OPENBLAS_NUM_THREADS`/`OMP_NUM_THREADS` when set). Set it between
+    /// training steps from one thread, as `openblas_set_num_threads`: not from inside a part, nor
+    /// while another thread is training.
     public static var threads: Int {
         get { pool.threads }
         set {
@@ -62,9 +64,11 @@ public protocol ParallelWork {
     func run(part: Int, of parts: Int)
 }
 
-/// A caller plus `threads − 1` worker threads sharing one job at a time. The job word holds
-/// generation (high 32 bits) and next part index (low 32 bits), so a worker claims a part with one
-/// compare-exchange that fails if the job it saw has since been replaced.
+/// A caller plus `threads − 1` worker threads sharing one job at a time. The job word holds the
+/// job's generation (bits 40…62), its part count (bits 20…39) and the next part index (bits 0…19),
+/// so a worker claims a part with one compare-exchange on a word that also says how many parts
+/// that job has: a worker still looking at a finished job can neither claim a part of the next one
+/// nor read the next job's count with the old job's index.
 final class WorkerPool: @unchecked Sendable {
     let threads: Int
     private let job = Atomic<Int>(0)
@@ -76,9 +80,6 @@ final class WorkerPool: @unchecked Sendable {
     /// The dispatching thread's work value (on its stack) and its type, for the duration of `run`.
     private let work = UnsafeMutablePointer<UnsafeRawPointer?>.allocate(capacity: 1)
     private let workType = UnsafeMutablePointer<(any ParallelWork.Type)?>.allocate(capacity: 1)
-    /// Atomic because a worker still finishing the previous job may read it while the next job is
-    /// published; its compare-exchange then fails, so the value it saw never matters.
-    private let parts = Atomic<Int>(0)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -123,7 +124,7 @@ final class WorkerPool: @unchecked Sendable {
     var isBusy: Bool { busy.load(ordering: .relaxed) }
 
     func run<W: ParallelWork>(_ count: Int, _ task: W) {
-        guard live.load(ordering: .relaxed) > 0,
+        guard live.load(ordering: .relaxed) > 0, count < 1 << 20,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for p in 0..<count { task.run(part: p, of: count) }  // nested, concurrent, or no workers: inline
             return
@@ -131,10 +132,9 @@ final class WorkerPool: @unchecked Sendable {
         withUnsafePointer(to: task) { pointer in
             work.pointee = UnsafeRawPointer(pointer)
             workType.pointee = W.self
-            parts.store(count, ordering: .relaxed)
             finished.store(0, ordering: .relaxed)
-            let generation = ((job.load(ordering: .relaxed) >> 32) &+ 1) & 0x7FFF_FFFF
-            job.store(generation << 32, ordering: .sequentiallyConsistent)
+            let generation = (Job.generation(job.load(ordering: .relaxed)) &+ 1) & Job.generationMask
+            job.store(Job.word(generation: generation, parts: count), ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(mutex); pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
             }
@@ -147,19 +147,19 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs part `index` of the published work, whatever its type.
-    private func invoke<W: ParallelWork>(_ type: W.Type, _ index: Int) {
-        work.pointee!.assumingMemoryBound(to: W.self).pointee.run(part: index, of: parts.load(ordering: .relaxed))
+    private func invoke<W: ParallelWork>(_ type: W.Type, _ index: Int, of parts: Int) {
+        work.pointee!.assumingMemoryBound(to: W.self).pointee.run(part: index, of: parts)
     }
 
     /// Claims and runs parts of job `generation` until none are left or the job was replaced.
     private func runParts(generation: Int) {
         while true {
             let word = job.load(ordering: .acquiring)
-            guard word >> 32 == generation else { return }
-            let index = word & 0xFFFF_FFFF
-            guard index < parts.load(ordering: .relaxed) else { return }
+            guard Job.generation(word) == generation else { return }
+            let index = Job.index(word), parts = Job.parts(word)
+            guard index < parts else { return }
             guard job.compareExchange(expected: word, desired: word + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
-            invoke(workType.pointee!, index)
+            invoke(workType.pointee!, index, of: parts)
             finished.add(1, ordering: .releasing)
         }
     }
@@ -170,13 +170,13 @@ final class WorkerPool: @unchecked Sendable {
             // Spin for the next kernel of a step (microseconds away), then yield, then sleep.
             var spins = 0
             var word = job.load(ordering: .acquiring)
-            while word >> 32 == seen {
+            while Job.generation(word) == seen {
                 if stopping.load(ordering: .relaxed) { return }
                 spins += 1
                 if spins > 60_000 {
                     pthread_mutex_lock(mutex)
                     sleepers.add(1, ordering: .sequentiallyConsistent)
-                    while job.load(ordering: .sequentiallyConsistent) >> 32 == seen && !stopping.load(ordering: .sequentiallyConsistent) {
+                    while Job.generation(job.load(ordering: .sequentiallyConsistent)) == seen && !stopping.load(ordering: .sequentiallyConsistent) {
                         pthread_cond_wait(wake, mutex)
                     }
                     sleepers.subtract(1, ordering: .sequentiallyConsistent)
@@ -190,10 +190,19 @@ final class WorkerPool: @unchecked Sendable {
                 word = job.load(ordering: .acquiring)
             }
             if stopping.load(ordering: .relaxed) { return }
-            seen = word >> 32
+            seen = Job.generation(word)
             runParts(generation: seen)
         }
     }
+}
+
+/// The fields of the pool's job word.
+enum Job {
+    static let generationMask = (1 << 23) - 1
+    @inline(__always) static func word(generation: Int, parts: Int) -> Int { generation << 40 | parts << 20 }
+    @inline(__always) static func generation(_ word: Int) -> Int { word >> 40 }
+    @inline(__always) static func parts(_ word: Int) -> Int { (word >> 20) & 0xF_FFFF }
+    @inline(__always) static func index(_ word: Int) -> Int { word & 0xF_FFFF }
 }
 
 extension Parallel {

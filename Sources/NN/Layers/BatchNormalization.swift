@@ -111,10 +111,10 @@ public final class BatchNormalization: Layer {
         return dx
     }
 
-    /// Scratch for `parts` rows of per-channel partial sums (`channels` ≤ 2·C). Always viewed at
-    /// its full size, so forward and backward share one view and a step allocates nothing.
+    /// Scratch for `parts` rows of per-channel partial sums (`channels` ≤ 2·C). Viewed at 2·C per
+    /// part whatever `channels` is, so forward and backward share one view and a step allocates nothing.
     private func partialSums(parts: Int, channels: Int) -> UnsafeMutablePointer<Float> {
-        partialBuffer.tensor(batch: Parallel.threads * 2 * channelCount, sampleShape: []).pointer
+        partialBuffer.tensor(batch: parts * 2 * channelCount, sampleShape: []).pointer
     }
 
     /// Adds the parts' partial sums in part order into `result`, times `scale`.

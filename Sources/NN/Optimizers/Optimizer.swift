@@ -16,9 +16,14 @@ open class Optimizer {
     open var name: String { "optimizer" }
     /// Names of the per-parameter state tensors (`momentum`, `m`, `v`, …).
     open var slotNames: [String] { [] }
+    /// Whether `apply` may run on parts of a parameter at once: on the engine's threads, on disjoint
+    /// ranges of the value, gradient and slots. True for the element-wise rules here; false by
+    /// default, so a subclass that needs the whole tensor (norm clipping, LAMB) is never split.
+    open var updatesInParts: Bool { false }
+
     /// Applies one step to `value` from `gradient`, with this parameter's slots (same shape, zeroed at first use).
-    /// Large parameters are updated in parts on the engine's threads: `apply` is then called
-    /// concurrently on disjoint ranges, with slot views of the same ranges, so it must only touch those.
+    /// With `updatesInParts`, large parameters arrive as concurrent calls on disjoint ranges, with
+    /// slot views of the same ranges.
     open func apply(value: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int, slots: [Tensor]) {}
 
     /// One optimization step over the given parameters.
@@ -26,7 +31,7 @@ open class Optimizer {
         iterations += 1
         for p in parameters where p.trainable {
             let count = p.value.count, slots = state(for: p)
-            let parts = Parallel.partCount(count, grain: Parallel.elementGrain / 2)
+            let parts = updatesInParts ? Parallel.partCount(count, grain: Parallel.elementGrain / 2) : 1
             if parts == 1 {
                 apply(value: p.value.pointer, gradient: p.gradient.pointer, count: count, slots: slots)
             } else {
@@ -86,6 +91,7 @@ public final class SGD: Optimizer {
         super.init(learningRate: learningRate)
     }
     public override var name: String { "sgd" }
+    public override var updatesInParts: Bool { true }
     public override var slotNames: [String] { momentum == 0 ? [] : ["momentum"] }
 
     public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
@@ -113,6 +119,7 @@ public final class RMSProp: Optimizer {
         super.init(learningRate: learningRate)
     }
     public override var name: String { "rmsprop" }
+    public override var updatesInParts: Bool { true }
     public override var slotNames: [String] { ["velocity"] }
 
     public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
@@ -147,6 +154,7 @@ public final class Adam: Optimizer {
         super.init(learningRate: learningRate)
     }
     public override var name: String { "adam" }
+    public override var updatesInParts: Bool { true }
     public override var slotNames: [String] { ["m", "v"] }
 
     public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
