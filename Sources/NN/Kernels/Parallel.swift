@@ -49,6 +49,13 @@ public enum Parallel {
         max(1, min(threads, count / max(1, grain)))
     }
 
+    /// How many parts to split a batch of `images` into when each image gives `valuesPerImage`
+    /// outputs: one per thread (at most one per image), or one when the whole batch is too small to pay.
+    @inline(__always)
+    public static func imageParts(images: Int, valuesPerImage: Int) -> Int {
+        images * valuesPerImage < elementGrain ? 1 : max(1, min(threads, images))
+    }
+
     /// Part `p` of `parts` near-equal contiguous ranges of 0..<count.
     @inline(__always)
     public static func range(_ p: Int, of parts: Int, count: Int) -> Range<Int> {

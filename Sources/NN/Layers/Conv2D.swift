@@ -102,7 +102,7 @@ public final class Conv2D: Layer {
             // Parts of the batch run on the engine's threads, each with its own column buffer; within a
             // part, bias, GEMM and an element-wise activation go chunk by chunk while the chunk is in cache.
             let fused = activation != .softmax
-            let parts = imageParts(batch: n)
+            let parts = Parallel.imageParts(images: n, valuesPerImage: rowsPerImage * filters)
             let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: (n + parts - 1) / parts)
             let slot = chunk * rowsPerImage * k
             let work = Conv2DForwardPart(geometry: g, filters: filters, images: n, chunk: chunk,
@@ -140,12 +140,6 @@ public final class Conv2D: Layer {
         return dx
     }
 
-    /// Parts of the batch to spread over the threads: one per thread unless the batch is too small to pay.
-    private func imageParts(batch n: Int) -> Int {
-        let outputs = n * geometry.outputPixels * filters
-        return outputs < Parallel.elementGrain ? 1 : min(Parallel.threads, n)
-    }
-
     /// The im2col path: parts of the batch on the engine's threads, each chunk by chunk. The
     /// activation's derivative is applied to a chunk of dY just before that chunk's GEMMs use it.
     /// Part 0 accumulates the kernel and bias gradients in place, the others into `partialGradients`,
@@ -156,7 +150,7 @@ public final class Conv2D: Layer {
         let passThrough = activation == .linear || (activation == .softmax && softmaxFusedWithLoss)
         let dz = passThrough ? outputGradient
             : activationGradient.tensor(batch: n, sampleShape: outputShape)
-        let parts = imageParts(batch: n)
+        let parts = Parallel.imageParts(images: n, valuesPerImage: rowsPerImage * filters)
         let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: (n + parts - 1) / parts)
         let slot = chunk * rowsPerImage * k
         let columns = workspace.buffer(slot, slot: 0, slots: 2 * parts)

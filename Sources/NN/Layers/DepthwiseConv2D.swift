@@ -31,7 +31,7 @@ public final class DepthwiseConv2D: Layer {
     private var activationGradient = BatchBuffer()
     private var inputGradient = BatchBuffer()
     private var ones = BatchBuffer()
-    private var partialKernelGradients: [Float] = []
+    private var partialKernelGradients = BatchBuffer()
     private var x: Tensor?
     private var y: Tensor?
 
@@ -95,25 +95,8 @@ public final class DepthwiseConv2D: Layer {
         let out = output.tensor(batch: n, sampleShape: outputShape)
         let xp = input.pointer, kp = kernel.value.pointer, yp = out.pointer
         let bp = bias?.value.pointer
-        Self.parallel(images: n, pixelsPerImage: g.outputPixels * f) { range in
-            for image in range {
-                for oh in 0..<g.outputHeight {
-                    let yRow = yp + (image * g.outputHeight + oh) * g.outputWidth * f
-                    if let bp {
-                        for ow in 0..<g.outputWidth { (yRow + ow * f).update(from: bp, count: f) }
-                    } else {
-                        yRow.update(repeating: 0, count: g.outputWidth * f)
-                    }
-                    Self.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
-                        let k = kp + tap * f
-                        for ow in columns {
-                            Self.multiplyAdd(x: xp + xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels, kernel: k,
-                                             into: yRow + ow * f, channels: g.channels, multiplier: m)
-                        }
-                    }
-                }
-            }
-        }
+        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f),
+                     DepthwiseForwardPart(geometry: g, filters: f, multiplier: m, images: n, x: xp, kernel: kp, bias: bp, y: yp))
         if activation != .linear { activation.apply(yp, count: out.count, width: f) }
         x = input
         y = out
@@ -131,33 +114,16 @@ public final class DepthwiseConv2D: Layer {
         let dx = wantsInput ? inputGradient.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
         dx.fill(0)
         let kernelCount = kernel.value.count
-        let workers = Self.workerCount(images: n, pixelsPerImage: g.outputPixels * f)
-        if partialKernelGradients.count < workers * kernelCount {
-            partialKernelGradients = [Float](repeating: 0, count: workers * kernelCount)
-        }
-        let xp = x.pointer, kp = kernel.value.pointer, dzp = dz.pointer, dxp: UnsafeMutablePointer<Float>? = wantsInput ? dx.pointer : nil
-        partialKernelGradients.withUnsafeMutableBufferPointer { partial in
-            let base = partial.baseAddress!
-            base.update(repeating: 0, count: workers * kernelCount)
-            Self.parallel(images: n, workers: workers) { worker, range in
-                let dk = base + worker * kernelCount
-                for image in range {
-                    for oh in 0..<g.outputHeight {
-                        let dzRow = dzp + (image * g.outputHeight + oh) * g.outputWidth * f
-                        Self.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
-                            for ow in columns {
-                                let offset = xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels
-                                Self.backwardTap(x: xp + offset, kernel: kp + tap * f, outputGradient: dzRow + ow * f,
-                                                 inputGradient: dxp.map { $0 + offset }, kernelGradient: dk + tap * f,
-                                                 channels: g.channels, multiplier: m)
-                            }
-                        }
-                    }
-                }
-            }
-            let dk = kernel.gradient.pointer
-            dk.update(from: base, count: kernelCount)
-            for w in 1..<max(workers, 1) { BLAS.axpy(count: kernelCount, alpha: 1, x: base + w * kernelCount, y: dk) }
+        let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
+        // Part 0 accumulates into the kernel gradient, the others into their own rows of
+        // `partialKernelGradients`, added afterwards in part order.
+        let partials = partialKernelGradients.tensor(batch: max(1, parts - 1) * kernelCount, sampleShape: []).pointer
+        Parallel.run(parts, DepthwiseBackwardPart(geometry: g, filters: f, multiplier: m, images: n, x: x.pointer,
+                                                  kernel: kernel.value.pointer, outputGradient: dz.pointer,
+                                                  inputGradient: wantsInput ? dx.pointer : nil,
+                                                  kernelGradient: kernel.gradient.pointer, partials: partials))
+        for p in 1..<max(parts, 1) {
+            BLAS.axpy(count: kernelCount, alpha: 1, x: partials + (p - 1) * kernelCount, y: kernel.gradient.pointer)
         }
         return dx
     }
@@ -168,7 +134,7 @@ public final class DepthwiseConv2D: Layer {
     /// input row is inside the image, with the output columns whose tap falls inside the input row
     /// (padding contributes zeros, so those are skipped): no bounds test per pixel remains.
     @inline(__always)
-    private static func forEachTap(_ g: ConvGeometry, image: Int, oh: Int, _ body: (Int, Int, Int, Range<Int>) -> Void) {
+    fileprivate static func forEachTap(_ g: ConvGeometry, image: Int, oh: Int, _ body: (Int, Int, Int, Range<Int>) -> Void) {
         for kh in 0..<g.kernelHeight {
             let ih = oh * g.strideHeight - g.padTop + kh
             if ih < 0 || ih >= g.inputHeight { continue }
@@ -186,7 +152,7 @@ public final class DepthwiseConv2D: Layer {
 
     /// y[c·M + m] += x[c] · k[c·M + m].
     @inline(__always)
-    private static func multiplyAdd(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+    fileprivate static func multiplyAdd(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                                     channels: Int, multiplier: Int) {
         if multiplier == 1 {
             for c in 0..<channels { y[c] += x[c] * k[c] }
@@ -200,7 +166,7 @@ public final class DepthwiseConv2D: Layer {
 
     /// dx[c] += Σ_m k[c·M + m] · dz[c·M + m] (when dx is wanted);  dk[c·M + m] += x[c] · dz[c·M + m].
     @inline(__always)
-    private static func backwardTap(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, outputGradient dz: UnsafePointer<Float>,
+    fileprivate static func backwardTap(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, outputGradient dz: UnsafePointer<Float>,
                                     inputGradient: UnsafeMutablePointer<Float>?, kernelGradient dk: UnsafeMutablePointer<Float>,
                                     channels: Int, multiplier: Int) {
         guard let dx = inputGradient else {
@@ -228,27 +194,62 @@ public final class DepthwiseConv2D: Layer {
             }
         }
     }
+}
 
-    // MARK: - Splitting a batch across cores
+/// DepthwiseConv2D's forward pass over part `part` of the batch's images.
+struct DepthwiseForwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let filters: Int, multiplier: Int, images: Int
+    let x: UnsafeMutablePointer<Float>, kernel: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?
+    let y: UnsafeMutablePointer<Float>
 
-    /// Below this many output values a batch runs on one thread: dispatch costs more than it saves.
-    private static let parallelThreshold = 1 << 16
-
-    private static func workerCount(images: Int, pixelsPerImage: Int) -> Int {
-        images * pixelsPerImage < parallelThreshold ? 1 : min(images, Parallel.threads)
-    }
-
-    private static func parallel(images: Int, pixelsPerImage: Int, _ body: (Range<Int>) -> Void) {
-        parallel(images: images, workers: workerCount(images: images, pixelsPerImage: pixelsPerImage)) { body($1) }
-    }
-
-    /// Runs `body(worker, images)` on `workers` contiguous ranges of images, concurrently when > 1.
-    private static func parallel(images: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
-        func range(_ w: Int) -> Range<Int> { (w * images / workers)..<((w + 1) * images / workers) }
-        if workers <= 1 { body(0, 0..<images); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in body(w, range(w)) }
+    func run(part: Int, of parts: Int) {
+        let g = geometry, f = filters
+        for image in Parallel.range(part, of: parts, count: images) {
+            for oh in 0..<g.outputHeight {
+                let yRow = y + (image * g.outputHeight + oh) * g.outputWidth * f
+                if let bias {
+                    for ow in 0..<g.outputWidth { (yRow + ow * f).update(from: bias, count: f) }
+                } else {
+                    yRow.update(repeating: 0, count: g.outputWidth * f)
+                }
+                DepthwiseConv2D.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
+                    let k = kernel + tap * f
+                    for ow in columns {
+                        DepthwiseConv2D.multiplyAdd(x: x + xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels, kernel: k,
+                                                    into: yRow + ow * f, channels: g.channels, multiplier: multiplier)
+                    }
+                }
+            }
+        }
     }
 }
 
+/// DepthwiseConv2D's backward pass over part `part` of the images: the input gradient of those
+/// images (zeroed by the caller), and the kernel gradient into part 0's or the part's own accumulator.
+struct DepthwiseBackwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let filters: Int, multiplier: Int, images: Int
+    let x: UnsafeMutablePointer<Float>, kernel: UnsafeMutablePointer<Float>, outputGradient: UnsafeMutablePointer<Float>
+    let inputGradient: UnsafeMutablePointer<Float>?
+    let kernelGradient: UnsafeMutablePointer<Float>, partials: UnsafeMutablePointer<Float>
 
-import Dispatch
+    func run(part: Int, of parts: Int) {
+        let g = geometry, f = filters, kernelCount = g.kernelHeight * g.kernelWidth * f
+        let dk = part == 0 ? kernelGradient : partials + (part - 1) * kernelCount
+        dk.update(repeating: 0, count: kernelCount)
+        for image in Parallel.range(part, of: parts, count: images) {
+            for oh in 0..<g.outputHeight {
+                let dzRow = outputGradient + (image * g.outputHeight + oh) * g.outputWidth * f
+                DepthwiseConv2D.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
+                    for ow in columns {
+                        let offset = xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels
+                        DepthwiseConv2D.backwardTap(x: x + offset, kernel: kernel + tap * f, outputGradient: dzRow + ow * f,
+                                                    inputGradient: inputGradient.map { $0 + offset }, kernelGradient: dk + tap * f,
+                                                    channels: g.channels, multiplier: multiplier)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -44,7 +44,7 @@ public final class MaxPooling2D: Layer {
         let out = output.tensor(batch: n, sampleShape: outputShape)
         let arg = argmax.pointer(count: out.count)
         let work = MaxPoolForwardPart(geometry: g, images: n, src: input.pointer, dst: out.pointer, arg: arg)
-        Parallel.run(Parallel.partCount(out.count, grain: Parallel.elementGrain / 4), work)
+        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)
         return out
     }
 
@@ -53,7 +53,7 @@ public final class MaxPooling2D: Layer {
         let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
         let work = MaxPoolBackwardPart(geometry: g, images: n, dy: outputGradient.pointer, dx: dx.pointer,
                                        arg: argmax.pointer(count: outputGradient.count))
-        Parallel.run(Parallel.partCount(dx.count, grain: Parallel.elementGrain), work)
+        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)
         return dx
     }
 }
