@@ -62,7 +62,7 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
         case let .labelOutOfRange(path, index, label, classes):
             return "\(path): label \(label) at index \(index) is not below the number of classes (\(classes))"
         case let .invalidSplit(count, fraction):
-            return "validation fraction \(fraction) of \(count) samples leaves the training or validation "
+            return "validation split \(fraction) of \(count) samples leaves the training or validation "
                 + "set empty; use a fraction strictly between 0 and 1 that keeps both non-empty"
         case let .missingDirectory(path, hint):
             return "\(path): data directory does not exist" + (hint.map { "; \($0)" } ?? "")

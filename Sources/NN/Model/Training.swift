@@ -76,11 +76,7 @@ extension Sequential {
         var train = data
         var validation = validationData
         if validation == nil && validationSplit > 0 {
-            let splitAt = Int((Double(data.count) * (1 - validationSplit)).rounded(.down))
-            guard splitAt > 0 && splitAt < data.count else {
-                throw NNError.invalidArgument("validation split \(validationSplit) of \(data.count) samples leaves an empty training or validation set")
-            }
-            (train, validation) = (data.subset(Array(0..<splitAt)), data.subset(Array(splitAt..<data.count)))
+            (train, validation) = try data.split(validationFraction: validationSplit)  // Keras's rounding, as fit(x:y:)
         }
         if let v = validation { try checkData(sampleShape: v.sampleShape, count: v.count, y: v.labels, what: "validation") }
         return try fit(batcher: Batcher(dataset: train, batchSize: batchSize),
