@@ -27,35 +27,30 @@ public final class Batcher {
     private var shortBatch: (images: Tensor, labels: Tensor)?
 
     /// Batches of `x` and `y`, which must have the same number of samples.
-    public init(x: Tensor, y: Tensor, batchSize: Int, shuffleSeed: UInt64? = nil) {
-        precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
-        precondition(x.rank >= 1 && y.rank >= 1 && x.shape[0] == y.shape[0],
-                     "Batcher: \(x.shape.first ?? 0) inputs but \(y.shape.first ?? 0) targets")
-        self.x = x
-        self.pixels = nil
-        self.y = y
-        self.batchSize = batchSize
-        self.generator = shuffleSeed.map { RandomGenerator(seed: $0) }
-        images = Tensor(shape: [batchSize] + x.shape.dropFirst())
-        labels = Tensor(shape: [batchSize] + y.shape.dropFirst())
-        order = Array(0..<x.shape[0])
-        xRow = x.count / max(1, x.shape[0])
-        yRow = y.count / max(1, y.shape[0])
+    public convenience init(x: Tensor, y: Tensor, batchSize: Int, shuffleSeed: UInt64? = nil) {
+        precondition(x.rank >= 1, "Batcher: inputs need a leading sample axis, got \(x.shape)")
+        self.init(x: x, pixels: nil, count: x.shape[0], sampleShape: Array(x.shape.dropFirst()), y: y,
+                  batchSize: batchSize, shuffleSeed: shuffleSeed)
     }
 
     /// Batches of byte images (scaled to floats as each batch is copied) and their targets.
-    public init(pixels: ByteImages, y: Tensor, batchSize: Int, shuffleSeed: UInt64? = nil) {
+    public convenience init(pixels: ByteImages, y: Tensor, batchSize: Int, shuffleSeed: UInt64? = nil) {
+        self.init(x: nil, pixels: pixels, count: pixels.count, sampleShape: pixels.sampleShape, y: y,
+                  batchSize: batchSize, shuffleSeed: shuffleSeed)
+    }
+
+    private init(x: Tensor?, pixels: ByteImages?, count: Int, sampleShape: [Int], y: Tensor, batchSize: Int, shuffleSeed: UInt64?) {
         precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
-        precondition(y.rank >= 1 && pixels.count == y.shape[0], "Batcher: \(pixels.count) inputs but \(y.shape.first ?? 0) targets")
-        self.x = nil
+        precondition(y.rank >= 1 && y.shape[0] == count, "Batcher: \(count) inputs but \(y.shape.first ?? 0) targets")
+        self.x = x
         self.pixels = pixels
         self.y = y
         self.batchSize = batchSize
         self.generator = shuffleSeed.map { RandomGenerator(seed: $0) }
-        images = Tensor(shape: [batchSize] + pixels.sampleShape)
+        images = Tensor(shape: [batchSize] + sampleShape)
         labels = Tensor(shape: [batchSize] + y.shape.dropFirst())
-        order = Array(0..<pixels.count)
-        xRow = pixels.sampleSize
+        order = Array(0..<count)
+        xRow = sampleShape.reduce(1, *)
         yRow = y.count / max(1, y.shape[0])
     }
 
