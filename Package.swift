@@ -1,17 +1,30 @@
 // swift-tools-version:5.9
-// A CNN engine in Swift on OpenBLAS. See README.md and ../shared/DESIGN.md.
+// A CNN engine in Swift on OpenBLAS. The module map is in README.md ("Modules"); the GEMM mapping
+// in ../shared/DESIGN.md.
+//
+// Each C library is its own system-library target, used only by the module that needs it: a
+// package that depends on the core `NN` alone needs OpenBLAS/LAPACKE and nothing else.
 import PackageDescription
 
 let package = Package(
     name: "NN",
     products: [
+        // The engine: tensors, kernels, layers, losses, optimizers, models, weights files.
         .library(name: "NN", targets: ["NN"]),
+        // Data files: IDX (MNIST, Fashion-MNIST), gzip.
+        .library(name: "NNData", targets: ["NNData"]),
+        // The HTML training report: charts, PNG figures, confusion matrix, feature maps.
+        .library(name: "NNReport", targets: ["NNReport"]),
+        // Ready-made architectures and their training recipes (Keras applications, the tutorials' models).
+        .library(name: "NNZoo", targets: ["NNZoo"]),
         .library(name: "NNReference", targets: ["NNReference"]),
         .executable(name: "cnn", targets: ["cnn"]),
         .executable(name: "nn-bench", targets: ["nn-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation --target NN` (DocC); used by no target.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // OpenBLAS's CBLAS and LAPACKE, found through pkg-config (no hard-coded paths).
@@ -20,34 +33,40 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
-        // zlib, for reading and writing gzipped IDX data files.
+        // zlib, for reading and writing gzipped IDX data files (NNData only).
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // libpng, for the report's PNG figures (encoded and decoded through its simplified API).
+        // libpng, for the report's PNG figures (NNReport only).
         .systemLibrary(
             name: "CPNG",
             pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]
         ),
-        .target(name: "NN", dependencies: ["CBLAS", "CZlib", "CPNG", "CPUHint"]),
         // One C function: the spin-wait hint (PAUSE) the engine's worker threads use between kernels.
         .target(name: "CPUHint"),
+        // The core engine. Internals (kernels, the worker pool, workspaces) are `package`: the other
+        // modules, the benchmark and the tests reach them; a user's package does not.
+        .target(name: "NN", dependencies: ["CBLAS", "CPUHint"]),
+        .target(name: "NNData", dependencies: ["NN", "CZlib"]),
+        .target(name: "NNReport", dependencies: ["NN", "CPNG"]),
+        .target(name: "NNZoo", dependencies: ["NN"]),
         // Plain-loop implementation of the same layers: the test oracle and benchmark baseline.
         .target(name: "NNReference"),
-        // The command-line tool: train, evaluate, predict, summary, celsius.
+        // The command-line tool: train, evaluate, predict, summary, report, transfer, celsius.
         .executableTarget(
             name: "cnn",
-            dependencies: ["NN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NN", "NNData", "NNReport", "NNZoo",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // A library example that CI compiles (README's "use it as a library").
-        .executableTarget(name: "example-fit", dependencies: ["NN"], path: "Examples/FitExample"),
-        // Benchmark runner: BLAS engine vs the reference, GFLOP/s vs the same run's sgemm (issue 4).
-        .executableTarget(name: "nn-bench", dependencies: ["NN", "NNReference", "MallocCounter", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/NNBench"),
+        .executableTarget(name: "example-fit", dependencies: ["NN", "NNData"], path: "Examples/FitExample"),
+        // Benchmark runner: BLAS engine vs the reference, GFLOP/s vs the same run's sgemm.
+        .executableTarget(name: "nn-bench", dependencies: ["NN", "NNZoo", "NNReference", "MallocCounter", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/NNBench"),
         // Counts heap allocations in nn-bench (allocations per training step, measured).
         .target(name: "MallocCounter", path: "Benchmarks/MallocCounter"),
-        .testTarget(name: "NNTests", dependencies: ["NN", "NNReference"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNReference"]),
     ]
 )

@@ -1,5 +1,6 @@
 import MallocCounter
 import NN
+import NNZoo
 import NNReference
 
 /// End to end: one `model.trainStep` of each zoo model on synthetic data, and beside `convnet` the

@@ -1,6 +1,7 @@
 // The README's library example: build a model, fit it, evaluate it. CI compiles this file, so the
 // example in the README cannot rot. Run: swift run -c release example-fit [DATA_DIR]
 import NN
+import NNData
 
 let directory = CommandLine.arguments.dropFirst().first ?? DataSets.fashionMNISTDirectory
 do {

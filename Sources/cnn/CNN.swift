@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import NN
+import NNData
+import NNReport
+import NNZoo
 
 /// `cnn`: train, evaluate and inspect the tutorial models on Fashion-MNIST (or any MNIST-format data).
 @main

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import NN
+import NNData
+import NNReport
+import NNZoo
 
 /// The "Hello world" of the TensorFlow tutorials: one Dense unit learns F = 1.8·C + 32 from seven
 /// pairs with mean squared error and Adam(0.1).

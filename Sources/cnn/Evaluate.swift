@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import NN
+import NNData
+import NNReport
+import NNZoo
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the test loss and accuracy of saved weights.")

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import NN
+import NNData
+import NNReport
+import NNZoo
 
 /// `cnn report`: the HTML report of `cnn train --report` for saved weights.
 struct Report: ParsableCommand {

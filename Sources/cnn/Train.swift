@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import NN
+import NNData
+import NNReport
+import NNZoo
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train a model, then print its test loss and accuracy.")

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import NN
+import NNData
+import NNReport
+import NNZoo
 
 /// `cnn transfer`: the tutorials' transfer-learning experiment on Fashion-MNIST. A base is trained
 /// on classes 0–4 and saved; classes 5–9 are then learned from only N labelled images per class

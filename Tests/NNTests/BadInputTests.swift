@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Bad input the other suites do not already cover (issue 8), each with the message it must give:
 /// labels and counts that do not fit the model in `fit`/`evaluate`, the data directory hint, gzip

@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Datasets loaded from IDX keep their images as bytes; training and evaluating on them must give
 /// exactly what the same images as Float32 give.

@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// A test case that runs the built `cnn` executable as a subprocess on a tiny MNIST-format directory.
 class CLITestCase: XCTestCase {

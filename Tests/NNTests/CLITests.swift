@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// The `cnn` executable run as a subprocess on a tiny MNIST-format directory: train, evaluate,
 /// summary, flag validation and a missing data directory.

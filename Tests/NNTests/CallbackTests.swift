@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Callbacks: EarlyStopping's Keras rules on scripted values, ThresholdStopping and ModelCheckpoint
 /// in real and scripted runs, TerminateOnNaN, and the order in which fit calls the hooks.

@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// The TensorFlow "Celsius to Fahrenheit" tutorial: one Dense unit, MSE, Adam(0.1), 1000 epochs
 /// on seven pairs must find F = 1.8·C + 32.

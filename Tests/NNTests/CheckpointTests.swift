@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Crash-safe checkpoints: a resumed run ends with the same weights, bit for bit, as an
 /// uninterrupted one, and a process killed while saving leaves a checkpoint that still loads.

@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 import NNReference
 
 /// Conv2D under the default workspace, whose budget is sized for the cache (2 MB per buffer) rather

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// The data layer: IDX reading and writing (raw and gzipped), hostile-input errors, Dataset
 /// operations, the Batcher, and the installed Fashion-MNIST.

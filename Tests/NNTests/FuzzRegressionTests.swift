@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Inputs from fuzzing the file readers (scripts/fuzz): the committed seed corpora replayed through
 /// the readers, and every input that crashed a fuzz target, kept with the fix it led to.

@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 import NNReference
 
 /// Central-difference gradient checks of every engine layer and loss, in Float32 as the engine runs.

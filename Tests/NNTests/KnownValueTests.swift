@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 import NNReference
 
 /// Small cases worked out by hand, run through the engine: no oracle in between.

@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 import NNReference
 
 /// Every engine layer and loss compared elementwise with the plain-loop reference (run in Double on

@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Sequential end to end on tiny synthetic problems: summary, naming, learning, determinism,
 /// validation split, evaluate/predict, L2, and the errors fit raises.

@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// The first steps of every optimizer on one parameter with a fixed gradient, against values worked
 /// out by hand (in Double) from the Keras 3 update rules; frozen parameters; Keras defaults.

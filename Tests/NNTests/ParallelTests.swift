@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// The engine's worker pool and the kernels it splits: every part runs exactly once, nested
 /// dispatch runs inline, and split GEMMs, convolutions and dropout masks give the one-thread answer.

@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// The training report for a small trained model: its six sections, chart points equal to the
 /// History, a confusion matrix over the whole test set, mistake captions equal to `predict`,

@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Wrong shapes are thrown errors, not crashes, and the message names the layer (or loss) and both
 /// shapes, so the user can find what to change.

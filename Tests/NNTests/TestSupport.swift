@@ -1,5 +1,8 @@
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 import NNReference
 
 // Shared helpers for the engine tests: seeded data, Tensor <-> RefTensor conversion, a Caffe-style

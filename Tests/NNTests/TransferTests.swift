@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 import NNReference
 
 /// Issue 6: the layers MobileNet needs (DepthwiseConv2D, GlobalAveragePooling2D, ZeroPadding2D,

@@ -1,5 +1,8 @@
 import XCTest
 @testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
 
 /// Weight files: round trip, the safetensors layout read by hand, BatchNormalization statistics,
 /// every way a file can be wrong (with the message it gives), atomicity and partial loading.

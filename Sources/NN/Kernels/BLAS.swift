@@ -3,10 +3,10 @@ import CBLAS
 /// Named wrappers over the CBLAS routines the engine uses. Layers call these, never CBLAS directly,
 /// so every GEMM the engine issues can be found, counted and timed in one place.
 /// All matrices are row-major; `lda`/`ldb`/`ldc` default to the packed row length.
-public enum BLAS {
+package enum BLAS {
     /// C[M×N] = alpha · op(A) · op(B) + beta · C, where op(A) is M×K and op(B) is K×N.
     @inline(__always)
-    public static func gemm(
+    package static func gemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1,
@@ -67,7 +67,7 @@ public enum BLAS {
 
     /// y[M or N] = alpha · op(A) · x + beta · y for A row-major M×N.
     @inline(__always)
-    public static func gemv(
+    package static func gemv(
         trans: Bool = false, m: Int, n: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int? = nil,
         x: UnsafePointer<Float>, incx: Int = 1,
@@ -83,7 +83,7 @@ public enum BLAS {
 
     /// y += alpha · x.
     @inline(__always)
-    public static func axpy(count: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int = 1,
+    package static func axpy(count: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int = 1,
                             y: UnsafeMutablePointer<Float>, incy: Int = 1) {
         guard count > 0 else { return }
         cblas_saxpy(Int32(count), alpha, x, Int32(incx), y, Int32(incy))
@@ -91,7 +91,7 @@ public enum BLAS {
 
     /// x *= alpha.
     @inline(__always)
-    public static func scal(count: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int = 1) {
+    package static func scal(count: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int = 1) {
         guard count > 0 else { return }
         if alpha == 0 && incx == 1 { x.update(repeating: 0, count: count); return }  // scal(0) keeps NaNs in some builds
         cblas_sscal(Int32(count), alpha, x, Int32(incx))
@@ -99,7 +99,7 @@ public enum BLAS {
 
     /// Σ x·y.
     @inline(__always)
-    public static func dot(count: Int, x: UnsafePointer<Float>, incx: Int = 1, y: UnsafePointer<Float>, incy: Int = 1) -> Float {
+    package static func dot(count: Int, x: UnsafePointer<Float>, incx: Int = 1, y: UnsafePointer<Float>, incy: Int = 1) -> Float {
         guard count > 0 else { return 0 }
         return cblas_sdot(Int32(count), x, Int32(incx), y, Int32(incy))
     }
@@ -112,20 +112,20 @@ public enum BLAS {
     }
 
     /// What OpenBLAS says about its build (version and options) and the kernel it chose for this CPU.
-    public static var configuration: String { String(cString: openblas_get_config()) }
-    public static var coreName: String { String(cString: openblas_get_corename()) }
+    package static var configuration: String { String(cString: openblas_get_config()) }
+    package static var coreName: String { String(cString: openblas_get_corename()) }
 }
 
 /// Where a layer's time goes, when enabled: GEMM calls (count, multiply-adds, seconds) and the
 /// im2col/col2im copies. The benchmark runner's time split reads it; off, it costs one branch.
-public enum KernelProfiler {
-    nonisolated(unsafe) public static var enabled = false
-    nonisolated(unsafe) public static var gemmCalls = 0
-    nonisolated(unsafe) public static var gemmMultiplyAdds = 0
-    nonisolated(unsafe) public static var gemmSeconds: Double = 0
-    nonisolated(unsafe) public static var im2colSeconds: Double = 0
+package enum KernelProfiler {
+    nonisolated(unsafe) package static var enabled = false
+    nonisolated(unsafe) package static var gemmCalls = 0
+    nonisolated(unsafe) package static var gemmMultiplyAdds = 0
+    nonisolated(unsafe) package static var gemmSeconds: Double = 0
+    nonisolated(unsafe) package static var im2colSeconds: Double = 0
 
-    public static func reset() { gemmCalls = 0; gemmMultiplyAdds = 0; gemmSeconds = 0; im2colSeconds = 0 }
+    package static func reset() { gemmCalls = 0; gemmMultiplyAdds = 0; gemmSeconds = 0; im2colSeconds = 0 }
 
     @inline(__always) static func now() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
 

@@ -1,20 +1,13 @@
-/// Keras/TensorFlow padding. `.same` keeps `ceil(in / stride)` outputs and, when the total padding is
-/// odd, puts the extra row or column at the bottom or right.
-public enum Padding: String, Sendable, CaseIterable {
-    case valid
-    case same
-}
-
 /// Where a sliding window (convolution or pooling) falls on an NHWC image: sizes, strides and the
 /// padding before the first row and column. im2col, col2im and pooling all read this one description.
-public struct ConvGeometry: Equatable, Sendable {
-    public let inputHeight, inputWidth, channels: Int
-    public let kernelHeight, kernelWidth: Int
-    public let strideHeight, strideWidth: Int
-    public let outputHeight, outputWidth: Int
-    public let padTop, padLeft: Int
+package struct ConvGeometry: Equatable, Sendable {
+    package let inputHeight, inputWidth, channels: Int
+    package let kernelHeight, kernelWidth: Int
+    package let strideHeight, strideWidth: Int
+    package let outputHeight, outputWidth: Int
+    package let padTop, padLeft: Int
 
-    public init(inputHeight: Int, inputWidth: Int, channels: Int,
+    package init(inputHeight: Int, inputWidth: Int, channels: Int,
                 kernelHeight: Int, kernelWidth: Int,
                 strideHeight: Int = 1, strideWidth: Int = 1, padding: Padding) {
         self.inputHeight = inputHeight
@@ -29,7 +22,7 @@ public struct ConvGeometry: Equatable, Sendable {
     }
 
     /// Output length and padding before the first element, as TensorFlow computes them.
-    public static func outputSize(_ input: Int, _ kernel: Int, _ stride: Int, _ padding: Padding) -> (Int, Int) {
+    package static func outputSize(_ input: Int, _ kernel: Int, _ stride: Int, _ padding: Padding) -> (Int, Int) {
         switch padding {
         case .valid:
             return (input >= kernel ? (input - kernel) / stride + 1 : 0, 0)
@@ -41,12 +34,12 @@ public struct ConvGeometry: Equatable, Sendable {
     }
 
     /// Columns of the im2col matrix: one per (kh, kw, c) tap.
-    public var patchSize: Int { kernelHeight * kernelWidth * channels }
+    package var patchSize: Int { kernelHeight * kernelWidth * channels }
     /// Rows of the im2col matrix per image.
-    public var outputPixels: Int { outputHeight * outputWidth }
-    public var inputPixels: Int { inputHeight * inputWidth }
+    package var outputPixels: Int { outputHeight * outputWidth }
+    package var inputPixels: Int { inputHeight * inputWidth }
     /// True when the im2col matrix is the input itself (1×1 kernel, stride 1, no padding).
-    public var isPointwise: Bool {
+    package var isPointwise: Bool {
         kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1 && padTop == 0 && padLeft == 0
     }
 }

@@ -4,10 +4,10 @@
 /// (kh, kw, c), so `col [P, K] · kernel [K, F]` is the NHWC output directly. Taps that fall in the
 /// padding are zero. For a fixed (oh, kh, kw) the C channels are contiguous in both the image and the
 /// column row, so each tap is one contiguous copy of C floats.
-public enum Im2col {
+package enum Im2col {
     /// Writes the column matrix of `images` consecutive images starting at `input` into `col`
     /// (`images · outputPixels` rows × `patchSize` columns).
-    public static func im2col(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+    package static func im2col(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                               col: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
@@ -68,7 +68,7 @@ public enum Im2col {
 
     /// Scatter-adds the column-matrix gradient `col` back into `images` consecutive image gradients at
     /// `output`, which must be zeroed (or hold gradient to add to) beforehand. Taps in the padding are dropped.
-    public static func col2im(_ col: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+    package static func col2im(_ col: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                               output: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
@@ -108,7 +108,7 @@ public enum Im2col {
     /// value for every output pixel of the `images` images (`ld` = images · outputPixels floats
     /// per row). For a one-channel image each (tap, output row) is then a contiguous run of the
     /// input row — 26 floats for a 28×28 3×3 convolution — instead of the NHWC layout's runs of 3.
-    public static func im2colChannelMajor(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+    package static func im2colChannelMajor(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                           col: UnsafeMutablePointer<Float>) {
         precondition(g.channels == 1, "channel-major im2col is for one-channel images")
         let start = KernelProfiler.now()
@@ -149,7 +149,7 @@ public enum Im2col {
 
     /// Scatter-adds channel-major column gradients (`im2colChannelMajor`'s layout) back into
     /// one-channel image gradients, which must be zeroed beforehand.
-    public static func col2imChannelMajor(_ col: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+    package static func col2imChannelMajor(_ col: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                           output: UnsafeMutablePointer<Float>) {
         precondition(g.channels == 1, "channel-major col2im is for one-channel images")
         let start = KernelProfiler.now()

@@ -1,20 +1,20 @@
 import CBLAS
 
 /// Errors from a LAPACK routine, with the routine's name and its `info` code.
-public struct LAPACKError: Error, CustomStringConvertible {
-    public let routine: String
-    public let info: Int32
-    public var description: String {
+package struct LAPACKError: Error, CustomStringConvertible {
+    package let routine: String
+    package let info: Int32
+    package var description: String {
         info < 0 ? "\(routine): argument \(-info) was invalid"
                  : "\(routine): failed with info = \(info) (matrix singular or not positive definite)"
     }
 }
 
 /// Named wrappers over the LAPACKE routines the engine uses (row-major).
-public enum LAPACK {
+package enum LAPACK {
     /// Overwrites the M×N matrix `a` (M ≥ N) with the first N columns of Q from its QR factorization.
     /// Returns the diagonal of R, whose signs make the orthogonal initializer uniform (Mezzadri 2007).
-    public static func orthonormalColumns(_ a: UnsafeMutablePointer<Float>, m: Int, n: Int) throws -> [Float] {
+    package static func orthonormalColumns(_ a: UnsafeMutablePointer<Float>, m: Int, n: Int) throws -> [Float] {
         precondition(m >= n)
         var tau = [Float](repeating: 0, count: n)
         var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(n), &tau)
@@ -28,7 +28,7 @@ public enum LAPACK {
 
     /// Solves A·X = B for symmetric positive-definite A [n×n] by Cholesky (`sposv`); B [n×nrhs] is
     /// overwritten with X and A with its factor.
-    public static func solvePositiveDefinite(a: UnsafeMutablePointer<Float>, n: Int,
+    package static func solvePositiveDefinite(a: UnsafeMutablePointer<Float>, n: Int,
                                              b: UnsafeMutablePointer<Float>, nrhs: Int) throws {
         let info = LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), Int32(nrhs),
                                  a, Int32(n), b, Int32(nrhs))
@@ -37,7 +37,7 @@ public enum LAPACK {
 
     /// Least squares min ‖A·X − B‖ for A [m×n] of full rank (`sgels`). B is [max(m,n)×nrhs];
     /// its first n rows hold X on return.
-    public static func leastSquares(a: UnsafeMutablePointer<Float>, m: Int, n: Int,
+    package static func leastSquares(a: UnsafeMutablePointer<Float>, m: Int, n: Int,
                                     b: UnsafeMutablePointer<Float>, nrhs: Int) throws {
         let info = LAPACKE_sgels(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(m), Int32(n), Int32(nrhs),
                                  a, Int32(n), b, Int32(nrhs))

@@ -11,12 +11,12 @@ import Synchronization
 ///
 /// Results are deterministic for a given `threads`: each part's range depends only on the part's
 /// index, and reductions over parts are summed in part order.
-public enum Parallel {
+package enum Parallel {
     /// Threads one kernel uses, the caller included. The default is OpenBLAS's own choice at start
     /// (the core count, or `OPENBLAS_NUM_THREADS`/`OMP_NUM_THREADS` when set). Set it between
     /// training steps from one thread, as `openblas_set_num_threads`: not from inside a part, nor
     /// while another thread is training.
-    public static var threads: Int {
+    package static var threads: Int {
         get { pool.threads }
         set {
             guard newValue != pool.threads else { return }
@@ -31,7 +31,7 @@ public enum Parallel {
     /// parts run inline. Work is a struct rather than a closure because handing a non-escaping
     /// closure to another thread (`withoutActuallyEscaping`) heap-allocates on every call.
     @inline(__always)
-    public static func run<W: ParallelWork>(_ parts: Int, _ work: W) {
+    package static func run<W: ParallelWork>(_ parts: Int, _ work: W) {
         if parts <= 1 {
             if parts == 1 { work.run(part: 0, of: 1) }
             return
@@ -41,24 +41,24 @@ public enum Parallel {
 
     /// Whether the pool is running a job: work issued from inside a part then runs on its thread.
     @inline(__always)
-    public static var isRunningParts: Bool { pool.isBusy }
+    package static var isRunningParts: Bool { pool.isBusy }
 
     /// How many parts to make of `count` items, each at least `grain` items (at most `threads`).
     @inline(__always)
-    public static func partCount(_ count: Int, grain: Int) -> Int {
+    package static func partCount(_ count: Int, grain: Int) -> Int {
         max(1, min(threads, count / max(1, grain)))
     }
 
     /// How many parts to split a batch of `images` into when each image gives `valuesPerImage`
     /// outputs: one per thread (at most one per image), or one when the whole batch is too small to pay.
     @inline(__always)
-    public static func imageParts(images: Int, valuesPerImage: Int) -> Int {
+    package static func imageParts(images: Int, valuesPerImage: Int) -> Int {
         images * valuesPerImage < elementGrain ? 1 : max(1, min(threads, images))
     }
 
     /// Part `p` of `parts` near-equal contiguous ranges of 0..<count.
     @inline(__always)
-    public static func range(_ p: Int, of parts: Int, count: Int) -> Range<Int> {
+    package static func range(_ p: Int, of parts: Int, count: Int) -> Range<Int> {
         (p * count / parts)..<((p + 1) * count / parts)
     }
 
@@ -67,7 +67,7 @@ public enum Parallel {
 
 /// One kernel split into parts: `run(part:of:)` does part `part` of `parts`; parts must touch
 /// disjoint outputs. Usually a small struct of pointers and sizes.
-public protocol ParallelWork {
+package protocol ParallelWork {
     func run(part: Int, of parts: Int)
 }
 
@@ -214,10 +214,10 @@ enum Job {
 
 extension Parallel {
     /// Element-wise loops below this many floats run on one thread (a wake-up costs ~1 µs).
-    public static let elementGrain = 1 << 15
+    package static let elementGrain = 1 << 15
 
     /// z[i] = x[i] · y[i], split over the threads.
-    public static func multiply(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, count: Int) {
+    package static func multiply(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, count: Int) {
         struct Multiply: ParallelWork {
             let x: UnsafePointer<Float>, y: UnsafePointer<Float>, z: UnsafeMutablePointer<Float>, count: Int
             func run(part: Int, of parts: Int) {

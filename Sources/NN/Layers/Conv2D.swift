@@ -15,7 +15,7 @@ public final class Conv2D: Layer {
 
     public private(set) var kernel: Parameter!
     public private(set) var bias: Parameter?
-    public private(set) var geometry: ConvGeometry!
+    package private(set) var geometry: ConvGeometry!
 
     private var output = BatchBuffer()
     private var preactivation = BatchBuffer()

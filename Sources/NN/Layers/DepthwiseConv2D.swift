@@ -25,7 +25,7 @@ public final class DepthwiseConv2D: Layer {
 
     public private(set) var kernel: Parameter!
     public private(set) var bias: Parameter?
-    public private(set) var geometry: ConvGeometry!
+    package private(set) var geometry: ConvGeometry!
 
     private var output = BatchBuffer()
     private var activationGradient = BatchBuffer()

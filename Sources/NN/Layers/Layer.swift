@@ -15,7 +15,7 @@ open class Layer {
     public internal(set) var outputShape: [Int] = []
     public internal(set) var isBuilt = false
     /// Scratch memory for im2col and the like; a model gives all its layers one.
-    public var workspace: Workspace
+    package var workspace: Workspace
     /// False for a model's first layer, whose input gradient nobody reads: Dense and Conv2D then
     /// skip that GEMM (and col2im) and `backward` returns an empty tensor.
     public var computesInputGradient = true

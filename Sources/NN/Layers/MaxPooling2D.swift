@@ -4,7 +4,7 @@ public final class MaxPooling2D: Layer {
     public let poolSize: (Int, Int)
     public let strides: (Int, Int)
     public let padding: Padding
-    public private(set) var geometry: ConvGeometry!
+    package private(set) var geometry: ConvGeometry!
 
     private var output = BatchBuffer()
     private var inputGradient = BatchBuffer()

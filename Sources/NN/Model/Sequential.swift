@@ -6,7 +6,7 @@ public final class Sequential {
     public let inputShape: [Int]
     public private(set) var layers: [Layer] = []
     /// The one workspace all layers share (darknet's rule): sized by the largest im2col.
-    public let workspace: Workspace
+    package let workspace: Workspace
     /// Draws the initial weights and the dropout seeds.
     public internal(set) var rng: RandomGenerator
     public private(set) var optimizer: Optimizer?
@@ -20,9 +20,9 @@ public final class Sequential {
 
     /// Builds `layers` in order from `inputShape`. Unnamed layers get Keras-style names
     /// (`conv2d`, `conv2d_1`, …) unique within this model.
-    public init(inputShape: [Int], layers: [Layer] = [], seed: UInt64 = 0, workspace: Workspace = Workspace()) throws {
+    public init(inputShape: [Int], layers: [Layer] = [], seed: UInt64 = 0) throws {
         self.inputShape = inputShape
-        self.workspace = workspace
+        self.workspace = Workspace()
         rng = RandomGenerator(seed: seed)
         for layer in layers { try add(layer) }
     }

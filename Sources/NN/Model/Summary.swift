@@ -36,7 +36,7 @@ extension Sequential {
     }
 
     /// 1234567 → "1,234,567".
-    static func grouped(_ n: Int) -> String {
+    package static func grouped(_ n: Int) -> String {
         let s = String(n)
         var out = ""
         for (i, ch) in s.enumerated() {
@@ -47,7 +47,7 @@ extension Sequential {
     }
 
     /// Keras's readable size: 1024-based units, two decimals.
-    static func memory(_ bytes: Int) -> String {
+    package static func memory(_ bytes: Int) -> String {
         var v = Double(bytes)
         for unit in ["B", "KB", "MB", "GB"] {
             if v < 1024 || unit == "GB" { return String(format: "%.2f", v) + " " + unit }

@@ -1,3 +1,4 @@
+import NN
 import Foundation
 
 /// A self-contained HTML report of a trained model: one `index.html` (inline SVG charts, images
@@ -62,7 +63,7 @@ public struct TrainingReport {
     /// One figure: its PNG file name, the image and its encoded bytes.
     public struct Figure {
         public var file: String
-        public var image: RasterImage
+        package var image: RasterImage
         public var png: Data
     }
 
@@ -75,8 +76,8 @@ public struct TrainingReport {
         public var mistakes: [Mistake]
         /// All misclassified test images.
         public var misclassifiedCount: Int
-        public var accuracyChart: LineChart?
-        public var lossChart: LineChart?
+        package var accuracyChart: LineChart?
+        package var lossChart: LineChart?
     }
 
     public let model: Sequential

@@ -1,3 +1,4 @@
+import NN
 import CZlib
 import Foundation
 

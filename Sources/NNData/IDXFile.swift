@@ -1,3 +1,4 @@
+import NN
 import Foundation
 
 /// An IDX file (the MNIST format) of unsigned bytes: its dimensions and its data in row-major order.

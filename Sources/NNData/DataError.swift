@@ -1,3 +1,4 @@
+import NN
 import Foundation
 
 /// What went wrong reading, writing or preparing data. Every message starts with the file or
@@ -18,7 +19,6 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     case invalidShape(path: String, dimensions: [Int], reason: String)
     case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
     case labelOutOfRange(path: String, index: Int, label: Int, classes: Int)
-    case invalidSplit(count: Int, fraction: Double)
     case missingDirectory(path: String, hint: String?)
     case missingFile(directory: String, file: String, hint: String?)
 
@@ -61,9 +61,6 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
                 + "\(labelsPath) holds \(labels) labels"
         case let .labelOutOfRange(path, index, label, classes):
             return "\(path): label \(label) at index \(index) is not below the number of classes (\(classes))"
-        case let .invalidSplit(count, fraction):
-            return "validation split \(fraction) of \(count) samples leaves the training or validation "
-                + "set empty; use a fraction strictly between 0 and 1 that keeps both non-empty"
         case let .missingDirectory(path, hint):
             return "\(path): data directory does not exist" + (hint.map { "; \($0)" } ?? "")
         case let .missingFile(directory, file, hint):

@@ -1,3 +1,4 @@
+import NN
 import Foundation
 
 /// Loaders for the standard image sets, read from local MNIST-format directories.

@@ -1,41 +1,42 @@
+import NN
 import Foundation
 
 /// Small images in rows and columns, each with caption lines underneath: the training samples,
 /// the misclassified test images, the filters and the feature maps. It draws itself as one PNG
 /// (captions in the bitmap font) and as HTML figures (one PNG data URI per tile, captions as text).
-public struct ImageGrid {
-    public struct Tile {
-        public var image: RasterImage
+package struct ImageGrid {
+    package struct Tile {
+        package var image: RasterImage
         /// Lines under the image; may be empty.
-        public var caption: [String]
+        package var caption: [String]
         /// Caption colour in the PNG (e.g. red for a wrong prediction).
-        public var captionColor: RGB
+        package var captionColor: RGB
         /// Extra HTML attributes for the tile's `<figure>` (`data-index="7"`), already escaped.
-        public var attributes: String
+        package var attributes: String
         /// The caption as HTML; defaults to the escaped lines joined by `<br>`.
-        public var captionHTML: String?
+        package var captionHTML: String?
 
-        public init(image: RasterImage, caption: [String] = [], captionColor: RGB = .ink, attributes: String = "", captionHTML: String? = nil) {
+        package init(image: RasterImage, caption: [String] = [], captionColor: RGB = .ink, attributes: String = "", captionHTML: String? = nil) {
             self.image = image; self.caption = caption; self.captionColor = captionColor
             self.attributes = attributes; self.captionHTML = captionHTML
         }
     }
 
-    public var tiles: [Tile]
-    public var columns: Int
+    package var tiles: [Tile]
+    package var columns: Int
     /// Pixels between tiles and around the grid.
-    public var gap: Int
+    package var gap: Int
     /// Bitmap-font scale of the captions in the PNG.
-    public var textScale: Int
-    public var background: RGB
+    package var textScale: Int
+    package var background: RGB
 
-    public init(tiles: [Tile], columns: Int, gap: Int = 8, textScale: Int = 2, background: RGB = .white) {
+    package init(tiles: [Tile], columns: Int, gap: Int = 8, textScale: Int = 2, background: RGB = .white) {
         precondition(columns > 0, "an image grid needs at least one column")
         self.tiles = tiles; self.columns = columns; self.gap = gap; self.textScale = textScale; self.background = background
     }
 
     /// The whole grid as one RGB image: every cell as wide as the widest image or caption line.
-    public func raster() -> RasterImage {
+    package func raster() -> RasterImage {
         guard !tiles.isEmpty else { return RasterImage(width: 2 * gap + 1, height: 2 * gap + 1, color: background) }
         let lineHeight = RasterImage.textHeight(scale: textScale) + 2 * textScale
         let cellWidth = tiles.map { t in max(t.image.width, t.caption.map { RasterImage.textWidth($0, scale: textScale) }.max() ?? 0) }.max()!
@@ -58,7 +59,7 @@ public struct ImageGrid {
     }
 
     /// The grid as `<div class="grid">` of `<figure>`s in `columns` columns, each image a PNG data URI.
-    public func html(alt: (Int) -> String = { "image \($0)" }) throws -> String {
+    package func html(alt: (Int) -> String = { "image \($0)" }) throws -> String {
         var s = "<div class=\"grid\" style=\"grid-template-columns: repeat(\(min(columns, max(1, tiles.count))), minmax(120px, max-content))\">\n"
         for (k, tile) in tiles.enumerated() {
             let uri = HTML.dataURI(png: try PNG.encode(tile.image))

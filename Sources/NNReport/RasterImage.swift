@@ -1,34 +1,35 @@
+import NN
 /// An 8-bit colour, written `#rrggbb` in SVG and CSS.
-public struct RGB: Hashable, Sendable {
-    public var r: UInt8, g: UInt8, b: UInt8
+package struct RGB: Hashable, Sendable {
+    package var r: UInt8, g: UInt8, b: UInt8
 
-    public init(r: UInt8, g: UInt8, b: UInt8) { self.r = r; self.g = g; self.b = b }
+    package init(r: UInt8, g: UInt8, b: UInt8) { self.r = r; self.g = g; self.b = b }
     /// From `0xRRGGBB`.
-    public init(_ hex: UInt32) { self.init(r: UInt8(hex >> 16 & 0xFF), g: UInt8(hex >> 8 & 0xFF), b: UInt8(hex & 0xFF)) }
+    package init(_ hex: UInt32) { self.init(r: UInt8(hex >> 16 & 0xFF), g: UInt8(hex >> 8 & 0xFF), b: UInt8(hex & 0xFF)) }
 
-    public var hex: String {
+    package var hex: String {
         let digits = Array("0123456789abcdef")
         return "#" + [r, g, b].map { String(digits[Int($0 >> 4)]) + String(digits[Int($0 & 15)]) }.joined()
     }
 
     /// Perceived brightness in [0, 1] (Rec. 601 weights): picks black or white text on a fill.
-    public var luminance: Float { (0.299 * Float(r) + 0.587 * Float(g) + 0.114 * Float(b)) / 255 }
+    package var luminance: Float { (0.299 * Float(r) + 0.587 * Float(g) + 0.114 * Float(b)) / 255 }
 
     /// The colour `t` of the way from `self` to `other`.
-    public func mixed(with other: RGB, _ t: Float) -> RGB {
+    package func mixed(with other: RGB, _ t: Float) -> RGB {
         func mix(_ a: UInt8, _ b: UInt8) -> UInt8 { UInt8((Float(a) + (Float(b) - Float(a)) * t).rounded().clamped(0, 255)) }
         return RGB(r: mix(r, other.r), g: mix(g, other.g), b: mix(b, other.b))
     }
 
-    public static let white = RGB(0xFFFFFF)
-    public static let black = RGB(0x000000)
+    package static let white = RGB(0xFFFFFF)
+    package static let black = RGB(0x000000)
     /// Axis and label grey of the charts.
-    public static let ink = RGB(0x333333)
-    public static let grid = RGB(0xE3E3E3)
+    package static let ink = RGB(0x333333)
+    package static let grid = RGB(0xE3E3E3)
 }
 
 /// A colour scale from [0, 1] to colours, for heat maps and activations.
-public enum ColorMap: Sendable {
+package enum ColorMap: Sendable {
     /// Black to white.
     case gray
     /// matplotlib's perceptually uniform default (dark blue → green → yellow).
@@ -36,7 +37,7 @@ public enum ColorMap: Sendable {
     /// White to dark blue (matplotlib `Blues`), for counts.
     case blues
 
-    public func color(_ t: Float) -> RGB {
+    package func color(_ t: Float) -> RGB {
         let t = t.isFinite ? t.clamped(0, 1) : 0
         switch self {
         case .gray:
@@ -62,15 +63,15 @@ public enum ColorMap: Sendable {
 /// A raster image of 8-bit pixels, grayscale (1 channel) or RGB (3 channels), rows top to bottom:
 /// what the report draws its figures into and what `PNG` encodes. The drawing methods are just
 /// enough for charts: rectangles, thick lines, markers and 5×7 bitmap text.
-public struct RasterImage: Equatable, Sendable {
-    public let width: Int
-    public let height: Int
+package struct RasterImage: Equatable, Sendable {
+    package let width: Int
+    package let height: Int
     /// 1 (gray) or 3 (RGB).
-    public let channels: Int
+    package let channels: Int
     /// `height` rows of `width · channels` bytes.
-    public var pixels: [UInt8]
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         precondition(channels == 1 || channels == 3, "RasterImage has 1 or 3 channels, got \(channels)")
         precondition(width >= 0 && height >= 0 && pixels.count == width * height * channels,
                      "RasterImage \(width)×\(height)×\(channels) needs \(width * height * channels) bytes, got \(pixels.count)")
@@ -81,14 +82,14 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// An RGB image filled with `color`.
-    public init(width: Int, height: Int, color: RGB = .white) {
+    package init(width: Int, height: Int, color: RGB = .white) {
         var p = [UInt8](repeating: 0, count: width * height * 3)
         for i in 0..<(width * height) { p[3 * i] = color.r; p[3 * i + 1] = color.g; p[3 * i + 2] = color.b }
         self.init(width: width, height: height, channels: 3, pixels: p)
     }
 
     /// A grayscale image from values in [0, 1] (or `range`), row-major.
-    public init(gray values: [Float], width: Int, height: Int, range: ClosedRange<Float> = 0...1) {
+    package init(gray values: [Float], width: Int, height: Int, range: ClosedRange<Float> = 0...1) {
         precondition(values.count == width * height, "\(values.count) values do not fill \(width)×\(height)")
         let span = range.upperBound - range.lowerBound
         let p = values.map { v -> UInt8 in
@@ -100,7 +101,7 @@ public struct RasterImage: Equatable, Sendable {
 
     /// An RGB image from values mapped through `colormap`, scaled from `range` (default: their own
     /// minimum and maximum; a constant map shows as the low end of the scale).
-    public init(values: [Float], width: Int, height: Int, colormap: ColorMap, range: ClosedRange<Float>? = nil) {
+    package init(values: [Float], width: Int, height: Int, colormap: ColorMap, range: ClosedRange<Float>? = nil) {
         precondition(values.count == width * height, "\(values.count) values do not fill \(width)×\(height)")
         let r = range ?? Self.extent(values)
         let span = r.upperBound - r.lowerBound
@@ -112,14 +113,14 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// The smallest interval holding every finite value (0...0 when there is none).
-    public static func extent(_ values: [Float]) -> ClosedRange<Float> {
+    package static func extent(_ values: [Float]) -> ClosedRange<Float> {
         var lo = Float.infinity, hi = -Float.infinity
         for v in values where v.isFinite { lo = min(lo, v); hi = max(hi, v) }
         return lo <= hi ? lo...hi : 0...0
     }
 
     /// The colour at (x, y); a gray pixel reads as r = g = b.
-    public subscript(x: Int, y: Int) -> RGB {
+    package subscript(x: Int, y: Int) -> RGB {
         get {
             let i = (y * width + x) * channels
             return channels == 1 ? RGB(r: pixels[i], g: pixels[i], b: pixels[i]) : RGB(r: pixels[i], g: pixels[i + 1], b: pixels[i + 2])
@@ -140,14 +141,14 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// Fills a rectangle, clipped to the image.
-    public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, color: RGB) {
+    package mutating func fill(x: Int, y: Int, width w: Int, height h: Int, color: RGB) {
         for yy in max(0, y)..<max(max(0, y), min(height, y + h)) {
             for xx in max(0, x)..<max(max(0, x), min(width, x + w)) { self[xx, yy] = color }
         }
     }
 
     /// A one-pixel rectangle outline.
-    public mutating func stroke(x: Int, y: Int, width w: Int, height h: Int, color: RGB) {
+    package mutating func stroke(x: Int, y: Int, width w: Int, height h: Int, color: RGB) {
         fill(x: x, y: y, width: w, height: 1, color: color)
         fill(x: x, y: y + h - 1, width: w, height: 1, color: color)
         fill(x: x, y: y, width: 1, height: h, color: color)
@@ -155,7 +156,7 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// A straight line `thickness` pixels wide (Bresenham, stamping a square at each step).
-    public mutating func line(from p0: (x: Int, y: Int), to p1: (x: Int, y: Int), color: RGB, thickness: Int = 1) {
+    package mutating func line(from p0: (x: Int, y: Int), to p1: (x: Int, y: Int), color: RGB, thickness: Int = 1) {
         var x = p0.x, y = p0.y
         let dx = abs(p1.x - x), dy = -abs(p1.y - y)
         let sx = x < p1.x ? 1 : -1, sy = y < p1.y ? 1 : -1
@@ -171,14 +172,14 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// A filled disc of the given radius.
-    public mutating func disc(x: Int, y: Int, radius: Int, color: RGB) {
+    package mutating func disc(x: Int, y: Int, radius: Int, color: RGB) {
         for dy in -radius...radius {
             for dx in -radius...radius where dx * dx + dy * dy <= radius * radius + radius { plot(x + dx, y + dy, color) }
         }
     }
 
     /// Copies `image` with its top-left corner at (x, y), clipped; gray is widened to RGB.
-    public mutating func draw(_ image: RasterImage, x: Int, y: Int) {
+    package mutating func draw(_ image: RasterImage, x: Int, y: Int) {
         for yy in 0..<image.height where y + yy >= 0 && y + yy < height {
             for xx in 0..<image.width where x + xx >= 0 && x + xx < width {
                 self[x + xx, y + yy] = image[xx, yy]
@@ -187,7 +188,7 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// Each pixel becomes a `factor` × `factor` block (nearest neighbour, so pixels stay sharp).
-    public func scaled(by factor: Int) -> RasterImage {
+    package func scaled(by factor: Int) -> RasterImage {
         precondition(factor >= 1, "scale factor must be at least 1, got \(factor)")
         if factor == 1 { return self }
         let w = width * factor, h = height * factor
@@ -205,7 +206,7 @@ public struct RasterImage: Equatable, Sendable {
     /// Draws `text` in the 5×7 bitmap font with its top-left corner at (x, y), each font pixel a
     /// `scale` × `scale` block. `vertical` turns it 90° counter-clockwise, reading bottom to top
     /// from (x, y) as its bottom-left corner.
-    public mutating func text(_ text: String, x: Int, y: Int, color: RGB = .ink, scale: Int = 2, vertical: Bool = false) {
+    package mutating func text(_ text: String, x: Int, y: Int, color: RGB = .ink, scale: Int = 2, vertical: Bool = false) {
         var pen = 0
         for ch in text {
             let rows = BitmapFont.glyph(ch)
@@ -224,12 +225,12 @@ public struct RasterImage: Equatable, Sendable {
     }
 
     /// The width in pixels `text` takes at `scale` (without the trailing gap).
-    public static func textWidth(_ text: String, scale: Int = 2) -> Int {
+    package static func textWidth(_ text: String, scale: Int = 2) -> Int {
         max(0, text.count * BitmapFont.advance - 1) * scale
     }
 
     /// Text height in pixels at `scale`.
-    public static func textHeight(scale: Int = 2) -> Int { BitmapFont.glyphHeight * scale }
+    package static func textHeight(scale: Int = 2) -> Int { BitmapFont.glyphHeight * scale }
 }
 
 extension Comparable {

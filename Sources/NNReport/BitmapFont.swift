@@ -1,3 +1,4 @@
+import NN
 /// A 5×7 pixel font (plus a descender row) for the text in PNG figures (axis ticks, labels, captions), so the figures
 /// need no font files or text renderer. Patterns follow the classic HD44780 character ROM.
 enum BitmapFont {

@@ -1,3 +1,4 @@
+import NN
 /// MobileNet v1 (Howard et al. 2017) as Keras's `keras.applications.MobileNet` builds it, layer for
 /// layer and name for name: `conv1` (3×3, stride 2) → `conv1_bn` → `conv1_relu` (ReLU6), then 13
 /// depthwise-separable blocks `conv_dw_i` → `_bn` → `_relu` → `conv_pw_i` (1×1, the no-im2col GEMM

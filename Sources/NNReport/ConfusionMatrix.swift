@@ -1,3 +1,4 @@
+import NN
 import Foundation
 
 /// Counts of (true class, predicted class) pairs over a labelled set, with class names, drawn as a
@@ -114,7 +115,7 @@ public struct ConfusionMatrix: Equatable {
 
     /// The matrix drawn into an RGB image `scale` times the SVG size, text in the bitmap font
     /// (column names read bottom to top).
-    public func raster(title: String = "Confusion matrix", cell: Int = 44, scale: Int = 2) -> RasterImage {
+    package func raster(title: String = "Confusion matrix", cell: Int = 44, scale: Int = 2) -> RasterImage {
         let l = layout(cell: cell)
         var img = RasterImage(width: l.width * scale, height: l.height * scale)
         let c = cell * scale, th = RasterImage.textHeight(scale: scale)

@@ -1,3 +1,4 @@
+import NN
 /// The models of the tutorials this project follows, by name, with the recipe each is trained with.
 /// The CLI, the benchmark runner and the peer comparison all build them from here.
 public enum ModelZoo {

@@ -1,3 +1,4 @@
+import NN
 import Foundation
 
 /// A line chart with axes, ticks, axis labels, a title and a legend, drawn two ways from one
@@ -6,30 +7,30 @@ import Foundation
 /// Every SVG point is a `<circle>` carrying `data-series`, `data-x` and `data-value` (the value
 /// exactly as given, Swift's shortest round-trip form), so a test or a script can read the plotted
 /// numbers back.
-public struct LineChart {
-    public struct Series {
-        public var name: String
-        public var color: RGB
-        public var points: [(x: Float, y: Float)]
+package struct LineChart {
+    package struct Series {
+        package var name: String
+        package var color: RGB
+        package var points: [(x: Float, y: Float)]
         /// Drawn dashed (validation curves), so the series differ by more than colour.
-        public var dashed: Bool
+        package var dashed: Bool
 
-        public init(name: String, color: RGB, points: [(x: Float, y: Float)], dashed: Bool = false) {
+        package init(name: String, color: RGB, points: [(x: Float, y: Float)], dashed: Bool = false) {
             self.name = name; self.color = color; self.points = points; self.dashed = dashed
         }
     }
 
-    public var title: String
-    public var xLabel: String
-    public var yLabel: String
-    public var series: [Series]
+    package var title: String
+    package var xLabel: String
+    package var yLabel: String
+    package var series: [Series]
     /// Size of the SVG in CSS pixels; the raster is `scale` times larger.
-    public var width: Int
-    public var height: Int
+    package var width: Int
+    package var height: Int
     /// Show only integer x ticks (epochs).
-    public var integerX: Bool
+    package var integerX: Bool
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series],
+    package init(title: String, xLabel: String, yLabel: String, series: [Series],
                 width: Int = 560, height: Int = 340, integerX: Bool = true) {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.series = series
         self.width = width; self.height = height; self.integerX = integerX
@@ -37,7 +38,7 @@ public struct LineChart {
 
     /// The per-epoch curves of `keys` in `history` (Keras names such as `accuracy`, `val_accuracy`).
     /// Keys that start with `val_` are drawn dashed in orange; the others solid in blue.
-    public static func history(_ history: History, keys: [String], title: String, yLabel: String) -> LineChart {
+    package static func history(_ history: History, keys: [String], title: String, yLabel: String) -> LineChart {
         let palette = [RGB(0x1F77B4), RGB(0xFF7F0E), RGB(0x2CA02C), RGB(0xD62728)]
         var series: [Series] = []
         for (i, key) in keys.enumerated() {
@@ -58,7 +59,7 @@ public struct LineChart {
     // MARK: SVG
 
     /// The chart as an `<svg>` element (no external references).
-    public func svg() -> String {
+    package func svg() -> String {
         let l = layout()
         var s = "<svg class=\"chart\" width=\"\(width)\" height=\"\(height)\" "
         s += "viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(HTML.escape(title))\" font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -116,7 +117,7 @@ public struct LineChart {
     // MARK: Raster
 
     /// The chart drawn into an RGB image `scale` times the SVG size, text in the bitmap font.
-    public func raster(scale: Int = 2) -> RasterImage {
+    package func raster(scale: Int = 2) -> RasterImage {
         let l = layout()
         var img = RasterImage(width: width * scale, height: height * scale)
         func p(_ v: Double) -> Int { Int((v * Double(scale)).rounded()) }

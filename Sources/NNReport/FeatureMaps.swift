@@ -1,3 +1,4 @@
+import NN
 /// What the convolutional layers see: the activations of any layer for an input, and images of
 /// the first convolution's filters and of feature maps. The report's fifth section is built from
 /// these; they are public so a user can build their own views.
@@ -44,10 +45,10 @@ extension Sequential {
 }
 
 /// Images of filters and activations, upscaled with nearest neighbour so single pixels stay visible.
-public enum FeatureMapImages {
+package enum FeatureMapImages {
     /// One image per channel of `maps` `[H, W, C]`, each scaled from its own minimum to maximum
     /// through `colormap` (a map that is constant, e.g. a dead ReLU, shows as the scale's low end).
-    public static func maps(_ maps: Tensor, colormap: ColorMap = .viridis, upscale: Int = 1) -> [RasterImage] {
+    package static func maps(_ maps: Tensor, colormap: ColorMap = .viridis, upscale: Int = 1) -> [RasterImage] {
         precondition(maps.rank == 3, "feature maps are [height, width, channels], got \(maps.shape)")
         let (h, w, c) = (maps.shape[0], maps.shape[1], maps.shape[2])
         let values = maps.elements
@@ -60,7 +61,7 @@ public enum FeatureMapImages {
     /// One image per filter of a Conv2D kernel `[kh, kw, in, out]`, each scaled from its own
     /// minimum to maximum: gray for one input channel, RGB for three, otherwise the mean over the
     /// input channels in gray.
-    public static func filters(_ kernel: Tensor, upscale: Int = 1) -> [RasterImage] {
+    package static func filters(_ kernel: Tensor, upscale: Int = 1) -> [RasterImage] {
         precondition(kernel.rank == 4, "a convolution kernel is [kh, kw, in, out], got \(kernel.shape)")
         let (kh, kw, cin, cout) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
         let v = kernel.elements
@@ -82,7 +83,7 @@ public enum FeatureMapImages {
 
     /// Sample `index` of an image batch `[N, H, W, C]` with values in `range`: gray for one
     /// channel, RGB for three, channel 0 otherwise.
-    public static func sample(_ index: Int, of images: Tensor, range: ClosedRange<Float> = 0...1, upscale: Int = 1) -> RasterImage {
+    package static func sample(_ index: Int, of images: Tensor, range: ClosedRange<Float> = 0...1, upscale: Int = 1) -> RasterImage {
         precondition(images.rank == 4 && index >= 0 && index < images.shape[0],
                      "sample \(index) of images \(images.shape): need [N, H, W, C] and 0 <= index < N")
         let (h, w, c) = (images.shape[1], images.shape[2], images.shape[3])
@@ -101,5 +102,5 @@ public enum FeatureMapImages {
     }
 
     /// A nearest-neighbour factor that makes a `size`-pixel side about `target` pixels.
-    public static func upscale(for size: Int, target: Int) -> Int { max(1, Int((Double(target) / Double(max(1, size))).rounded())) }
+    package static func upscale(for size: Int, target: Int) -> Int { max(1, Int((Double(target) / Double(max(1, size))).rounded())) }
 }

@@ -1,11 +1,12 @@
+import NN
 import CPNG
 import Foundation
 
 /// PNG encoding and decoding through libpng's simplified API (libpng ≥ 1.6): 8-bit grayscale or
 /// RGB, no alpha. The report writes every figure with it; tests read the files back with it.
-public enum PNG {
+package enum PNG {
     /// The PNG bytes of `image`.
-    public static func encode(_ image: RasterImage) throws -> Data {
+    package static func encode(_ image: RasterImage) throws -> Data {
         guard image.width > 0, image.height > 0 else {
             throw PNGError.invalidImage("cannot encode an empty \(image.width)×\(image.height) image")
         }
@@ -29,7 +30,7 @@ public enum PNG {
 
     /// Decodes PNG bytes to 8-bit grayscale (gray files) or RGB (colour files); an alpha channel is
     /// composited onto white.
-    public static func decode(_ data: Data) throws -> RasterImage {
+    package static func decode(_ data: Data) throws -> RasterImage {
         var png = png_image()
         png.version = UInt32(PNG_IMAGE_VERSION)
         let began = data.withUnsafeBytes { bytes in
@@ -53,12 +54,12 @@ public enum PNG {
     }
 
     /// Encodes `image` and writes it atomically to `path`.
-    public static func write(_ image: RasterImage, to path: String) throws {
+    package static func write(_ image: RasterImage, to path: String) throws {
         try AtomicFile.write(try encode(image), to: path)
     }
 
     /// Reads and decodes the PNG file at `path`.
-    public static func read(_ path: String) throws -> RasterImage {
+    package static func read(_ path: String) throws -> RasterImage {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw IOError.cannotRead(path: path, reason: "no such file or it is not readable")
         }
@@ -86,11 +87,11 @@ public enum PNG {
 }
 
 /// A PNG could not be written or read.
-public enum PNGError: Error, CustomStringConvertible, Equatable {
+package enum PNGError: Error, CustomStringConvertible, Equatable {
     case invalidImage(String)
     case libpng(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .invalidImage(m): return m
         case let .libpng(m): return "libpng: \(m)"

@@ -1,3 +1,4 @@
+import NN
 /// The TensorFlow "Celsius to Fahrenheit" tutorial as a library call: one Dense unit, mean squared
 /// error, Adam. It should find weight 1.8 and bias 32.
 public enum CelsiusExample {
