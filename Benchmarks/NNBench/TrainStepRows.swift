@@ -26,7 +26,7 @@ enum TrainStepRows {
 
         // The reference copies the weights before the engine's first step changes them.
         let reference = modelName == "convnet" ? try ReferenceConvnet(copying: model) : nil
-        let firstLoss = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss).loss
+        let firstLoss = try model.trainStep(x: x, y: y).loss
         var row = Row(name: name(modelName), kind: .trainStep, batch: batch, engine: Timing(samples: []))
         var referenceFirstLoss: Float?
         if let reference {
@@ -36,11 +36,11 @@ enum TrainStepRows {
         }
 
         let timing = try Stopwatch.measure(repetitions: settings.repetitions, target: settings.target) {
-            _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss)
+            _ = try model.trainStep(x: x, y: y)
         }
-        let allocations = try allocationsPerStep { _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss) }
+        let allocations = try allocationsPerStep { _ = try model.trainStep(x: x, y: y) }
         let split = try LayerRows.profile(calls: Stopwatch.calls(perRepetition: 2 * settings.target, firstCall: timing.median)) {
-            _ = try model.trainStep(x: x, y: y, optimizer: optimizer, loss: loss)
+            _ = try model.trainStep(x: x, y: y)
         }
         row.engine = timing
         row.samplesPerSecond = Double(batch) / timing.median

@@ -23,7 +23,7 @@ final class CLITests: CLITestCase {
         XCTAssertEqual(json["model"] as? String, "mlp")
         let epochs = try XCTUnwrap(json["epochs"] as? [[String: Any]])
         XCTAssertEqual(epochs.count, 1)
-        XCTAssertEqual(Set(epochs[0].keys), ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"])
+        XCTAssertEqual(Set(epochs[0].keys), ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds", "samples"])
         XCTAssertEqual(epochs[0]["epoch"] as? Int, 1)
         let test = try XCTUnwrap(json["test"] as? [String: Any])
         XCTAssertEqual(Set(test.keys), ["loss", "accuracy"])

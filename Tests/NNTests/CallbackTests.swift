@@ -24,7 +24,7 @@ final class CallbackTests: XCTestCase {
         for (epoch, v) in values.enumerated() {
             try callback.onEpochBegin(epoch, model: model)
             beforeEpoch(epoch)
-            var logs: [String: Float] = ["loss": 1]
+            var logs: Logs = ["loss": 1]
             logs[monitor] = v
             try callback.onEpochEnd(epoch, logs: logs, model: model)
             seen += 1
@@ -264,7 +264,7 @@ final class CallbackTests: XCTestCase {
         let (x, y) = Fixtures.blobs(seed: 6)
         let model = try tinyModel()
         final class StopAfterFirstBatch: Callback {
-            func onBatchEnd(_ batch: Int, logs: [String: Float], model: Sequential) throws { model.stopTraining = true }
+            func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws { model.stopTraining = true }
         }
         let recorder = Recorder()
         let h = try model.fit(x: x, y: y, batchSize: 8, epochs: 5, callbacks: [StopAfterFirstBatch(), recorder], verbose: .silent)
@@ -277,17 +277,17 @@ final class CallbackTests: XCTestCase {
 /// Records every hook fit calls.
 private final class Recorder: Callback {
     var events: [String] = []
-    var epochLogs: [[String: Float]] = []
-    var batchLogs: [[String: Float]] = []
+    var epochLogs: [Logs] = []
+    var batchLogs: [Logs] = []
     func onTrainBegin(model: Sequential) throws { events.append("trainBegin") }
     func onTrainEnd(model: Sequential, history: History) throws { events.append("trainEnd \(history.epochs.count)") }
     func onEpochBegin(_ epoch: Int, model: Sequential) throws { events.append("epochBegin \(epoch)") }
-    func onEpochEnd(_ epoch: Int, logs: [String: Float], model: Sequential) throws {
+    func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
         events.append("epochEnd \(epoch)")
         epochLogs.append(logs)
     }
     func onBatchBegin(_ batch: Int, model: Sequential) throws { events.append("batchBegin \(batch)") }
-    func onBatchEnd(_ batch: Int, logs: [String: Float], model: Sequential) throws {
+    func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
         events.append("batchEnd \(batch)")
         batchLogs.append(logs)
     }

@@ -302,9 +302,9 @@ final class DataTests: XCTestCase {
 
     // MARK: Batcher
 
-    func testBatcherCoversEverySampleOncePerEpochAndReusesBuffers() {
+    func testBatcherCoversEverySampleOncePerEpochAndReusesBuffers() throws {
         let ds = indexDataset(10)
-        let batcher = Batcher(dataset: ds, batchSize: 4, shuffleSeed: 9)
+        let batcher = try Batcher(dataset: ds, batchSize: 4, shuffleSeed: 9)
         XCTAssertEqual(batcher.batchCount, 3)
         var orders: [[Float]] = []
         for _ in 0..<2 {
@@ -323,9 +323,9 @@ final class DataTests: XCTestCase {
             orders.append(seen)
         }
         XCTAssertNotEqual(orders[0], orders[1], "each epoch reshuffles")
-        let again = Batcher(dataset: ds, batchSize: 4, shuffleSeed: 9)
+        let again = try Batcher(dataset: ds, batchSize: 4, shuffleSeed: 9)
         XCTAssertEqual(again.epoch().flatMap { $0.labels.elements }, orders[0], "seeded order is reproducible")
-        let ordered = Batcher(dataset: ds, batchSize: 3)
+        let ordered = try Batcher(dataset: ds, batchSize: 3)
         XCTAssertEqual(ordered.epoch().flatMap { $0.labels.elements }, (0..<10).map(Float.init))
         XCTAssertEqual(ordered.epoch().map { $0.labels.count }, [3, 3, 3, 1])
     }

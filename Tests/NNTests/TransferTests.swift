@@ -485,7 +485,7 @@ final class TransferTests: XCTestCase {
         let p = try model.predict(x)
         for i in 0..<3 { XCTAssertEqual((0..<10).reduce(0) { $0 + p[i, $1] }, 1, accuracy: 1e-5) }
         model.compile(optimizer: Adam(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
-        let step = try model.trainStep(x: x, y: labelTensor([1, 2, 3]), optimizer: model.optimizer!, loss: model.loss!)
+        let step = try model.trainStep(x: x, y: labelTensor([1, 2, 3]))
         XCTAssertTrue(step.loss.isFinite)
 
         // 32×32 is Keras's smallest: its own stride-2 conv1, ending at 1×1; no top gives the feature map.

@@ -4,7 +4,7 @@
 ///
 /// Immutable once made, so datasets and batchers share one instance (the Float32 copy `tensor`
 /// makes on first use is not guarded: make it before sharing across threads).
-public final class ByteImages {
+public final class ByteImages: SampleSource {
     /// `[N, H, W, C]`.
     public let shape: [Int]
     /// Row-major bytes, `shape.reduce(1, *)` of them.
@@ -25,24 +25,31 @@ public final class ByteImages {
     }
 
     public var count: Int { shape[0] }
+    public var sampleCount: Int { shape[0] }
     public var sampleShape: [Int] { Array(shape.dropFirst()) }
 
-    /// Writes sample `index` as scaled floats to `destination` (`sampleSize` of them).
-    @inline(__always)
-    public func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {
-        let divisor = divisor
+    /// Writes the samples at `indices` as scaled floats to `destination` (`sampleSize` each).
+    public func copySamples(_ indices: ArraySlice<Int>, to destination: UnsafeMutablePointer<Float>) {
+        let divisor = divisor, size = sampleSize
         bytes.withUnsafeBufferPointer { b in
-            let src = b.baseAddress! + index * sampleSize
-            for j in 0..<sampleSize { destination[j] = Float(src[j]) / divisor }
+            var out = destination
+            for i in indices {
+                let src = b.baseAddress! + i * size
+                for j in 0..<size { out[j] = Float(src[j]) / divisor }
+                out += size
+            }
         }
     }
+
+    /// Samples `range` as new byte images (bytes are copied; they are a quarter of the floats).
+    public func samples(_ range: Range<Int>) -> ByteImages { subset(Array(range)) }
 
     /// All samples as a Float32 tensor, made on first use and kept (188 MB for Fashion-MNIST's
     /// training set: batch through a `Batcher` instead where memory matters).
     public var tensor: Tensor {
         if let floats { return floats }
         let t = Tensor(shape: shape)
-        for i in 0..<count { copySample(i, to: t.pointer + i * sampleSize) }
+        copySamples(Array(0..<count)[...], to: t.pointer)
         floats = t
         return t
     }

@@ -2,13 +2,17 @@
 ///
 /// Images are `[N, H, W, C]` in [0, 1] (Keras `channels_last`), labels are `[N]` class ids stored
 /// as Float, which is what the sparse cross-entropy takes. Images loaded from IDX files stay bytes
-/// (`pixels`) and are scaled to Float32 batch by batch by `fit(_:)`/`evaluate(_:)` and `Batcher`;
+/// (`ByteImages`) and are scaled to Float32 batch by batch by `fit(_:)`/`evaluate(_:)` and `Batcher`;
 /// `images` gives them as one Float32 tensor, made on first use. Operations that select samples
 /// (`split`, `shuffled`, `subset`, `filter`, ...) copy them, so the result never aliases the source.
 public struct Dataset {
-    private var floatImages: Tensor?
-    /// The images as loaded from IDX files (bytes, scaled by 1/255), or nil for Float32 images.
-    public private(set) var pixels: ByteImages?
+    /// The images: Float32 (`Tensor`), bytes scaled by 1/255 (`ByteImages`, as loaded from IDX
+    /// files) or any other `SampleSource`. `fit`, `evaluate` and a `Batcher` read them batch by batch.
+    public var inputs: any SampleSource {
+        didSet {
+            precondition(inputs.sampleCount == labels.shape[0], "Dataset inputs of \(inputs.sampleCount) samples do not match \(labels.shape[0]) labels")
+        }
+    }
     /// `[N]`, class ids 0..<classCount as Float.
     public var labels: Tensor
     /// One name per class id, for reports and predictions.
@@ -19,44 +23,40 @@ public struct Dataset {
     /// Writing into that tensor does not change the bytes `fit(_:)` reads: to change byte images,
     /// assign a new tensor to `images` (the dataset then holds Float32 images).
     public var images: Tensor {
-        get { floatImages ?? pixels!.tensor }
-        set {
-            precondition(newValue.rank >= 2 && newValue.shape[0] == labels.shape[0],
-                         "Dataset images \(newValue.shape) do not match \(labels.shape[0]) labels")
-            floatImages = newValue
-            pixels = nil
-        }
+        get { inputs.tensor }
+        set { inputs = newValue }
     }
+
+    /// The images as loaded from IDX files (bytes), or nil when they are stored otherwise.
+    public var pixels: ByteImages? { inputs as? ByteImages }
 
     public var count: Int { labels.shape[0] }
     /// The shape of one image, e.g. `[28, 28, 1]`.
-    public var sampleShape: [Int] { pixels?.sampleShape ?? Array(floatImages!.shape.dropFirst()) }
+    public var sampleShape: [Int] { inputs.sampleShape }
     public var classCount: Int { classNames.count }
 
-    public init(images: Tensor, labels: Tensor, classNames: [String]) {
-        precondition(images.rank >= 2, "Dataset images need a leading sample axis, got \(images.shape)")
-        precondition(labels.shape == [images.shape[0]],
-                     "Dataset labels \(labels.shape) do not match \(images.shape[0]) images")
-        self.floatImages = images
+    /// Images from any source (a Float32 tensor `[N, H, W, C]`, `ByteImages`, …) with `[N]` labels.
+    public init(inputs: any SampleSource, labels: Tensor, classNames: [String]) {
+        precondition(!inputs.sampleShape.isEmpty, "Dataset images need a shape per sample, got \(inputs.sampleShape)")
+        precondition(labels.shape == [inputs.sampleCount],
+                     "Dataset labels \(labels.shape) do not match \(inputs.sampleCount) images")
+        self.inputs = inputs
         self.labels = labels
         self.classNames = classNames
+    }
+
+    /// Float32 images `[N, H, W, C]`.
+    public init(images: Tensor, labels: Tensor, classNames: [String]) {
+        self.init(inputs: images, labels: labels, classNames: classNames)
     }
 
     /// Images kept as bytes (see `ByteImages`).
     public init(pixels: ByteImages, labels: Tensor, classNames: [String]) {
-        precondition(labels.shape == [pixels.count], "Dataset labels \(labels.shape) do not match \(pixels.count) images")
-        self.pixels = pixels
-        self.labels = labels
-        self.classNames = classNames
+        self.init(inputs: pixels, labels: labels, classNames: classNames)
     }
 
-    /// Images `range` as a Float32 tensor of their own (a view when the images are Float32).
-    public func images(_ range: Range<Int>) -> Tensor {
-        guard let pixels else { return floatImages!.rows(range) }
-        let t = Tensor(shape: [range.count] + pixels.sampleShape)
-        for (row, i) in range.enumerated() { pixels.copySample(i, to: t.pointer + row * pixels.sampleSize) }
-        return t
-    }
+    /// Images `range` as a Float32 tensor (a view when the images are Float32).
+    public func images(_ range: Range<Int>) -> Tensor { inputs.samples(range).tensor }
 
     /// The class id of sample `i`.
     public func label(_ i: Int) -> Int { Int(labels[flat: i]) }
@@ -83,11 +83,7 @@ public struct Dataset {
     /// Keras's `validation_split`: the last `validationFraction` of the samples, in their current
     /// order, becomes the validation set (split before any shuffling, as Keras does).
     public func split(validationFraction: Double) throws -> (train: Dataset, validation: Dataset) {
-        let splitAt = Int((Double(count) * (1.0 - validationFraction)).rounded(.down))
-        guard validationFraction > 0, validationFraction < 1, splitAt > 0, splitAt < count else {
-            throw NNError.invalidArgument("validation split \(validationFraction) of \(count) samples leaves the training or validation "
-                                          + "set empty; use a fraction strictly between 0 and 1 that keeps both non-empty")
-        }
+        let splitAt = try validationSplitPoint(count: count, fraction: validationFraction)
         return (subset(Array(0..<splitAt)), subset(Array(splitAt..<count)))
     }
 
@@ -106,14 +102,7 @@ public struct Dataset {
             precondition(i >= 0 && i < count, "sample index \(i) out of range 0..<\(count)")
             newLabels.pointer[row] = labels.pointer[i]
         }
-        if let pixels { return Dataset(pixels: pixels.subset(indices), labels: newLabels, classNames: classNames) }
-        let images = floatImages!
-        let rowSize = sampleShape.reduce(1, *)
-        let newImages = Tensor(shape: [indices.count] + sampleShape)
-        for (row, i) in indices.enumerated() {
-            (newImages.pointer + row * rowSize).update(from: images.pointer + i * rowSize, count: rowSize)
-        }
-        return Dataset(images: newImages, labels: newLabels, classNames: classNames)
+        return Dataset(inputs: inputs.subset(indices), labels: newLabels, classNames: classNames)
     }
 
     /// The first `n` samples (all of them if there are fewer).

@@ -13,8 +13,8 @@ public final class CategoricalCrossentropy: Loss {
         try LossCheck.sameShape(name, prediction, target)
         try LossCheck.gradientShape(name, prediction, gradient)
         let classes = prediction.shape.last ?? 1, rows = prediction.count / max(1, classes)
-        return CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
-                                      gradient: gradient?.pointer) { r, _ in target.pointer + r * classes }
+        return try CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
+                                          gradient: gradient?.pointer) { r, _ in target.pointer + r * classes }
     }
 }
 
@@ -32,12 +32,22 @@ public final class SparseCategoricalCrossentropy: Loss {
         guard target.count == rows else {
             throw NNError.invalidArgument("loss '\(name)': \(rows) predictions but \(target.count) labels (label shape \(target.shape))")
         }
-        let labels = target.pointer
-        if let bad = Self.firstInvalidLabel(target, classes: classes) {
+        do {
+            return try CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
+                                              gradient: gradient?.pointer, sparseLabels: target.pointer) { _, _ in nil }
+        } catch let bad as CrossEntropyKernel.InvalidLabel {
             throw NNError.invalidArgument("loss '\(name)': label \(bad.label) at index \(bad.index) is not a class in 0..<\(classes)")
         }
-        return CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
-                                      gradient: gradient?.pointer, sparseLabels: labels) { _, _ in nil }
+    }
+
+    /// Every label must be a class id of the model's output: checked once for the whole data, so
+    /// the error names the sample rather than a row of a shuffled batch.
+    public func checkTargets(_ target: Tensor, outputShape: [Int]) throws {
+        guard let classes = outputShape.last, target.count == target.shape.first ?? 0,
+              let bad = Self.firstInvalidLabel(target, classes: classes) else { return }
+        let label = bad.label == bad.label.rounded() && abs(bad.label) < 1e9 ? String(Int(bad.label)) : "\(bad.label)"
+        throw NNError.invalidArgument("label \(label) of sample \(bad.index) is not a class in 0..<\(classes) "
+                                      + "(the model has \(classes) outputs; loss '\(name)')")
     }
 }
 
@@ -57,16 +67,27 @@ extension SparseCategoricalCrossentropy {
 enum CrossEntropyKernel {
     static let epsilon: Float = 1e-7
 
+    /// A sparse label that is not a class id; checked in the loop, before it is used as an index.
+    struct InvalidLabel: Error {
+        let index: Int
+        let label: Float
+    }
+
     /// `targetRow(r, classes)` gives row r of dense targets; `sparseLabels` replaces it when given.
     static func run(_ p: UnsafeMutablePointer<Float>, rows: Int, classes: Int, logits: Bool,
                     gradient: UnsafeMutablePointer<Float>?, sparseLabels: UnsafeMutablePointer<Float>? = nil,
-                    targetRow: (Int, Int) -> UnsafeMutablePointer<Float>?) -> Float {
+                    targetRow: (Int, Int) -> UnsafeMutablePointer<Float>?) throws -> Float {
         var total: Double = 0
         let invN = 1 / Float(max(1, rows))
         for r in 0..<rows {
             let row = p + r * classes
             let t = targetRow(r, classes)
-            let label = sparseLabels.map { Int($0[r]) }
+            var label = -1
+            if let sparseLabels {
+                let l = sparseLabels[r]
+                guard l >= 0 && l < Float(classes) && l == l.rounded() else { throw InvalidLabel(index: r, label: l) }
+                label = Int(l)
+            }
             @inline(__always) func target(_ j: Int) -> Float { t?[j] ?? (j == label ? 1 : 0) }
             if logits {
                 var m = -Float.infinity

@@ -9,9 +9,15 @@ public protocol Loss: AnyObject {
     /// Mean loss over the batch; when `gradient` is given, writes dLoss/dPrediction into it.
     /// `prediction` holds logits when `logits` is true.
     func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float
+    /// Checks a whole target tensor `[N, ...]` against the model's per-sample output shape, once
+    /// before `fit` or `evaluate` reads a batch, so an error names the sample. The default accepts
+    /// any targets: `compute` still checks each batch's shapes.
+    func checkTargets(_ target: Tensor, outputShape: [Int]) throws
 }
 
 extension Loss {
+    public func checkTargets(_ target: Tensor, outputShape: [Int]) throws {}
+
     public func callAsFunction(_ prediction: Tensor, _ target: Tensor) throws -> Float {
         try compute(prediction: prediction, target: target, logits: false, gradient: nil)
     }

@@ -1,24 +1,102 @@
 import Foundation
 
 /// Hooks into `fit` at the begin and end of training, of each epoch and of each batch (Keras
-/// callbacks). Set `model.stopTraining` to end after the current epoch. All methods default to nothing.
+/// callbacks). Set `model.stopTraining` to end after the current epoch. All methods default to
+/// nothing. `fit` itself reports through callbacks: its `History` and `ProgressBar` are two of them.
 public protocol Callback: AnyObject {
+    /// Called once before `onTrainBegin` with the run's epochs and steps (Keras `set_params`).
+    func setParams(_ params: FitParams)
     func onTrainBegin(model: Sequential) throws
     func onTrainEnd(model: Sequential, history: History) throws
     /// `epoch` is 0-based, as in Keras.
     func onEpochBegin(_ epoch: Int, model: Sequential) throws
-    func onEpochEnd(_ epoch: Int, logs: [String: Float], model: Sequential) throws
+    /// `logs` holds the epoch's training loss and metrics, the validation ones (`val_loss`, …),
+    /// and the epoch's training time and sample count.
+    func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws
     func onBatchBegin(_ batch: Int, model: Sequential) throws
-    func onBatchEnd(_ batch: Int, logs: [String: Float], model: Sequential) throws
+    /// `logs` holds the running mean loss and metrics of the epoch so far.
+    func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws
 }
 
 extension Callback {
+    public func setParams(_ params: FitParams) {}
     public func onTrainBegin(model: Sequential) throws {}
     public func onTrainEnd(model: Sequential, history: History) throws {}
     public func onEpochBegin(_ epoch: Int, model: Sequential) throws {}
-    public func onEpochEnd(_ epoch: Int, logs: [String: Float], model: Sequential) throws {}
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {}
     public func onBatchBegin(_ batch: Int, model: Sequential) throws {}
-    public func onBatchEnd(_ batch: Int, logs: [String: Float], model: Sequential) throws {}
+    public func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {}
+}
+
+/// What a `fit` run is (Keras `callback.params`).
+public struct FitParams: Sendable, Equatable {
+    /// The epoch count asked for; epochs are numbered 0..<epochs.
+    public var epochs: Int
+    /// The epoch the run starts at (nonzero when resuming).
+    public var initialEpoch: Int
+    /// Batches per epoch.
+    public var steps: Int
+    public init(epochs: Int, initialEpoch: Int = 0, steps: Int) {
+        self.epochs = epochs
+        self.initialEpoch = initialEpoch
+        self.steps = steps
+    }
+}
+
+/// The values `fit` hands its callbacks (Keras `logs`), read by Keras name: `logs["loss"]`,
+/// `logs["accuracy"]`, `logs["val_loss"]`. The loss and accuracy are fields, so the logs of a batch
+/// are made without allocating; `samples` and `seconds` count the epoch's training so far.
+public struct Logs: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    public var loss: Float?
+    public var accuracy: Float?
+    /// Every other value by name (`val_loss`, `val_accuracy`, …).
+    public var others: [String: Float] = [:]
+    /// Training samples seen in the epoch so far.
+    public var samples: Int = 0
+    /// Training time of the epoch so far (validation excluded).
+    public var seconds: Double = 0
+
+    /// Empty logs.
+    public init() {}
+
+    public init(loss: Float?, accuracy: Float? = nil, samples: Int = 0, seconds: Double = 0) {
+        self.loss = loss
+        self.accuracy = accuracy
+        self.samples = samples
+        self.seconds = seconds
+    }
+
+    public init(dictionaryLiteral elements: (String, Float)...) {
+        for (key, value) in elements { self[key] = value }
+    }
+
+    public subscript(key: String) -> Float? {
+        get {
+            switch key {
+            case "loss": loss
+            case "accuracy": accuracy
+            default: others[key]
+            }
+        }
+        set {
+            switch key {
+            case "loss": loss = newValue
+            case "accuracy": accuracy = newValue
+            default: others[key] = newValue
+            }
+        }
+    }
+
+    /// The names with a value, sorted as Keras prints them.
+    public var keys: [String] { values.keys.sorted() }
+
+    /// Every value by name.
+    public var values: [String: Float] {
+        var d = others
+        if let loss { d["loss"] = loss }
+        if let accuracy { d["accuracy"] = accuracy }
+        return d
+    }
 }
 
 /// Whether larger or smaller values of a monitored quantity are better; `.auto` decides by name
@@ -69,9 +147,9 @@ public final class EarlyStopping: Callback {
         bestWeights = nil
     }
 
-    public func onEpochEnd(_ epoch: Int, logs: [String: Float], model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
         guard let current = logs[monitor] else {
-            throw NNError.invalidArgument("EarlyStopping monitors '\(monitor)', which is not among the logged values \(logs.keys.sorted())")
+            throw NNError.invalidArgument("EarlyStopping monitors '\(monitor)', which is not among the logged values \(logs.keys)")
         }
         // Keras: until some epoch improves, the current weights count as the best.
         if restoreBestWeights && bestWeights == nil { bestWeights = model.namedParameters.map { $0.parameter.value.copy() } }
@@ -112,9 +190,9 @@ public final class ThresholdStopping: Callback {
         self.mode = mode.resolved(for: monitor)
     }
 
-    public func onEpochEnd(_ epoch: Int, logs: [String: Float], model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
         guard let v = logs[monitor] else {
-            throw NNError.invalidArgument("ThresholdStopping monitors '\(monitor)', which is not among the logged values \(logs.keys.sorted())")
+            throw NNError.invalidArgument("ThresholdStopping monitors '\(monitor)', which is not among the logged values \(logs.keys)")
         }
         if mode == .max ? v >= threshold : v <= threshold {
             stoppedEpoch = epoch
@@ -141,10 +219,10 @@ public final class ModelCheckpoint: Callback {
         self.mode = mode.resolved(for: monitor)
     }
 
-    public func onEpochEnd(_ epoch: Int, logs: [String: Float], model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
         if saveBestOnly {
             guard let v = logs[monitor] else {
-                throw NNError.invalidArgument("ModelCheckpoint monitors '\(monitor)', which is not among the logged values \(logs.keys.sorted())")
+                throw NNError.invalidArgument("ModelCheckpoint monitors '\(monitor)', which is not among the logged values \(logs.keys)")
             }
             if let best, !(mode == .max ? v > best : v < best) { return }
             best = v
@@ -162,7 +240,7 @@ public final class TerminateOnNaN: Callback {
     private var epoch = 0
     public init() {}
     public func onEpochBegin(_ epoch: Int, model: Sequential) throws { self.epoch = epoch }
-    public func onBatchEnd(_ batch: Int, logs: [String: Float], model: Sequential) throws {
+    public func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
         if let l = logs["loss"], !l.isFinite {
             terminatedAt = (epoch, batch)
             model.stopTraining = true

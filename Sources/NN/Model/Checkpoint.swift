@@ -93,7 +93,7 @@ public final class CheckpointCallback: Callback {
         self.path = path
         self.optimizer = optimizer
     }
-    public func onEpochEnd(_ epoch: Int, logs: [String: Float], model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
         try Checkpoint.save(model: model, optimizer: optimizer, epochsDone: epoch + 1, to: path)
     }
 }

@@ -4,8 +4,8 @@ extension History {
     /// Reads back `History.jsonObject` (`[{"epoch": 1, "loss": …, "seconds": …}, …]`), e.g. from
     /// the file `cnn train --history-json` writes, so a report can be made for a finished run.
     /// Every numeric key other than `epoch`, `seconds` and `samples` becomes a log value.
-    public init(jsonObject: [[String: Any]]) throws {
-        self.init()
+    public convenience init(jsonObject: [[String: Any]]) throws {
+        var epochs: [Epoch] = []
         for (i, entry) in jsonObject.enumerated() {
             var logs: [String: Float] = [:]
             for (key, value) in entry where !["epoch", "seconds", "samples"].contains(key) {
@@ -19,5 +19,6 @@ extension History {
             let samples = (entry["samples"] as? NSNumber)?.intValue ?? 0
             epochs.append(Epoch(epoch: epoch, logs: logs, seconds: seconds, samples: samples))
         }
+        self.init(epochs: epochs)
     }
 }

@@ -1,26 +1,68 @@
 import Foundation
 
-/// Keras's per-epoch progress line. On a terminal it is redrawn in place
-/// (`1688/1688 ━━━━━━━━━━━━━━━━━━━━ 4s 2ms/step - accuracy: 0.8600 - loss: 0.3900`);
-/// otherwise only the finished line of each epoch is printed.
-final class ProgressBar {
-    private let epoch: Int, epochs: Int, steps: Int
-    private let verbosity: Verbosity
-    private let start = DispatchTime.now().uptimeNanoseconds
-    private var lastDraw: UInt64 = 0
-    private static let width = 20
+/// How much `fit` prints, as Keras's `verbose`: a progress bar updated in place (1), one line per
+/// epoch (2), or nothing (0). `.auto` picks the bar on a terminal and lines otherwise.
+public enum Verbosity: Sendable {
+    case silent, progressBar, epochLines, auto
 
-    init(epoch: Int, epochs: Int, steps: Int, verbosity: Verbosity) {
-        self.epoch = epoch
-        self.epochs = epochs
-        self.steps = steps
-        self.verbosity = verbosity
-        if verbosity != .silent { Self.write("Epoch \(epoch)/\(epochs)\n") }
+    func resolved(for output: OutputSink) -> Verbosity {
+        guard self == .auto else { return self }
+        return output.isTerminal ? .progressBar : .epochLines
+    }
+}
+
+/// Where a `ProgressBar` writes: standard output by default. A library user can collect the text
+/// (`OutputSink { log += $0 }`) or drop it (`.silent`).
+public struct OutputSink: Sendable {
+    /// Whether the text goes to a terminal, so a bar may be redrawn in place.
+    public let isTerminal: Bool
+    public let write: @Sendable (String) -> Void
+
+    public init(isTerminal: Bool = false, write: @escaping @Sendable (String) -> Void) {
+        self.isTerminal = isTerminal
+        self.write = write
     }
 
-    /// Redraws at most ten times a second, and always on the last step.
-    func update(step: Int, logs: [String: Float]) {
+    public static let standardOutput = OutputSink(isTerminal: isatty(STDOUT_FILENO) != 0) { text in
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    public static let silent = OutputSink { _ in }
+}
+
+/// Keras's per-epoch progress line (`ProgbarLogger`), a callback `fit` adds unless `verbose` is
+/// `.silent` or the callbacks already hold one. On a terminal it is redrawn in place
+/// (`1688/1688 ━━━━━━━━━━━━━━━━━━━━ 4s 2ms/step - accuracy: 0.8600 - loss: 0.3900`);
+/// otherwise only the finished line of each epoch is printed.
+public final class ProgressBar: Callback {
+    public let output: OutputSink
+    private let verbosity: Verbosity
+    private var epochs = 0, steps = 0
+    private var start: UInt64 = 0, lastDraw: UInt64 = 0
+    private static let width = 20
+
+    public init(verbosity: Verbosity = .auto, output: OutputSink = .standardOutput) {
+        self.output = output
+        self.verbosity = verbosity.resolved(for: output)
+    }
+
+    public func setParams(_ params: FitParams) {
+        epochs = params.epochs
+        steps = params.steps
+    }
+
+    public func onEpochBegin(_ epoch: Int, model: Sequential) throws {
+        start = DispatchTime.now().uptimeNanoseconds
+        lastDraw = 0
+        if verbosity != .silent { output.write("Epoch \(epoch + 1)/\(epochs)\n") }
+    }
+
+    /// Redraws at most ten times a second, and always on the last step. A non-finite loss ends
+    /// the line, since `fit` stops there.
+    public func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
+        if let loss = logs.loss, !loss.isFinite { return finish(Logs(), seconds: 0) }
         guard verbosity == .progressBar else { return }
+        let step = batch + 1
         let now = DispatchTime.now().uptimeNanoseconds
         guard step == steps || now - lastDraw > 100_000_000 else { return }
         lastDraw = now
@@ -28,23 +70,26 @@ final class ProgressBar {
         let perStep = elapsed / Double(max(1, step))
         let eta = perStep * Double(steps - step)
         let time = step == steps ? Self.seconds(elapsed) : Self.clock(eta)
-        Self.write("\r\u{1B}[K" + line(step: step, time: time, perStep: perStep, logs: logs))
+        output.write("\r\u{1B}[K" + line(step: step, time: time, perStep: perStep, logs: logs))
     }
 
-    func finish(logs: [String: Float], seconds: Double) {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+        finish(logs, seconds: logs.seconds)
+    }
+
+    private func finish(_ logs: Logs, seconds: Double) {
+        let perStep = seconds / Double(max(1, steps))
         switch verbosity {
         case .progressBar:
-            let perStep = seconds / Double(max(1, steps))
-            Self.write("\r\u{1B}[K" + line(step: steps, time: Self.seconds(seconds), perStep: perStep, logs: logs) + "\n")
+            output.write("\r\u{1B}[K" + line(step: steps, time: Self.seconds(seconds), perStep: perStep, logs: logs) + "\n")
         case .epochLines:
-            let perStep = seconds / Double(max(1, steps))
-            Self.write(line(step: steps, time: Self.seconds(seconds), perStep: perStep, logs: logs) + "\n")
+            output.write(line(step: steps, time: Self.seconds(seconds), perStep: perStep, logs: logs) + "\n")
         default:
             break
         }
     }
 
-    private func line(step: Int, time: String, perStep: Double, logs: [String: Float]) -> String {
+    private func line(step: Int, time: String, perStep: Double, logs: Logs) -> String {
         let digits = String(steps).count
         let counter = String(repeating: " ", count: max(0, digits - String(step).count)) + "\(step)/\(steps)"
         let done = steps == 0 ? Self.width : Self.width * step / steps
@@ -53,8 +98,8 @@ final class ProgressBar {
     }
 
     /// ` - accuracy: 0.8600 - loss: 0.3900 - val_accuracy: …`, keys sorted as Keras prints them.
-    static func format(_ logs: [String: Float]) -> String {
-        logs.keys.sorted().map { " - \($0): " + String(format: "%.4f", logs[$0]!) }.joined()
+    static func format(_ logs: Logs) -> String {
+        logs.keys.map { " - \($0): " + String(format: "%.4f", logs[$0]!) }.joined()
     }
 
     static func rate(_ perStep: Double) -> String {
@@ -69,9 +114,5 @@ final class ProgressBar {
         let t = Int(s.rounded())
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60)
                          : String(format: "%d:%02d", t / 60, t % 60)
-    }
-
-    static func write(_ s: String) {
-        FileHandle.standardOutput.write(s.data(using: .utf8)!)
     }
 }

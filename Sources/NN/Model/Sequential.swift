@@ -94,10 +94,7 @@ public final class Sequential {
 
     /// Runs the layers on a batch. The result is the last layer's buffer: copy it to keep it.
     public func forward(_ x: Tensor, training: Bool = false) throws -> Tensor {
-        guard Tensor.shape(x.shape, isBatchOf: inputShape) else {
-            throw NNError.shapeMismatch(layer: layers.first?.name ?? "input", typeName: "Sequential", what: "input",
-                                        expected: [-1] + inputShape, got: x.shape)
-        }
+        guard Tensor.shape(x.shape, isBatchOf: inputShape) else { throw inputShapeError(what: "input", got: x.shape) }
         var out = x
         for layer in layers { out = try layer.forward(out, training: training) }
         return out
@@ -134,6 +131,12 @@ public final class Sequential {
             last.softmaxFusedWithLoss = true
             softmaxFusedWithLoss = true
         }
+    }
+
+    /// A wrong model input is the first layer's error: it names that layer and its type.
+    func inputShapeError(what: String, got: [Int]) -> NNError {
+        .shapeMismatch(layer: layers.first?.displayName ?? "input", typeName: layers.first?.typeName ?? "Sequential",
+                       what: what, expected: [-1] + inputShape, got: got)
     }
 
     private func uniqueName(_ stem: String) -> String {

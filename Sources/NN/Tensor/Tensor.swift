@@ -65,6 +65,15 @@ public struct Tensor: CustomStringConvertible {
         return Tensor(shape: s, storage: storage, offset: offset)
     }
 
+    /// Rows `range` along axis 0, sharing storage (no copy).
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) out of 0..<\(shape[0])")
+        let per = count / Swift.max(1, shape[0])
+        var s = shape
+        s[0] = range.count
+        return Tensor(shape: s, storage: storage, offset: offset + range.lowerBound * per)
+    }
+
     /// An independent copy of the elements.
     public func copy() -> Tensor {
         let t = Tensor(shape: shape)
