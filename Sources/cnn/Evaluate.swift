@@ -18,7 +18,7 @@ struct Evaluate: ParsableCommand {
             let (_, test) = try dataOptions.load()
             let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
             try model.loadWeights(from: weights)
-            model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            model.compile(loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             let r = try model.evaluate(test, batchSize: 256)
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f", r.loss, r.accuracy ?? 0))
         }

@@ -30,7 +30,7 @@ struct Report: ParsableCommand {
             let (train, test) = try dataOptions.load()
             let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
             try model.loadWeights(from: weights)
-            model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            model.compile(loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             let result = try model.evaluate(test, batchSize: 256)
             var facts = TrainingReport.Facts(modelName: modelOptions.model, dataset: ReportWriter.dataSetName(dataOptions.data),
                                              optimizer: run?.optimizer, batchSize: run?.batchSize,

@@ -253,7 +253,7 @@ struct Transfer: ParsableCommand {
     }
 
     private func accuracy(_ model: Sequential, _ data: Dataset) throws -> Float {
-        if model.loss == nil { model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy]) }
+        if model.loss == nil { model.compile(loss: SparseCategoricalCrossentropy(), metrics: [.accuracy]) }
         return try model.evaluate(data, batchSize: 256).accuracy ?? 0
     }
 }

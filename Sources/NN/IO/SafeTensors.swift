@@ -169,7 +169,7 @@ extension Sequential {
     }
 
     /// Loads weights saved by `saveWeights`. Strict by default: every model parameter must be in the
-    /// file with the same shape, and the file may hold nothing else. With `skipMismatched`, tensors
+    /// file with the same shape, and the file may hold nothing else. With `skipMissing`, tensors
     /// the model lacks are ignored and model parameters the file lacks keep their values (a new head);
     /// shapes must still agree for every name both have. Nothing is changed unless all checks pass.
     public func loadWeights(from path: String, skipMissing: Bool = false) throws {

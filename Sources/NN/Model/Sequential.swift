@@ -85,7 +85,8 @@ public final class Sequential {
     public var trainableParameterCount: Int { layers.reduce(0) { $0 + $1.trainableParameterCount } }
 
     /// Chooses the optimizer, the loss and the metrics (`["accuracy"]`) for `fit` and `evaluate`.
-    public func compile(optimizer: Optimizer, loss: Loss, metrics: [Metric] = []) {
+    /// A model that is only evaluated needs no optimizer.
+    public func compile(optimizer: Optimizer? = nil, loss: Loss, metrics: [Metric] = []) {
         self.optimizer = optimizer
         self.loss = loss
         self.metrics = metrics

@@ -65,9 +65,8 @@ extension Sequential {
     }
 
     private func checkFitArguments(batchSize: Int, epochs: Int, initialEpoch: Int, validationSplit: Double) throws {
-        guard optimizer != nil, loss != nil else {
-            throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before fit")
-        }
+        guard loss != nil else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before fit") }
+        guard optimizer != nil else { throw NNError.invalidArgument("fit needs an optimizer: compile(optimizer:loss:metrics:) was given none") }
         guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
         guard epochs >= 0 else { throw NNError.invalidArgument("epochs must not be negative, got \(epochs)") }
         guard initialEpoch >= 0 && initialEpoch <= epochs else {
@@ -135,7 +134,7 @@ extension Sequential {
     /// backward, L2, update. Returns the batch's loss (including L2 penalties) and its number of
     /// correct predictions. A non-finite loss is returned without touching the weights.
     public func trainStep(x: Tensor, y: Tensor) throws -> (loss: Float, correct: Int) {
-        guard let optimizer, let loss else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before trainStep") }
+        guard let optimizer, let loss else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
         let output = try forward(x, training: true)
         let prediction = softmaxFusedWithLoss ? layers.last!.softmaxLogits! : output
         let gradient = outputGradientBuffer.tensor(batch: x.shape[0], sampleShape: outputShape)
