@@ -122,16 +122,13 @@ public final class ActivationLayer: Layer {
     private var output = BatchBuffer()
     private var inputGradient = BatchBuffer()
     private var y: Tensor?
-    /// The logits of the last forward pass (the input), kept for a fused softmax loss.
-    private var logits: Tensor?
 
     public init(_ activation: Activation, name: String? = nil) {
         self.activation = activation
         super.init(name: name)
     }
 
-    public override var endsInSoftmax: Bool { activation == .softmax }
-    public override var softmaxLogits: Tensor? { logits }
+    package override var endsInSoftmax: Bool { activation == .softmax }
     public override var typeName: String { activation == .relu || activation == .relu6 ? "ReLU" : (activation == .softmax ? "Softmax" : "Activation") }
     public override var defaultNameStem: String { activation == .relu || activation == .relu6 ? "re_lu" : (activation == .softmax ? "softmax" : "activation") }
 
@@ -140,7 +137,7 @@ public final class ActivationLayer: Layer {
         out.assign(input)
         activation.apply(out.pointer, count: out.count, width: outputShape.last ?? 1)
         y = out
-        logits = input
+        if activation == .softmax { softmaxLogits = input }
         return out
     }
 

@@ -25,7 +25,6 @@ public final class Conv2D: Layer {
     private var partialGradients = BatchBuffer()
     private var x: Tensor?
     private var y: Tensor?
-    private var logits: Tensor?
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: Activation = .linear, useBias: Bool = true,
@@ -51,8 +50,7 @@ public final class Conv2D: Layer {
                   activation: activation, useBias: useBias, kernelInitializer: kernelInitializer, kernelL2: kernelL2, name: name)
     }
 
-    public override var endsInSoftmax: Bool { activation == .softmax }
-    public override var softmaxLogits: Tensor? { logits }
+    package override var endsInSoftmax: Bool { activation == .softmax }
     public override var typeName: String { "Conv2D" }
     public override var defaultNameStem: String { "conv2d" }
     public override var parameters: [Parameter] { ownParameters }
@@ -96,7 +94,7 @@ public final class Conv2D: Layer {
         if g.isPointwise {
             BiasAdd.broadcast(bias?.value, rows: n * rowsPerImage, into: z)
             BLAS.gemm(m: n * rowsPerImage, n: filters, k: k, a: input.pointer, b: kernel.value.pointer, beta: beta, c: z.pointer)
-            if activation == .softmax { out.assign(z); logits = z }
+            if activation == .softmax { out.assign(z); softmaxLogits = z }
             activation.apply(out.pointer, count: out.count, width: filters)
         } else {
             // Parts of the batch run on the engine's threads, each with its own column buffer; within a
@@ -111,7 +109,7 @@ public final class Conv2D: Layer {
                                          col: workspace.buffer(slot, slot: 0, slots: parts), colSlot: slot)
             Parallel.run(parts, work)
             if !fused {
-                out.assign(z); logits = z
+                out.assign(z); softmaxLogits = z
                 activation.apply(out.pointer, count: out.count, width: filters)
             }
         }

@@ -19,7 +19,6 @@ public final class Dense: Layer {
     private var ones = BatchBuffer()
     private var x: Tensor?
     private var y: Tensor?
-    private var logits: Tensor?
 
     public init(units: Int, activation: Activation = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
@@ -33,8 +32,7 @@ public final class Dense: Layer {
         super.init(name: name)
     }
 
-    public override var endsInSoftmax: Bool { activation == .softmax }
-    public override var softmaxLogits: Tensor? { logits }
+    package override var endsInSoftmax: Bool { activation == .softmax }
     public override var typeName: String { "Dense" }
     public override var defaultNameStem: String { "dense" }
     public override var parameters: [Parameter] { ownParameters }
@@ -68,7 +66,7 @@ public final class Dense: Layer {
         BiasAdd.broadcast(bias?.value, rows: n, into: z)
         BLAS.gemm(m: n, n: units, k: inFeatures, a: input.pointer, b: kernel.value.pointer,
                   beta: bias == nil ? 0 : 1, c: z.pointer)
-        if activation == .softmax { out.assign(z); logits = z }
+        if activation == .softmax { out.assign(z); softmaxLogits = z }
         activation.apply(out.pointer, count: out.count, width: units)
         x = input
         y = out

@@ -19,13 +19,14 @@ open class Layer {
     /// False for a model's first layer, whose input gradient nobody reads: Dense and Conv2D then
     /// skip that GEMM (and col2im) and `backward` returns an empty tensor.
     public var computesInputGradient = true
-    /// Set by a model whose cross-entropy loss absorbs this layer's softmax: `backward` then
+    /// The output head's one hook (see `OutputHead`): true when the layer's last step is a softmax
+    /// whose input it keeps in `softmaxLogits`, so a cross-entropy loss can absorb the softmax.
+    package var endsInSoftmax: Bool { false }
+    /// The softmax's input (logits) of the last forward pass, kept by a layer that `endsInSoftmax`.
+    package internal(set) var softmaxLogits: Tensor?
+    /// Set by the model's `OutputHead` when its loss absorbs this layer's softmax: `backward` then
     /// receives dLoss/dLogits and skips the softmax's own derivative.
-    public internal(set) var softmaxFusedWithLoss = false
-    /// Whether the layer's output is a softmax whose logits it can hand to a loss.
-    open var endsInSoftmax: Bool { false }
-    /// The logits behind the softmax output of the last forward pass (for a fused loss).
-    open var softmaxLogits: Tensor? { nil }
+    package internal(set) var softmaxFusedWithLoss = false
     /// What `backward` returns when `computesInputGradient` is false.
     static let skippedGradient = Tensor(shape: [0])
 

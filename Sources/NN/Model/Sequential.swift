@@ -14,6 +14,8 @@ public final class Sequential {
     public private(set) var metrics: [Metric] = []
     /// Set by a callback to end `fit` after the current epoch (Keras `model.stop_training`).
     public var stopTraining = false
+    /// The loss and its fusion with the last layer, decided by `compile`.
+    private(set) var head: OutputHead?
     /// dLoss/dOutput for the current batch, reused across steps.
     var outputGradientBuffer = BatchBuffer()
     private var trainableScratch: [Parameter] = []
@@ -42,7 +44,7 @@ public final class Sequential {
         layer.workspace = workspace
         layer.seedRandomState(&rng)
         layers.append(layer)
-        configureLossFusion()
+        configureOutputHead()
         configureInputGradient()
     }
 
@@ -51,7 +53,8 @@ public final class Sequential {
     public func pop() throws -> Layer {
         guard let last = layers.popLast() else { throw NNError.invalidArgument("pop() on a model with no layers") }
         last.computesInputGradient = true
-        configureLossFusion()
+        last.softmaxFusedWithLoss = false
+        configureOutputHead()
         configureInputGradient()
         return last
     }
@@ -90,7 +93,7 @@ public final class Sequential {
         self.optimizer = optimizer
         self.loss = loss
         self.metrics = metrics
-        configureLossFusion()
+        configureOutputHead()
     }
 
     /// Runs the layers on a batch. The result is the last layer's buffer: copy it to keep it.
@@ -120,18 +123,13 @@ public final class Sequential {
         return g
     }
 
-    /// True when the last layer ends in softmax and the loss is a cross-entropy: the loss then
-    /// reads the logits, and the gradient p − y enters the layer below the softmax.
-    public private(set) var softmaxFusedWithLoss = false
+    /// True when the last layer's softmax is fused with the cross-entropy loss (see `OutputHead`).
+    package var softmaxFusedWithLoss: Bool { head?.fusedLayer != nil }
 
-    private func configureLossFusion() {
-        let fuse = loss?.fusesSoftmax ?? false
+    /// Re-decides the output head for the current loss and last layer.
+    func configureOutputHead() {
         for layer in layers { layer.softmaxFusedWithLoss = false }
-        softmaxFusedWithLoss = false
-        if fuse, let last = layers.last, last.endsInSoftmax {
-            last.softmaxFusedWithLoss = true
-            softmaxFusedWithLoss = true
-        }
+        head = loss.map { OutputHead(loss: $0, layers: layers) }
     }
 
     /// A wrong model input is the first layer's error: it names that layer and its type.

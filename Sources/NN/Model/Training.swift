@@ -134,11 +134,10 @@ extension Sequential {
     /// backward, L2, update. Returns the batch's loss (including L2 penalties) and its number of
     /// correct predictions. A non-finite loss is returned without touching the weights.
     public func trainStep(x: Tensor, y: Tensor) throws -> (loss: Float, correct: Int) {
-        guard let optimizer, let loss else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
+        guard let optimizer, let head else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
         let output = try forward(x, training: true)
-        let prediction = softmaxFusedWithLoss ? layers.last!.softmaxLogits! : output
         let gradient = outputGradientBuffer.tensor(batch: x.shape[0], sampleShape: outputShape)
-        var value = try loss.compute(prediction: prediction, target: y, logits: softmaxFusedWithLoss, gradient: gradient)
+        var value = try head.loss(output: output, target: y, gradient: gradient)
         value += regularizationLoss
         guard value.isFinite else { return (value, 0) }
         try backward(gradient)
@@ -178,13 +177,12 @@ extension Sequential {
 
     /// Mean loss and metrics over the batches of a checked batcher, in order.
     private func evaluate(_ batcher: Batcher) throws -> Evaluation {
-        let loss = loss!
+        let head = head!
         var lossSum: Double = 0, correct = 0
         for b in 0..<batcher.batchCount {
             let (xb, yb) = batcher.batch(b)
             let output = try forward(xb, training: false)
-            let prediction = softmaxFusedWithLoss ? layers.last!.softmaxLogits! : output
-            lossSum += Double(try loss.compute(prediction: prediction, target: yb, logits: softmaxFusedWithLoss, gradient: nil)) * Double(xb.shape[0])
+            lossSum += Double(try head.loss(output: output, target: yb, gradient: nil)) * Double(xb.shape[0])
             if metrics.contains(.accuracy) { correct += Metric.correctCount(output: output, target: yb) }
         }
         let n = batcher.count

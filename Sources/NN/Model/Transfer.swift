@@ -62,11 +62,9 @@ extension Sequential {
         let headModel = try Sequential(inputShape: Array(features.shape.dropFirst()), seed: rng.next())
         for layer in head { try headModel.add(layer) }
         defer {
-            // The layers go back to this model's workspace, loss fusion and input gradients.
-            for layer in head {
-                layer.workspace = workspace
-                layer.softmaxFusedWithLoss = softmaxFusedWithLoss && layer === layers.last
-            }
+            // The layers go back to this model's workspace, output head and input gradients.
+            for layer in head { layer.workspace = workspace }
+            configureOutputHead()
             configureInputGradient()
         }
         headModel.compile(optimizer: optimizer, loss: loss, metrics: [.accuracy])
