@@ -35,8 +35,6 @@ public final class BatchNormalization: Layer {
 
     public override var typeName: String { "BatchNormalization" }
     public override var defaultNameStem: String { "batch_normalization" }
-    public override var parameters: [Parameter] { ownParameters }
-    private var ownParameters: [Parameter] = []
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard epsilon > 0, momentum >= 0, momentum <= 1 else {
@@ -47,15 +45,14 @@ public final class BatchNormalization: Layer {
 
     public override func createParameters(rng: inout RandomGenerator) throws {
         let c = inputShape.last!
-        gamma = Parameter(name: "gamma", shape: [c]); gamma.value.fill(1)
-        beta = Parameter(name: "beta", shape: [c])
-        movingMean = Parameter(name: "moving_mean", shape: [c], trainable: false)
-        movingVariance = Parameter(name: "moving_variance", shape: [c], trainable: false); movingVariance.value.fill(1)
+        gamma = addParameter("gamma", shape: [c], initializer: .ones, rng: &rng)
+        beta = addParameter("beta", shape: [c], rng: &rng)
+        movingMean = addParameter("moving_mean", shape: [c], trainable: false, rng: &rng)
+        movingVariance = addParameter("moving_variance", shape: [c], initializer: .ones, trainable: false, rng: &rng)
         stats.deallocate()
         stats = .allocate(capacity: 4 * c)
         stats.initialize(repeating: 0, count: 4 * c)
         channelCount = c
-        ownParameters = [gamma, beta, movingMean, movingVariance].compactMap { $0 }
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

@@ -53,8 +53,6 @@ public final class Conv2D: Layer {
     package override var endsInSoftmax: Bool { activation == .softmax }
     public override var typeName: String { "Conv2D" }
     public override var defaultNameStem: String { "conv2d" }
-    public override var parameters: [Parameter] { ownParameters }
-    private var ownParameters: [Parameter] = []
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard filters > 0, kernelSize.0 > 0, kernelSize.1 > 0, strides.0 > 0, strides.1 > 0 else {
@@ -74,15 +72,9 @@ public final class Conv2D: Layer {
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        let k = Parameter(name: "kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters], l2: kernelL2)
-        kernelInitializer.fill(k.value, using: &rng)
-        kernel = k
-        if useBias {
-            let b = Parameter(name: "bias", shape: [filters])
-            biasInitializer.fill(b.value, using: &rng)
-            bias = b
-        }
-        ownParameters = [kernel, bias].compactMap { $0 }
+        kernel = addParameter("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters],
+                              initializer: kernelInitializer, l2: kernelL2, rng: &rng)
+        bias = useBias ? addParameter("bias", shape: [filters], initializer: biasInitializer, rng: &rng) : nil
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

@@ -35,8 +35,6 @@ public final class Dense: Layer {
     package override var endsInSoftmax: Bool { activation == .softmax }
     public override var typeName: String { "Dense" }
     public override var defaultNameStem: String { "dense" }
-    public override var parameters: [Parameter] { ownParameters }
-    private var ownParameters: [Parameter] = []
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard units > 0 else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): units must be positive, got \(units)") }
@@ -47,15 +45,8 @@ public final class Dense: Layer {
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        let k = Parameter(name: "kernel", shape: [inputShape[0], units], l2: kernelL2)
-        kernelInitializer.fill(k.value, using: &rng)
-        kernel = k
-        if useBias {
-            let b = Parameter(name: "bias", shape: [units])
-            biasInitializer.fill(b.value, using: &rng)
-            bias = b
-        }
-        ownParameters = [kernel, bias].compactMap { $0 }
+        kernel = addParameter("kernel", shape: [inputShape[0], units], initializer: kernelInitializer, l2: kernelL2, rng: &rng)
+        bias = useBias ? addParameter("bias", shape: [units], initializer: biasInitializer, rng: &rng) : nil
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

@@ -60,7 +60,6 @@ public final class DepthwiseConv2D: Layer {
 
     public override var typeName: String { "DepthwiseConv2D" }
     public override var defaultNameStem: String { "depthwise_conv2d" }
-    public override var parameters: [Parameter] { [kernel, bias].compactMap { $0 } }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard kernelSize.0 > 0, kernelSize.1 > 0, strides.0 > 0, strides.1 > 0, depthMultiplier > 0 else {
@@ -80,14 +79,9 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        let k = Parameter(name: "kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier], l2: kernelL2)
-        depthwiseInitializer.fill(k.value, using: &rng)
-        kernel = k
-        if useBias {
-            let b = Parameter(name: "bias", shape: [outputShape[2]])
-            biasInitializer.fill(b.value, using: &rng)
-            bias = b
-        }
+        kernel = addParameter("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier],
+                              initializer: depthwiseInitializer, l2: kernelL2, rng: &rng)
+        bias = useBias ? addParameter("bias", shape: [outputShape[2]], initializer: biasInitializer, rng: &rng) : nil
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

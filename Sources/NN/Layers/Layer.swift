@@ -34,8 +34,9 @@ open class Layer {
     open var typeName: String { "Layer" }
     /// The stem of automatic names (`dense`, `conv2d`, …).
     open var defaultNameStem: String { "layer" }
-    /// Everything saved with the weights, trainable or not, in a fixed order.
-    open var parameters: [Parameter] { [] }
+    /// Everything saved with the weights, trainable or not, in the order `addParameter` registered
+    /// them (that order and the names are the weights file's, so they never change).
+    public private(set) var parameters: [Parameter] = []
 
     public init(name: String? = nil) {
         self.name = name ?? ""
@@ -54,6 +55,7 @@ open class Layer {
         }
         self.inputShape = inputShape
         self.outputShape = out
+        parameters.removeAll()
         try createParameters(rng: &rng)
         isBuilt = true
     }
@@ -66,8 +68,19 @@ open class Layer {
 
     /// The per-sample output shape for a per-sample input shape; throws if the input does not fit.
     open func makeOutputShape(inputShape: [Int]) throws -> [Int] { inputShape }
-    /// Allocates and initializes parameters once the shapes are known.
+    /// Allocates and initializes parameters once the shapes are known, each with `addParameter`.
     open func createParameters(rng: inout RandomGenerator) throws {}
+
+    /// Creates, initializes and registers one parameter (Keras `add_weight`): the layer declares
+    /// each tensor once, in `createParameters`, and `parameters` lists them in this order.
+    @discardableResult
+    public final func addParameter(_ name: String, shape: [Int], initializer: Initializer = .zeros,
+                                   trainable: Bool = true, l2: Float = 0, rng: inout RandomGenerator) -> Parameter {
+        let p = Parameter(name: name, shape: shape, trainable: trainable, l2: l2)
+        initializer.fill(p.value, using: &rng)
+        parameters.append(p)
+        return p
+    }
     /// Takes a seed for the layer's own randomness (Dropout's masks) from the model's generator,
     /// so one model seed fixes a whole run.
     open func seedRandomState(_ rng: inout RandomGenerator) {}
