@@ -47,6 +47,25 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// Saved weights with the model and data they belong to (`evaluate`, `predict`, `report`).
+struct SavedModelOptions: ParsableArguments {
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Weights saved by `cnn train --save`.")
+    var weights: String
+
+    /// Loads the data, builds the model for it and loads the weights, compiled for evaluation
+    /// (a loss and accuracy, no optimizer).
+    func load() throws -> (model: Sequential, train: Dataset, test: Dataset) {
+        dataOptions.apply()
+        let (train, test) = try dataOptions.load()
+        let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
+        try model.loadWeights(from: weights)
+        model.compile(loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+        return (model, train, test)
+    }
+}
+
 enum NNCommand {
     /// Prints a library error as one clear line and exits 1 (not a stack trace).
     static func run(_ body: () throws -> Void) throws {

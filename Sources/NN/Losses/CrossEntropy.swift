@@ -1,13 +1,19 @@
 import Foundation
 
+/// What the two cross-entropies share: Keras's `from_logits`, and that a model whose last layer ends
+/// in softmax hands them its logits instead (see `OutputHead`).
+public class CrossEntropyLoss {
+    /// The predictions are logits rather than probabilities (Keras `from_logits`).
+    public let fromLogits: Bool
+    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+    public var fusesSoftmax: Bool { true }
+}
+
 /// Categorical cross-entropy on one-hot (or probability) target rows. With logits — a model ending
 /// in softmax hands them over — it is computed as log-sum-exp, so large logits cannot overflow, and
 /// the gradient is (softmax − target) / N. On probabilities it clips at 1e-7 as Keras does.
-public final class CategoricalCrossentropy: Loss {
-    public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+public final class CategoricalCrossentropy: CrossEntropyLoss, Loss {
     public var name: String { "categorical_crossentropy" }
-    public var fusesSoftmax: Bool { true }
 
     public func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float {
         try LossCheck.sameShape(name, prediction, target)
@@ -20,11 +26,8 @@ public final class CategoricalCrossentropy: Loss {
 
 /// Cross-entropy on integer class labels `[N]` (stored as Float), the same computation as
 /// `CategoricalCrossentropy` without building one-hot rows. A label outside 0..<classes is an error.
-public final class SparseCategoricalCrossentropy: Loss {
-    public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
+public final class SparseCategoricalCrossentropy: CrossEntropyLoss, Loss {
     public var name: String { "sparse_categorical_crossentropy" }
-    public var fusesSoftmax: Bool { true }
 
     public func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float {
         try LossCheck.gradientShape(name, prediction, gradient)
