@@ -4,6 +4,7 @@ import Foundation
 /// the bytes go to a temporary file in the same directory, are flushed to disk, then renamed over
 /// the destination.
 public enum AtomicFile {
+    /// Writes `data` to `path` atomically; throws `IOError.cannotWrite` naming the path.
     public static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
@@ -51,6 +52,7 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
     case corrupt(path: String, reason: String)
     case mismatch(path: String, reason: String)
 
+    /// The message; it names the file.
     public var description: String {
         switch self {
         case let .cannotWrite(path, reason): return "cannot write \(path): \(reason)"
@@ -62,5 +64,6 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
 }
 
 extension IOError: LocalizedError {
+    /// The same text as `description`, for `localizedDescription`.
     public var errorDescription: String? { description }
 }

@@ -42,11 +42,15 @@ public enum SafeTensors {
 
     /// A decoded file: tensors by name, in file order, and its metadata.
     public struct File {
+        /// The tensors, in the order the file lists them.
         public let tensors: [(name: String, tensor: Tensor)]
+        /// The header's `__metadata__` strings (empty when the file has none).
         public let metadata: [String: String]
+        /// The tensor called `name`, or nil.
         public subscript(name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
     }
 
+    /// Reads and decodes the safetensors file at `path` (`IOError` when it is missing or invalid).
     public static func load(_ path: String) throws -> File {
         guard FileManager.default.fileExists(atPath: path) else { throw IOError.cannotRead(path: path, reason: "no such file") }
         guard let data = FileManager.default.contents(atPath: path) else { throw IOError.cannotRead(path: path, reason: "not readable") }

@@ -10,6 +10,7 @@ open class Optimizer {
     public internal(set) var iterations: Int = 0
     private var slots: [ObjectIdentifier: [Tensor]] = [:]
 
+    /// A subclass passes its default step size (Keras `learning_rate`).
     public init(learningRate: Float) { self.learningRate = learningRate }
 
     /// The Keras name (`sgd`, `rmsprop`, `adam`).
@@ -83,8 +84,11 @@ struct OptimizerPart: ParallelWork {
 /// Stochastic gradient descent with optional momentum and Nesterov momentum, as Keras defines them:
 /// v ← μ·v − η·g; w ← w + v (Nesterov: w ← w + μ·v − η·g). Keras default η = 0.01.
 public final class SGD: Optimizer {
+    /// μ, the fraction of the last update carried into the next (Keras `momentum`; 0 is plain SGD).
     public let momentum: Float
+    /// Whether the step looks ahead along the momentum (Keras `nesterov`).
     public let nesterov: Bool
+    /// Keras `SGD(learning_rate=0.01, momentum=0.0, nesterov=False)`.
     public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false) {
         self.momentum = momentum
         self.nesterov = nesterov
@@ -111,8 +115,11 @@ public final class SGD: Optimizer {
 /// RMSProp as Keras 3 defines it (η = 0.001, ρ = 0.9, ε = 1e-7, no momentum):
 /// s ← ρ·s + (1 − ρ)·g²; w ← w − η·g / √(s + ε).
 public final class RMSProp: Optimizer {
+    /// ρ, the decay of the running mean of squared gradients (Keras `rho`).
     public let rho: Float
+    /// ε, added under the square root so the step stays finite (Keras `epsilon`).
     public let epsilon: Float
+    /// Keras `RMSprop(learning_rate=0.001, rho=0.9, epsilon=1e-7)`.
     public init(learningRate: Float = 0.001, rho: Float = 0.9, epsilon: Float = 1e-7) {
         self.rho = rho
         self.epsilon = epsilon
@@ -144,9 +151,13 @@ public final class RMSProp: Optimizer {
 /// into the step size: α = η·√(1 − β₂ᵗ)/(1 − β₁ᵗ); m ← m + (g − m)(1 − β₁); v ← v + (g² − v)(1 − β₂);
 /// w ← w − α·m / (√v + ε).
 public final class Adam: Optimizer {
+    /// β₁, the decay of the running mean of gradients (Keras `beta_1`).
     public let beta1: Float
+    /// β₂, the decay of the running mean of squared gradients (Keras `beta_2`).
     public let beta2: Float
+    /// ε, added to the denominator so the step stays finite (Keras `epsilon`).
     public let epsilon: Float
+    /// Keras `Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`.
     public init(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
         self.beta1 = beta1
         self.beta2 = beta2

@@ -3,6 +3,7 @@
 public struct RandomGenerator: RandomNumberGenerator {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose sequence is fixed by `seed` (Keras `seed=`): the same seed, the same run.
     public init(seed: UInt64) {
         var sm = seed
         func splitMix() -> UInt64 {
@@ -21,6 +22,7 @@ public struct RandomGenerator: RandomNumberGenerator {
         set { precondition(newValue.count == 4); s = (newValue[0], newValue[1], newValue[2], newValue[3]) }
     }
 
+    /// The next 64 random bits; `Float.random(in:using:)` and `shuffle(using:)` draw through it.
     public mutating func next() -> UInt64 {
         let result = rotl(s.1 &* 5, 7) &* 9
         let t = s.1 << 17

@@ -38,10 +38,14 @@ public struct Tensor: CustomStringConvertible {
         self.offset = offset
     }
 
+    /// A new tensor of `shape` filled with 0 (NumPy `zeros`).
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
+    /// A new tensor of `shape` filled with 1 (NumPy `ones`).
     public static func ones(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 1) }
+    /// A new tensor of `shape` with every element `value` (NumPy `full`).
     public static func filled(_ shape: [Int], with value: Float) -> Tensor { Tensor(shape: shape, repeating: value) }
 
+    /// The number of axes (NumPy `ndim`).
     public var rank: Int { shape.count }
 
     /// The same elements seen with another shape of the same element count (no copy).
@@ -126,8 +130,10 @@ public struct Tensor: CustomStringConvertible {
     /// The raw element pointer, valid while the tensor (or a view of it) lives.
     @inlinable public var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
 
+    /// Sets every element to `value`, in place (seen by every view of the same storage).
     public func fill(_ value: Float) { pointer.update(repeating: value, count: count) }
 
+    /// The shape and the first eight elements, for printing.
     public var description: String {
         let shown = elements.prefix(8).map { String($0) }.joined(separator: ", ")
         return "Tensor(shape: \(shape), elements: [\(shown)\(count > 8 ? ", …" : "")])"
