@@ -9,12 +9,12 @@
 #                    (printed only with strict=1).
 # A declaration counts as documented when the nearest line above it that is not an attribute line
 # (`@frozen`, `@discardableResult`, `@available(...)`, ...) is a `///` line or closes a `/** ... */`
-# block. Blank lines and plain `//` comments in between do not count: DocC would not show the text.
+# block (not a plain `/* */` one). Blank lines and plain `//` comments in between do not count.
 # Declarations inside a `public extension` block (or a public protocol) count as public without the
 # keyword, as Swift treats them. Enum cases and `deinit` are not checked.
 
 function reset_file() {
-    depth = 0; prev = ""; in_block = 0; nscope = 0; in_string = 0
+    depth = 0; prev = ""; in_block = 0; nscope = 0; in_string = 0; doc_block = 0
 }
 
 # Strips string literals and comments so that braces inside them are not counted.
@@ -54,6 +54,8 @@ FNR == 1 { reset_file() }
     stripped = line
     sub(/^[ \t]+/, "", stripped)
     was_in_comment = in_block || in_string
+    if (!was_in_comment && stripped ~ /^\/\*\*/) doc_block = 1
+    else if (!was_in_comment && stripped ~ /^\/\*/) doc_block = 0
     code = code_only(line)
 
     if (!was_in_comment) {
@@ -89,7 +91,7 @@ FNR == 1 { reset_file() }
         }
 
         if (is_public && (kind == "type" || (kind == "member" && strict))) {
-            documented = (prev ~ /^\/\/\// || prev ~ /\*\/[ \t]*$/)
+            documented = (prev ~ /^\/\/\// || (doc_block && prev ~ /\*\/[ \t]*$/))
             if (!documented) printf "%s\t%s:%d\t%s\n", kind, FILENAME, FNR, name
         }
 

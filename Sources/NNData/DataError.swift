@@ -22,6 +22,7 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     case missingDirectory(path: String, hint: String?)
     case missingFile(directory: String, file: String, hint: String?)
 
+    /// The message; it starts with the file or directory concerned.
     public var description: String {
         switch self {
         case let .fileNotFound(path):
@@ -68,5 +69,6 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
         }
     }
 
+    /// The same text as `description`, for `localizedDescription`.
     public var errorDescription: String? { description }
 }

@@ -15,10 +15,14 @@ public enum DataSets {
     /// MNIST's digits, also the default for any other directory.
     public static let digitClassNames = (0..<10).map(String.init)
 
-    /// The four file names of every MNIST-style directory; each may also exist with `.gz`.
+    /// The training images. These four are the file names of every MNIST-style directory; each may
+    /// also exist with `.gz`.
     public static let trainImagesFile = "train-images-idx3-ubyte"
+    /// The training labels.
     public static let trainLabelsFile = "train-labels-idx1-ubyte"
+    /// The test images.
     public static let testImagesFile = "t10k-images-idx3-ubyte"
+    /// The test labels.
     public static let testLabelsFile = "t10k-labels-idx1-ubyte"
 
     /// Loads the training and test sets of an MNIST-format directory (Fashion-MNIST by default).

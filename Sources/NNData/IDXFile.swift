@@ -8,8 +8,11 @@ import Foundation
 /// (the 1f 8b magic), not the name. The header is never trusted: its dimensions must describe
 /// exactly the bytes that follow, and nothing larger than `byteLimit` is ever buffered.
 public struct IDXFile {
+    /// Where the file was read from (names it in errors).
     public let path: String
+    /// The size of each axis, outermost first (`[60000, 28, 28]` for MNIST images).
     public let dimensions: [Int]
+    /// The data, row-major, one byte per element.
     public let bytes: [UInt8]
 
     /// The most data bytes `read` accepts by default: far above any MNIST-like set, and small enough

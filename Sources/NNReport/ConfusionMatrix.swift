@@ -5,10 +5,12 @@ import Foundation
 /// heat map: rows are true classes, columns predicted ones, each cell shows its count and is
 /// coloured by its share of the row (the recall of the diagonal), with a colour scale beside it.
 public struct ConfusionMatrix: Equatable {
+    /// The name of each class id, in label order (row and column titles).
     public let classNames: [String]
     /// `counts[truth][predicted]`.
     public private(set) var counts: [[Int]]
 
+    /// An empty matrix for these classes; fill it with `add(truth:predicted:)`.
     public init(classNames: [String]) {
         self.classNames = classNames
         counts = Array(repeating: Array(repeating: 0, count: classNames.count), count: classNames.count)
@@ -27,17 +29,20 @@ public struct ConfusionMatrix: Equatable {
         self.init(truth: (0..<data.count).map(data.label), predicted: predicted, classNames: data.classNames)
     }
 
+    /// Counts one sample of true class `truth` predicted as `predicted`.
     public mutating func add(truth: Int, predicted: Int) {
         precondition(counts.indices.contains(truth) && counts.indices.contains(predicted),
                      "class ids \(truth), \(predicted) outside 0..<\(classNames.count)")
         counts[truth][predicted] += 1
     }
 
+    /// The number of classes (rows and columns).
     public var classCount: Int { classNames.count }
     /// Number of samples counted.
     public var total: Int { counts.reduce(0) { $0 + $1.reduce(0, +) } }
     /// Samples on the diagonal.
     public var correct: Int { counts.indices.reduce(0) { $0 + counts[$1][$1] } }
+    /// The share of samples on the diagonal (0 when empty), as Keras's `accuracy` metric.
     public var accuracy: Double { total > 0 ? Double(correct) / Double(total) : 0 }
     /// Samples whose true class is `i`.
     public func rowTotal(_ i: Int) -> Int { counts[i].reduce(0, +) }

@@ -24,23 +24,30 @@ public struct TrainingReport {
     /// What the caller knows about the run; the report adds what it can measure itself (data
     /// sizes, parameters, epochs run, samples per second, test accuracy).
     public struct Facts {
+        /// The model's name in the title and the facts table.
         public var modelName: String
         /// The data set's name or directory.
         public var dataset: String
         /// Where the validation curves come from ("the test set", "last 10% of the training data").
         public var validation: String?
+        /// The optimizer's name (`adam`, `sgd`, …).
         public var optimizer: String?
+        /// The (initial) learning rate.
         public var learningRate: Float?
+        /// The training batch size.
         public var batchSize: Int?
         /// Epochs asked for (the history says how many ran).
         public var plannedEpochs: Int?
+        /// The random seed, so a reader can repeat the run.
         public var seed: UInt64?
         /// Wall time of the run (training and test evaluation); without it the report shows the sum of the epoch times.
         public var wallSeconds: Double?
+        /// The test loss from `evaluate`, when known.
         public var testLoss: Float?
         /// Further rows for the facts table.
         public var extra: [(String, String)]
 
+        /// Facts with the model's and data set's names; every other fact is optional.
         public init(modelName: String, dataset: String, validation: String? = nil, optimizer: String? = nil,
                     learningRate: Float? = nil, batchSize: Int? = nil, plannedEpochs: Int? = nil, seed: UInt64? = nil,
                     wallSeconds: Double? = nil, testLoss: Float? = nil, extra: [(String, String)] = []) {
@@ -54,7 +61,9 @@ public struct TrainingReport {
     public struct Mistake: Equatable {
         /// Index in the test set.
         public var index: Int
+        /// The true class id.
         public var truth: Int
+        /// The class id the model predicted.
         public var predicted: Int
         /// The model's probability (output) for the predicted class.
         public var probability: Float
@@ -62,15 +71,20 @@ public struct TrainingReport {
 
     /// One figure: its PNG file name, the image and its encoded bytes.
     public struct Figure {
+        /// The PNG file name, relative to the report's directory.
         public var file: String
         package var image: RasterImage
+        /// The encoded PNG bytes.
         public var png: Data
     }
 
     /// Everything the report holds, computed by `make()`.
     public struct Contents {
+        /// The whole `index.html`.
         public var html: String
+        /// Every figure, also written as its own PNG file.
         public var figures: [Figure]
+        /// The confusion matrix of the test set.
         public var confusion: ConfusionMatrix
         /// The misclassified test images shown (at most `mistakeCount`, in test-set order).
         public var mistakes: [Mistake]
@@ -80,10 +94,15 @@ public struct TrainingReport {
         package var lossChart: LineChart?
     }
 
+    /// The trained model.
     public let model: Sequential
+    /// What `fit` returned, for the learning curves; nil leaves them out.
     public let history: History?
+    /// The training set (sample images and sizes).
     public let train: Dataset
+    /// The test set the model is evaluated on.
     public let test: Dataset
+    /// What the caller knows about the run.
     public var facts: Facts
     /// Training images shown in the first section.
     public var sampleCount = 25
@@ -96,6 +115,7 @@ public struct TrainingReport {
     /// Batch size for predicting the test set.
     public var batchSize = 256
 
+    /// A report of `model` trained on `train`, evaluated on `test`; nothing is computed until `make()` or `write(to:)`.
     public init(model: Sequential, history: History?, train: Dataset, test: Dataset, facts: Facts) {
         self.model = model; self.history = history; self.train = train; self.test = test; self.facts = facts
     }

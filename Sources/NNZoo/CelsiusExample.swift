@@ -2,9 +2,12 @@ import NN
 /// The TensorFlow "Celsius to Fahrenheit" tutorial as a library call: one Dense unit, mean squared
 /// error, Adam. It should find weight 1.8 and bias 32.
 public enum CelsiusExample {
+    /// The tutorial's inputs, in °C.
     public static let celsius: [Float] = [-40, -10, 0, 8, 15, 22, 38]
+    /// The targets: the same temperatures in °F.
     public static let fahrenheit: [Float] = [-40, 14, 32, 46.4, 59, 71.6, 100.4]
 
+    /// Trains the one-unit model (full batch) and returns its weight, bias and final loss.
     public static func train(epochs: Int = 1000, learningRate: Float = 0.1, seed: UInt64 = 0) throws
         -> (weight: Float, bias: Float, loss: Float)
     {

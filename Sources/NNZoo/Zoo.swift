@@ -2,18 +2,24 @@ import NN
 /// The models of the tutorials this project follows, by name, with the recipe each is trained with.
 /// The CLI, the benchmark runner and the peer comparison all build them from here.
 public enum ModelZoo {
+    /// The model names `build(_:inputShape:classes:seed:)` and `cnn train --model` accept.
     public static let names = ["mlp", "convnet", "deep-convnet", "mobilenet"]
 
     /// How a model is trained by default (`cnn train --model NAME` with no other flags).
     public struct Recipe: Sendable {
+        /// The optimizer's name, as `optimizer(_:learningRate:)` takes it.
         public var optimizer: String
+        /// The initial learning rate.
         public var learningRate: Float
+        /// Samples per training step.
         public var batchSize: Int
+        /// Passes over the training data.
         public var epochs: Int
         /// Per-epoch learning-rate factor (1 = constant): lr = learningRate · decayᵉᵖᵒᶜʰ.
         public var decay: Float = 1
     }
 
+    /// The recipe `name` is trained with by default (`convnet`'s for any other name).
     public static func recipe(_ name: String) -> Recipe {
         switch name {
         case "mlp": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 5)
