@@ -136,6 +136,7 @@ extension Sequential {
 /// The scores X·W + b go through a Dense layer (softmax by default, which keeps their argmax), so
 /// the result drops into a model like any trained head. One solve replaces epochs of SGD.
 public enum RidgeHead {
+    /// How the ridge system is solved (the CLI's `--ridge-solver`).
     public enum Solver: String, Sendable, CaseIterable {
         /// Normal equations solved by Cholesky (`sposv`). The bias column is eliminated exactly by
         /// centring: b = ȳ − Wᵀx̄ and W solves (X̄ᵀX̄ + λI)·W = X̄ᵀȲ for the centred X̄, Ȳ — a D×D
