@@ -12,11 +12,11 @@ public final class Dense: Layer {
     public private(set) var kernel: Parameter!
     public private(set) var bias: Parameter?
 
-    private var output = BatchBuffer()
-    private var preactivation = BatchBuffer()
-    private var activationGradient = BatchBuffer()
-    private var inputGradient = BatchBuffer()
-    private var ones = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var preactivation = ScratchBuffer()
+    private var activationGradient = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
+    private var ones = ScratchBuffer()
     private var x: Tensor?
     private var y: Tensor?
     private var logits: Tensor?
@@ -87,7 +87,7 @@ enum ActivationGradient {
     /// the loss; otherwise a copy in `buffer` with the activation's derivative applied.
     /// `sampleShape` is the layer's output shape (passed in, so no shape array is built per step).
     static func compute(_ activation: Activation, fused: Bool, output y: Tensor, outputGradient: Tensor,
-                        sampleShape: [Int], buffer: inout BatchBuffer) -> Tensor {
+                        sampleShape: [Int], buffer: inout ScratchBuffer) -> Tensor {
         if activation == .linear || (activation == .softmax && fused) { return outputGradient }
         let dz = buffer.tensor(batch: outputGradient.shape[0], sampleShape: sampleShape)
         dz.assign(outputGradient)
@@ -106,7 +106,7 @@ enum BiasAdd {
     }
 
     /// db = dzᵀ · 1, an sgemv against a ones vector.
-    static func gradient(_ dz: Tensor, rows: Int, width: Int, ones: inout BatchBuffer, into db: Tensor) {
+    static func gradient(_ dz: Tensor, rows: Int, width: Int, ones: inout ScratchBuffer, into db: Tensor) {
         let one = ones.tensor(batch: rows, sampleShape: [])
         if one[flat: 0] != 1 || one[flat: rows - 1] != 1 { one.fill(1) }
         BLAS.gemv(trans: true, m: rows, n: width, a: dz.pointer, x: one.pointer, y: db.pointer)
