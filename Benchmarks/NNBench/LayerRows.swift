@@ -149,8 +149,8 @@ enum LayerRows {
     /// do not inflate the timings).
     static func profile(calls: Int, _ body: () throws -> Void) rethrows
         -> (gemm: Double, im2col: Double, other: Double, multiplyAdds: Int) {
-        // On one thread: the profiler's counters are plain (not atomic), and a time split of work
-        // running on several threads at once would not add up to the wall time.
+        // On one thread: a time split of work running on several threads at once would not add up
+        // to the wall time.
         let threads = Parallel.threads
         Parallel.threads = 1
         defer { Parallel.threads = threads }

@@ -115,31 +115,3 @@ package enum BLAS {
     package static var configuration: String { String(cString: openblas_get_config()) }
     package static var coreName: String { String(cString: openblas_get_corename()) }
 }
-
-/// Where a layer's time goes, when enabled: GEMM calls (count, multiply-adds, seconds) and the
-/// im2col/col2im copies. The benchmark runner's time split reads it; off, it costs one branch.
-package enum KernelProfiler {
-    nonisolated(unsafe) package static var enabled = false
-    nonisolated(unsafe) package static var gemmCalls = 0
-    nonisolated(unsafe) package static var gemmMultiplyAdds = 0
-    nonisolated(unsafe) package static var gemmSeconds: Double = 0
-    nonisolated(unsafe) package static var im2colSeconds: Double = 0
-
-    package static func reset() { gemmCalls = 0; gemmMultiplyAdds = 0; gemmSeconds = 0; im2colSeconds = 0 }
-
-    @inline(__always) static func now() -> UInt64 { enabled ? DispatchTime.now().uptimeNanoseconds : 0 }
-
-    @inline(__always) static func recordGEMM(m: Int, n: Int, k: Int, since start: UInt64) {
-        guard enabled else { return }
-        gemmCalls += 1
-        gemmMultiplyAdds += m * n * k
-        gemmSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    @inline(__always) static func recordIm2col(since start: UInt64) {
-        guard enabled else { return }
-        im2colSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-}
-
-import Dispatch

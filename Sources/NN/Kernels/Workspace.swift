@@ -1,3 +1,47 @@
+/// The engine's one grow-only scratch memory: a buffer sized by the largest request so far and
+/// never shrunk, so once every layer has seen its largest batch a training step allocates nothing.
+/// Layers keep one per output or gradient (seen as a batch `Tensor`), pooling keeps its argmax
+/// indices in one, BatchNormalization its per-channel statistics, and a model's `Workspace` (the
+/// im2col columns all layers share, darknet's single workspace) is one. Memory is a `TensorStorage`,
+/// 64-byte aligned; growing replaces it, and tensors still viewing the old storage keep it alive.
+package struct ScratchBuffer {
+    private var storage: TensorStorage?
+    /// The last batch view handed out, returned again while the batch size stays the same.
+    private var view: Tensor?
+
+    package init() {}
+
+    /// At least `count` floats. Contents persist until the buffer grows; then they are zero.
+    package mutating func floats(_ count: Int) -> UnsafeMutablePointer<Float> { reserve(count).pointer }
+
+    /// `[batch] + sampleShape` over this buffer. Steady-state calls return the same view.
+    package mutating func tensor(batch: Int, sampleShape: [Int]) -> Tensor {
+        if let v = view, v.shape[0] == batch, v.shape.count == sampleShape.count + 1 { return v }
+        let v = Tensor(shape: [batch] + sampleShape, storage: reserve(batch * sampleShape.reduce(1, *)))
+        view = v
+        return v
+    }
+
+    /// At least `count` Int32 indices (pooling's argmax); the buffer then holds indices only.
+    package mutating func indices(_ count: Int) -> UnsafeMutablePointer<Int32> {
+        UnsafeMutableRawPointer(reserve(count).pointer).bindMemory(to: Int32.self, capacity: max(count, 1))
+    }
+
+    /// Bytes currently held.
+    package var bytes: Int { (storage?.capacity ?? 0) * MemoryLayout<Float>.stride }
+
+    private mutating func reserve(_ count: Int) -> TensorStorage {
+        if let s = storage, s.capacity >= count { return s }
+        let s = TensorStorage(capacity: count)
+        storage = s
+        view = nil
+        return s
+    }
+}
+
+/// Sequential's `outputGradientBuffer` still spells the old name; the model rewrite drops it.
+typealias BatchBuffer = ScratchBuffer
+
 /// Scratch memory shared by the layers of a model (darknet's single workspace): im2col columns and
 /// their gradients live here, so a training step allocates nothing once the largest layer has run.
 ///
@@ -9,34 +53,23 @@ package final class Workspace {
     /// while columns plus column gradients stay in L3 those GEMMs run near square-sgemm speed; 16 MB
     /// chunks spilled to DRAM and cost Conv2D about a third of its speed (nn-bench, 2-core EPYC).
     package var budget: Int
-    private var storage: UnsafeMutablePointer<Float>
-    private var capacity: Int
+    private var scratch = ScratchBuffer()
 
     package init(budget: Int = 512 << 10) {
         self.budget = max(1, budget)
-        capacity = 0
-        storage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     }
-
-    deinit { storage.deallocate() }
 
     /// How many whole images of `floatsPerImage` floats fit in the budget (at least one).
     package func imagesPerChunk(floatsPerImage: Int, batch: Int) -> Int {
         max(1, min(batch, budget / max(1, floatsPerImage)))
     }
 
-    /// A buffer of at least `count` floats, grown (never shrunk) when too small. Contents are undefined.
-    /// `slot` selects one of several disjoint regions (0: columns, 1: column gradients) of `count` floats each.
-    package func buffer(_ count: Int, slot: Int = 0, slots: Int = 2) -> UnsafeMutablePointer<Float> {
-        let needed = count * slots
-        if needed > capacity {
-            storage.deallocate()
-            storage = UnsafeMutablePointer<Float>.allocate(capacity: needed)
-            capacity = needed
-        }
-        return storage + slot * count
+    /// `count` disjoint buffers of `floats` floats each, back to back (buffer i starts at `i · floats`).
+    /// Contents are undefined.
+    package func buffers(_ count: Int, floats: Int) -> UnsafeMutablePointer<Float> {
+        scratch.floats(count * floats)
     }
 
     /// Bytes currently held.
-    package var bytes: Int { capacity * MemoryLayout<Float>.stride }
+    package var bytes: Int { scratch.bytes }
 }

@@ -119,8 +119,8 @@ public enum Activation: String, Sendable, CaseIterable {
 /// A layer that only applies an activation (Keras `Activation("relu")`, `ReLU`, `Softmax`).
 public final class ActivationLayer: Layer {
     public let activation: Activation
-    private var output = BatchBuffer()
-    private var inputGradient = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
     private var y: Tensor?
 
     public init(_ activation: Activation, name: String? = nil) {

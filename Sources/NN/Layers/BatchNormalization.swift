@@ -12,12 +12,13 @@ public final class BatchNormalization: Layer {
     public private(set) var movingMean: Parameter!
     public private(set) var movingVariance: Parameter!
 
-    private var output = BatchBuffer()
-    private var normalized = BatchBuffer()   // x̂, kept for backward
-    private var inputGradient = BatchBuffer()
-    private var partialBuffer = BatchBuffer()
-    /// Per-channel scratch, 4·C floats: mean, σ⁻¹, Σ (centred squares, then dy), Σ dy·x̂.
-    private var stats = UnsafeMutablePointer<Float>.allocate(capacity: 4)
+    private var output = ScratchBuffer()
+    private var normalized = ScratchBuffer()   // x̂, kept for backward
+    private var inputGradient = ScratchBuffer()
+    private var partialBuffer = ScratchBuffer()
+    /// Per-channel scratch, 4·C floats (reserved when built): mean, σ⁻¹, Σ (centred squares, then dy), Σ dy·x̂.
+    private var statsBuffer = ScratchBuffer()
+    private var stats: UnsafeMutablePointer<Float> { statsBuffer.floats(4 * channelCount) }
     private var mean: UnsafeMutablePointer<Float> { stats }
     private var inverseStd: UnsafeMutablePointer<Float> { stats + channelCount }
     private var channelSum: UnsafeMutablePointer<Float> { stats + 2 * channelCount }
@@ -30,8 +31,6 @@ public final class BatchNormalization: Layer {
         self.epsilon = epsilon
         super.init(name: name)
     }
-
-    deinit { stats.deallocate() }
 
     public override var typeName: String { "BatchNormalization" }
     public override var defaultNameStem: String { "batch_normalization" }
@@ -49,10 +48,8 @@ public final class BatchNormalization: Layer {
         beta = addParameter("beta", shape: [c], rng: &rng)
         movingMean = addParameter("moving_mean", shape: [c], trainable: false, rng: &rng)
         movingVariance = addParameter("moving_variance", shape: [c], initializer: .ones, trainable: false, rng: &rng)
-        stats.deallocate()
-        stats = .allocate(capacity: 4 * c)
-        stats.initialize(repeating: 0, count: 4 * c)
         channelCount = c
+        _ = stats
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

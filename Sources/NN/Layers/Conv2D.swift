@@ -17,12 +17,12 @@ public final class Conv2D: Layer {
     public private(set) var bias: Parameter?
     package private(set) var geometry: ConvGeometry!
 
-    private var output = BatchBuffer()
-    private var preactivation = BatchBuffer()
-    private var activationGradient = BatchBuffer()
-    private var inputGradient = BatchBuffer()
-    private var ones = BatchBuffer()
-    private var partialGradients = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var preactivation = ScratchBuffer()
+    private var activationGradient = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
+    private var ones = ScratchBuffer()
+    private var partialGradients = ScratchBuffer()
     private var x: Tensor?
     private var y: Tensor?
 
@@ -94,11 +94,11 @@ public final class Conv2D: Layer {
             let fused = activation != .softmax
             let parts = Parallel.imageParts(images: n, valuesPerImage: rowsPerImage * filters)
             let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: (n + parts - 1) / parts)
-            let slot = chunk * rowsPerImage * k
+            let columnFloats = chunk * rowsPerImage * k
             let work = Conv2DForwardPart(geometry: g, filters: filters, images: n, chunk: chunk,
                                          input: input.pointer, kernel: kernel.value.pointer, bias: bias?.value.pointer,
                                          z: z.pointer, activation: fused ? activation : .linear,
-                                         col: workspace.buffer(slot, slot: 0, slots: parts), colSlot: slot)
+                                         col: workspace.buffers(parts, floats: columnFloats), columnFloats: columnFloats)
             Parallel.run(parts, work)
             if !fused {
                 out.assign(z); softmaxLogits = z
@@ -142,8 +142,8 @@ public final class Conv2D: Layer {
             : activationGradient.tensor(batch: n, sampleShape: outputShape)
         let parts = Parallel.imageParts(images: n, valuesPerImage: rowsPerImage * filters)
         let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: (n + parts - 1) / parts)
-        let slot = chunk * rowsPerImage * k
-        let columns = workspace.buffer(slot, slot: 0, slots: 2 * parts)
+        let columnFloats = chunk * rowsPerImage * k
+        let columns = workspace.buffers(2 * parts, floats: columnFloats)
         let gradientSize = k * filters + (bias == nil ? 0 : filters)
         let partials = partialGradients.tensor(batch: max(1, parts - 1) * gradientSize, sampleShape: []).pointer
         let one = ones.tensor(batch: chunk * rowsPerImage, sampleShape: [])
@@ -153,7 +153,7 @@ public final class Conv2D: Layer {
             x: x.pointer, y: y.pointer, dy: outputGradient.pointer, dz: dz.pointer, kernel: kernel.value.pointer,
             kernelGradient: kernel.gradient.pointer, biasGradient: bias?.gradient.pointer, partials: partials,
             gradientSize: gradientSize, ones: one.pointer, dx: wantsInput ? dx.pointer : nil,
-            columns: columns, slot: slot)
+            columns: columns, columnFloats: columnFloats)
         Parallel.run(parts, work)
         for p in 1..<max(1, parts) {
             let partial = partials + (p - 1) * gradientSize
@@ -172,12 +172,13 @@ struct Conv2DForwardPart: ParallelWork {
     let input: UnsafeMutablePointer<Float>, kernel: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?
     let z: UnsafeMutablePointer<Float>
     let activation: Activation
-    let col: UnsafeMutablePointer<Float>, colSlot: Int
+    /// The parts' column buffers, `columnFloats` each.
+    let col: UnsafeMutablePointer<Float>, columnFloats: Int
 
     func run(part: Int, of parts: Int) {
         let g = geometry, rowsPerImage = g.outputPixels, k = g.patchSize
         let imageSize = g.inputPixels * g.channels
-        let col = col + part * colSlot
+        let col = col + part * columnFloats
         let range = Parallel.range(part, of: parts, count: images)
         for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
             let count = min(chunk, range.upperBound - start)
@@ -210,12 +211,13 @@ struct Conv2DBackwardPart: ParallelWork {
     let partials: UnsafeMutablePointer<Float>, gradientSize: Int
     let ones: UnsafeMutablePointer<Float>
     let dx: UnsafeMutablePointer<Float>?
-    let columns: UnsafeMutablePointer<Float>, slot: Int
+    /// Two buffers per part (columns, column gradients), `columnFloats` each.
+    let columns: UnsafeMutablePointer<Float>, columnFloats: Int
 
     func run(part: Int, of parts: Int) {
         let g = geometry, rowsPerImage = g.outputPixels, k = g.patchSize
         let imageSize = g.inputPixels * g.channels, outputSize = rowsPerImage * filters
-        let col = columns + 2 * part * slot, dcol = col + slot
+        let col = columns + 2 * part * columnFloats, dcol = col + columnFloats
         let dW = part == 0 ? kernelGradient : partials + (part - 1) * gradientSize
         let db = biasGradient.map { part == 0 ? $0 : partials + (part - 1) * gradientSize + k * filters }
         let range = Parallel.range(part, of: parts, count: images)

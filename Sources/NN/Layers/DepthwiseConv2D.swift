@@ -27,11 +27,11 @@ public final class DepthwiseConv2D: Layer {
     public private(set) var bias: Parameter?
     package private(set) var geometry: ConvGeometry!
 
-    private var output = BatchBuffer()
-    private var activationGradient = BatchBuffer()
-    private var inputGradient = BatchBuffer()
-    private var ones = BatchBuffer()
-    private var partialKernelGradients = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var activationGradient = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
+    private var ones = ScratchBuffer()
+    private var partialKernelGradients = ScratchBuffer()
     private var x: Tensor?
     private var y: Tensor?
 

@@ -5,9 +5,9 @@ public final class Dropout: Layer {
     public let rate: Float
     /// The generator the masks come from; part of a checkpoint's state.
     public var rng: RandomGenerator
-    private var output = BatchBuffer()
-    private var inputGradient = BatchBuffer()
-    private var maskBuffer = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
+    private var maskBuffer = ScratchBuffer()
     private var appliedMask = false
 
     public init(rate: Float, seed: UInt64 = 0, name: String? = nil) {

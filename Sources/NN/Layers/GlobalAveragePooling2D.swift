@@ -3,9 +3,9 @@
 /// Forward is one sgemv per image over its `[H·W, C]` view; backward spreads dY / (H·W) back.
 public final class GlobalAveragePooling2D: Layer {
     public let keepdims: Bool
-    private var output = BatchBuffer()
-    private var inputGradient = BatchBuffer()
-    private var ones = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
+    private var ones = ScratchBuffer()
 
     public init(keepdims: Bool = false, name: String? = nil) {
         self.keepdims = keepdims

@@ -6,9 +6,9 @@ public final class MaxPooling2D: Layer {
     public let padding: Padding
     package private(set) var geometry: ConvGeometry!
 
-    private var output = BatchBuffer()
-    private var inputGradient = BatchBuffer()
-    private var argmax = IndexBuffer()
+    private var output = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
+    private var argmax = ScratchBuffer()
 
     /// Strides default to the pool size, as in Keras.
     public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid, name: String? = nil) {
@@ -42,7 +42,7 @@ public final class MaxPooling2D: Layer {
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
         let out = output.tensor(batch: n, sampleShape: outputShape)
-        let arg = argmax.pointer(count: out.count)
+        let arg = argmax.indices(out.count)
         let work = MaxPoolForwardPart(geometry: g, images: n, src: input.pointer, dst: out.pointer, arg: arg)
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)
         return out
@@ -52,7 +52,7 @@ public final class MaxPooling2D: Layer {
         let g = geometry!, n = outputGradient.shape[0]
         let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
         let work = MaxPoolBackwardPart(geometry: g, images: n, dy: outputGradient.pointer, dx: dx.pointer,
-                                       arg: argmax.pointer(count: outputGradient.count))
+                                       arg: argmax.indices(outputGradient.count))
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)
         return dx
     }
@@ -163,20 +163,4 @@ struct MaxPoolBackwardPart: ParallelWork {
             for j in 0..<perImageOut { d[Int(arg[ob + j])] += dy[ob + j] }
         }
     }
-}
-
-/// A grow-only buffer of Int32 indices (pooling's argmax), reused across steps.
-final class IndexBuffer {
-    private var storage = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    private var capacity = 1
-    func pointer(count: Int) -> UnsafeMutablePointer<Int32> {
-        if count > capacity {
-            storage.deallocate()
-            storage = .allocate(capacity: count)
-            storage.initialize(repeating: 0, count: count)
-            capacity = count
-        }
-        return storage
-    }
-    deinit { storage.deallocate() }
 }

@@ -3,8 +3,8 @@
 /// TensorFlow's `relu6` gradient does; NaN stays NaN so a diverging run is seen.
 public final class ReLU: Layer {
     public let maxValue: Float?
-    private var output = BatchBuffer()
-    private var inputGradient = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
     private var y: Tensor?
 
     public init(maxValue: Float? = nil, name: String? = nil) {

@@ -3,8 +3,8 @@
 /// convolution so its valid 3×3 window lines up the way TensorFlow's `same` would not.
 public final class ZeroPadding2D: Layer {
     public let padding: ((top: Int, bottom: Int), (left: Int, right: Int))
-    private var output = BatchBuffer()
-    private var inputGradient = BatchBuffer()
+    private var output = ScratchBuffer()
+    private var inputGradient = ScratchBuffer()
 
     public init(padding: ((Int, Int), (Int, Int)), name: String? = nil) {
         self.padding = ((padding.0.0, padding.0.1), (padding.1.0, padding.1.1))

@@ -1,0 +1,33 @@
+/// The bias and activation steps around a layer's GEMM, shared by Dense, Conv2D and DepthwiseConv2D.
+
+/// dLoss/dPreactivation from dLoss/dOutput, shared by the layers with a fused activation.
+enum ActivationGradient {
+    /// Returns `outputGradient` itself when the activation is linear or its softmax is fused into
+    /// the loss; otherwise a copy in `buffer` with the activation's derivative applied.
+    /// `sampleShape` is the layer's output shape (passed in, so no shape array is built per step).
+    static func compute(_ activation: Activation, fused: Bool, output y: Tensor, outputGradient: Tensor,
+                        sampleShape: [Int], buffer: inout ScratchBuffer) -> Tensor {
+        if activation == .linear || (activation == .softmax && fused) { return outputGradient }
+        let dz = buffer.tensor(batch: outputGradient.shape[0], sampleShape: sampleShape)
+        dz.assign(outputGradient)
+        activation.backward(output: y.pointer, gradient: dz.pointer, count: dz.count, width: y.shape.last ?? 1)
+        return dz
+    }
+}
+
+/// Bias broadcast and bias gradient over the rows of an `[rows, width]` matrix.
+enum BiasAdd {
+    /// Writes `bias` into every row of `z` (then a GEMM with β = 1 adds the product), or nothing.
+    static func broadcast(_ bias: Tensor?, rows: Int, into z: Tensor) {
+        guard let bias else { return }
+        let w = bias.count, b = bias.pointer, dst = z.pointer
+        for r in 0..<rows { (dst + r * w).update(from: b, count: w) }
+    }
+
+    /// db = dzᵀ · 1, an sgemv against a ones vector.
+    static func gradient(_ dz: Tensor, rows: Int, width: Int, ones: inout ScratchBuffer, into db: Tensor) {
+        let one = ones.tensor(batch: rows, sampleShape: [])
+        if one[flat: 0] != 1 || one[flat: rows - 1] != 1 { one.fill(1) }
+        BLAS.gemv(trans: true, m: rows, n: width, a: dz.pointer, x: one.pointer, y: db.pointer)
+    }
+}
