@@ -39,9 +39,6 @@ package struct ScratchBuffer {
     }
 }
 
-/// Sequential's `outputGradientBuffer` still spells the old name; the model rewrite drops it.
-typealias BatchBuffer = ScratchBuffer
-
 /// Scratch memory shared by the layers of a model (darknet's single workspace): im2col columns and
 /// their gradients live here, so a training step allocates nothing once the largest layer has run.
 ///

@@ -17,7 +17,7 @@ public final class Sequential {
     /// The loss and its fusion with the last layer, decided by `compile`.
     private(set) var head: OutputHead?
     /// dLoss/dOutput for the current batch, reused across steps.
-    var outputGradientBuffer = BatchBuffer()
+    var outputGradientBuffer = ScratchBuffer()
     private var trainableScratch: [Parameter] = []
 
     /// Builds `layers` in order from `inputShape`. Unnamed layers get Keras-style names
