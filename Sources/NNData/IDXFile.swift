@@ -76,8 +76,8 @@ public struct IDXFile {
     }
 
     /// Writes `bytes` as an IDX file of unsigned bytes, gzipped (deflate with a gzip header) if asked.
-    /// The file appears atomically: a temporary file in the same directory is renamed over `path`,
-    /// so a reader never sees a half-written file.
+    /// The file appears atomically and durably (`AtomicFile`): a reader, or a crash, sees either the
+    /// old file or the whole new one.
     public static func write(_ bytes: [UInt8], dimensions: [Int], to path: String, gzip: Bool = false) throws {
         guard (1...255).contains(dimensions.count) else {
             throw DataError.invalidShape(path: path, dimensions: dimensions, reason: "an IDX file has 1 to 255 dimensions")
@@ -125,19 +125,12 @@ func checkedProduct(_ dimensions: [Int]) -> Int? {
     return product
 }
 
-/// Writes a temporary file next to `path` and renames it into place.
+/// Writes through `AtomicFile` (the one output-file rule: temporary file, fsync, rename, fsync of the
+/// directory), reporting a failure as this module's `DataError`.
 private func writeAtomically(_ content: [UInt8], to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let temp = url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     do {
-        try Data(content).write(to: temp)
-    } catch {
-        throw DataError.writeFailed(path: path, reason: error.localizedDescription)
-    }
-    if rename(temp.path, url.path) != 0 {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(at: temp)
+        try AtomicFile.write(Data(content), to: path)
+    } catch let IOError.cannotWrite(_, reason) {
         throw DataError.writeFailed(path: path, reason: reason)
     }
 }

@@ -91,6 +91,12 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(try IDXFile.read(path("raw.gz")).bytes, [1, 2, 3])
         // Header bytes are big-endian.
         XCTAssertEqual(try bytes(path("raw.gz")), [0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3])
+        // Written through AtomicFile: a missing directory is a DataError naming the file.
+        XCTAssertThrowsError(try IDXFile.write([1], dimensions: [1], to: path("missing/x.idx"))) {
+            guard case .writeFailed(let p, let reason) = $0 as? DataError else { return XCTFail("\($0)") }
+            XCTAssertEqual(p, path("missing/x.idx"))
+            XCTAssertTrue(reason.contains("does not exist"), reason)
+        }
     }
 
     func testGzipOutputIsStandard() throws {

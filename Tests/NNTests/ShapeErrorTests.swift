@@ -75,6 +75,16 @@ final class ShapeErrorTests: XCTestCase {
         assertThrows("MaxPooling2D built on flat input", contains: ["pool", "MaxPooling2D", "[10]"]) {
             try MaxPooling2D(poolSize: 2, name: "pool").build(inputShape: [10], seed: 1)
         }
+        // The one geometry check (ConvGeometry.validated) names the layer for every sliding window.
+        assertThrows("MaxPooling2D window larger than the image", contains: ["big_pool", "MaxPooling2D", "pool", "does not fit", "[2, 2, 1]"]) {
+            try MaxPooling2D(poolSize: 3, name: "big_pool").build(inputShape: [2, 2, 1], seed: 1)
+        }
+        assertThrows("Conv2D with no filters", contains: ["no_filters", "Conv2D", "filters 0", "must be positive"]) {
+            try Conv2D(filters: 0, kernelSize: 3, name: "no_filters").build(inputShape: [8, 8, 1], seed: 1)
+        }
+        assertThrows("DepthwiseConv2D stride 0", contains: ["dw", "DepthwiseConv2D", "strides (0, 0)"]) {
+            try DepthwiseConv2D(kernelSize: 3, strides: 0, name: "dw").build(inputShape: [8, 8, 1], seed: 1)
+        }
         assertThrows("Dropout rate 1", contains: ["drop", "rate"]) {
             try Dropout(rate: 1, name: "drop").build(inputShape: [10], seed: 1)
         }

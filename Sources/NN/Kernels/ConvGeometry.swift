@@ -43,3 +43,28 @@ package struct ConvGeometry: Equatable, Sendable {
         kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1 && padTop == 0 && padLeft == 0
     }
 }
+
+extension ConvGeometry {
+    /// The one geometry check of the sliding-window layers (Conv2D, DepthwiseConv2D, MaxPooling2D):
+    /// window, strides and `otherSizes` positive, an NHWC image input, and a window that fits it.
+    /// Errors name the layer and its type (`layer 'conv2d' (Conv2D): …`).
+    package static func validated(layer: String, typeName: String, inputShape: [Int],
+                                  window: (Int, Int), windowName: String = "kernel", strides: (Int, Int),
+                                  padding: Padding, otherSizes: KeyValuePairs<String, Int> = [:]) throws -> ConvGeometry {
+        let named = "layer '\(layer)' (\(typeName))"
+        guard window.0 > 0, window.1 > 0, strides.0 > 0, strides.1 > 0, otherSizes.allSatisfy({ $0.value > 0 }) else {
+            let sizes = ["\(windowName) size \(window)", "strides \(strides)"] + otherSizes.map { "\($0.key) \($0.value)" }
+            throw NNError.invalidArgument("\(named): \(sizes.dropLast().joined(separator: ", ")) and \(sizes.last!) must be positive")
+        }
+        guard inputShape.count == 3 else {
+            throw NNError.invalidArgument("\(named) expects images [N, height, width, channels] but its input shape is \(inputShape)")
+        }
+        let g = ConvGeometry(inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+                             kernelHeight: window.0, kernelWidth: window.1,
+                             strideHeight: strides.0, strideWidth: strides.1, padding: padding)
+        guard g.outputHeight > 0, g.outputWidth > 0 else {
+            throw NNError.invalidArgument("\(named): \(windowName) \(window) does not fit the input \(inputShape) with \(padding) padding")
+        }
+        return g
+    }
+}

@@ -116,8 +116,9 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 }
 
-/// A layer that only applies an activation (Keras `Activation("relu")`, `ReLU`, `Softmax`).
-public final class ActivationLayer: Layer {
+/// A layer that only applies an activation (Keras `Activation("relu")`, `Softmax`, and `ReLU`, the
+/// subclass below): the engine's one activation layer, whatever the function.
+public class ActivationLayer: Layer {
     public let activation: Activation
     private var output = ScratchBuffer()
     private var inputGradient = ScratchBuffer()
@@ -143,10 +144,33 @@ public final class ActivationLayer: Layer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        dx.assign(outputGradient)
         if !softmaxFusedWithLoss, let y {
-            activation.backward(output: y.pointer, gradient: dx.pointer, count: dx.count, width: outputShape.last ?? 1)
+            // One pass from dy to dx for ReLU's masks; a copy then the derivative in place otherwise.
+            activation.backward(output: y.pointer, outputGradient: outputGradient.pointer, into: dx.pointer,
+                                count: dx.count, width: outputShape.last ?? 1)
+        } else {
+            dx.assign(outputGradient)
         }
         return dx
+    }
+}
+
+/// Keras's `ReLU` layer: the activation layer with `.relu`, or `.relu6` for `ReLU(maxValue: 6)`
+/// (MobileNet's ReLU6). The gradient passes where 0 < y < maxValue, as TensorFlow's `relu6`
+/// gradient does; NaN stays NaN so a diverging run is seen. Other caps are not supported.
+public final class ReLU: ActivationLayer {
+    /// The cap asked for: nil (plain ReLU) or 6.
+    public let maxValue: Float?
+
+    public init(maxValue: Float? = nil, name: String? = nil) {
+        self.maxValue = maxValue
+        super.init(maxValue == 6 ? .relu6 : .relu, name: name)
+    }
+
+    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        if let maxValue, maxValue != 6 {
+            throw NNError.invalidArgument("layer '\(displayName)' (ReLU): max value must be 6 (ReLU6) or none, got \(maxValue)")
+        }
+        return inputShape
     }
 }

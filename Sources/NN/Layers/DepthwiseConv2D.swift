@@ -62,18 +62,9 @@ public final class DepthwiseConv2D: Layer {
     public override var defaultNameStem: String { "depthwise_conv2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        guard kernelSize.0 > 0, kernelSize.1 > 0, strides.0 > 0, strides.1 > 0, depthMultiplier > 0 else {
-            throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): kernel size \(kernelSize), strides \(strides) and depth multiplier \(depthMultiplier) must be positive")
-        }
-        guard inputShape.count == 3 else {
-            throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D) expects images [N, height, width, channels] but its input shape is \(inputShape)")
-        }
-        let g = ConvGeometry(inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-                             kernelHeight: kernelSize.0, kernelWidth: kernelSize.1,
-                             strideHeight: strides.0, strideWidth: strides.1, padding: padding)
-        guard g.outputHeight > 0, g.outputWidth > 0 else {
-            throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): kernel \(kernelSize) does not fit the input \(inputShape) with \(padding) padding")
-        }
+        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
+                                           window: kernelSize, strides: strides, padding: padding,
+                                           otherSizes: ["depth multiplier": depthMultiplier])
         geometry = g
         return [g.outputHeight, g.outputWidth, g.channels * depthMultiplier]
     }

@@ -26,15 +26,8 @@ public final class MaxPooling2D: Layer {
     public override var defaultNameStem: String { "max_pooling2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        guard poolSize.0 > 0, poolSize.1 > 0, strides.0 > 0, strides.1 > 0 else {
-            throw NNError.invalidArgument("layer '\(displayName)' (MaxPooling2D): pool size \(poolSize) and strides \(strides) must be positive")
-        }
-        guard inputShape.count == 3 else {
-            throw NNError.invalidArgument("layer '\(displayName)' (MaxPooling2D) expects images [N, height, width, channels] but its input shape is \(inputShape)")
-        }
-        let g = ConvGeometry(inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-                             kernelHeight: poolSize.0, kernelWidth: poolSize.1,
-                             strideHeight: strides.0, strideWidth: strides.1, padding: padding)
+        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
+                                           window: poolSize, windowName: "pool", strides: strides, padding: padding)
         geometry = g
         return [g.outputHeight, g.outputWidth, g.channels]
     }
