@@ -176,6 +176,16 @@ final class TransferTests: XCTestCase {
         try plain.build(inputShape: [10])
         assertClose(try plain.forward(x), Ref.relu(toRef(x)), rtol: 0, "ReLU forward")
         XCTAssertThrowsError(try ReLU(maxValue: 0).build(inputShape: [3]))
+
+        // Any other positive cap (Keras max_value) is the same function and gradient.
+        let capped = ReLU(maxValue: 2.5)
+        try capped.build(inputShape: [10])
+        let yc = try capped.forward(x).copy()
+        XCTAssertEqual(yc.elements.max()!, 2.5)
+        assertClose(yc, Ref.relu(toRef(x), maxValue: 2.5), rtol: 0, "ReLU(2.5) forward")
+        assertClose(try capped.backward(dy), Ref.reluBackward(input: toRef(x), maxValue: 2.5, outputGradient: toRef(dy)),
+                    rtol: 0, "ReLU(2.5) input gradient")
+        try checker.check(capped, input: data.tensor([4, 10], -9, 9), kinks: true, "ReLU(maxValue: 2.5)")
     }
 
     /// The new reference functions against central differences in Double.

@@ -123,9 +123,16 @@ public class ActivationLayer: Layer {
     private var output = ScratchBuffer()
     private var inputGradient = ScratchBuffer()
     private var y: Tensor?
+    /// A ReLU cap other than 6 (Keras `ReLU(max_value=…)`; 6 is the `.relu6` activation).
+    let reluCap: Float?
 
-    public init(_ activation: Activation, name: String? = nil) {
+    public convenience init(_ activation: Activation, name: String? = nil) {
+        self.init(activation, reluCap: nil, name: name)
+    }
+
+    init(_ activation: Activation, reluCap: Float?, name: String?) {
         self.activation = activation
+        self.reluCap = reluCap
         super.init(name: name)
     }
 
@@ -137,6 +144,10 @@ public class ActivationLayer: Layer {
         let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
         out.assign(input)
         activation.apply(out.pointer, count: out.count, width: outputShape.last ?? 1)
+        if let cap = reluCap {
+            let o = out.pointer
+            for i in 0..<out.count { o[i] = o[i] > cap ? cap : o[i] }
+        }
         y = out
         if activation == .softmax { softmaxLogits = input }
         return out
@@ -144,7 +155,11 @@ public class ActivationLayer: Layer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        if !softmaxFusedWithLoss, let y {
+        if let cap = reluCap, let y {
+            // y is x clamped to [0, cap], so 0 < y < cap exactly where 0 < x < cap.
+            let yp = y.pointer, g = outputGradient.pointer, d = dx.pointer
+            for i in 0..<dx.count { let v = yp[i]; d[i] = v > 0 && v < cap ? g[i] : 0 }
+        } else if !softmaxFusedWithLoss, let y {
             // One pass from dy to dx for ReLU's masks; a copy then the derivative in place otherwise.
             activation.backward(output: y.pointer, outputGradient: outputGradient.pointer, into: dx.pointer,
                                 count: dx.count, width: outputShape.last ?? 1)
@@ -155,21 +170,22 @@ public class ActivationLayer: Layer {
     }
 }
 
-/// Keras's `ReLU` layer: the activation layer with `.relu`, or `.relu6` for `ReLU(maxValue: 6)`
-/// (MobileNet's ReLU6). The gradient passes where 0 < y < maxValue, as TensorFlow's `relu6`
-/// gradient does; NaN stays NaN so a diverging run is seen. Other caps are not supported.
+/// Keras's `ReLU` layer, y = min(max(x, 0), maxValue): the activation layer with `.relu`, `.relu6`
+/// for `ReLU(maxValue: 6)` (MobileNet's ReLU6), or `.relu` clamped at any other positive cap. The
+/// gradient passes where 0 < y < maxValue, as TensorFlow's `relu6` gradient does; NaN stays NaN so
+/// a diverging run is seen.
 public final class ReLU: ActivationLayer {
-    /// The cap asked for: nil (plain ReLU) or 6.
+    /// The cap asked for, or nil for none.
     public let maxValue: Float?
 
     public init(maxValue: Float? = nil, name: String? = nil) {
         self.maxValue = maxValue
-        super.init(maxValue == 6 ? .relu6 : .relu, name: name)
+        super.init(maxValue == 6 ? .relu6 : .relu, reluCap: maxValue == 6 ? nil : maxValue, name: name)
     }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        if let maxValue, maxValue != 6 {
-            throw NNError.invalidArgument("layer '\(displayName)' (ReLU): max value must be 6 (ReLU6) or none, got \(maxValue)")
+        if let maxValue, !(maxValue > 0) {
+            throw NNError.invalidArgument("layer '\(displayName)' (ReLU): max value must be positive, got \(maxValue)")
         }
         return inputShape
     }
