@@ -64,7 +64,7 @@ extension Sequential {
         defer {
             // The layers go back to this model's workspace, loss fusion and input gradients.
             for layer in head {
-                layer.workspace = workspace
+                layer.useWorkspace(workspace)
                 layer.softmaxFusedWithLoss = softmaxFusedWithLoss && layer === layers.last
             }
             configureInputGradient()
