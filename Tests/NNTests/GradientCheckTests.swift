@@ -60,7 +60,7 @@ final class GradientCheckTests: XCTestCase {
         layer.bias!.value.assign(data.tensor([f], -0.5, 0.5))
         if let images = budgetImages {
             let perImage = layer.geometry.outputPixels * layer.geometry.patchSize
-            layer.workspace = Workspace(budget: images * perImage)
+            layer.useWorkspace(Workspace(budget: images * perImage))
             XCTAssertLessThan(layer.workspace.imagesPerChunk(floatsPerImage: perImage, batch: n), n,
                               "\(name): the batch must need more than one chunk", file: file, line: line)
         }

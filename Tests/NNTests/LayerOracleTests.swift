@@ -106,7 +106,7 @@ final class LayerOracleTests: XCTestCase {
         let g = layer.geometry!
         if let images = t.budgetImages {
             let perImage = g.outputPixels * g.patchSize
-            layer.workspace = Workspace(budget: images * perImage)
+            layer.useWorkspace(Workspace(budget: images * perImage))
             let chunk = layer.workspace.imagesPerChunk(floatsPerImage: perImage, batch: t.n)
             XCTAssertEqual(chunk, images, "\(t.label): images per chunk", file: file, line: line)
             XCTAssertGreaterThan((t.n + chunk - 1) / chunk, 1, "\(t.label): the batch must need more than one chunk",
@@ -216,7 +216,7 @@ final class LayerOracleTests: XCTestCase {
         let conv = Conv2D(filters: 3, kernelSize: 3, padding: .same, activation: .relu)
         try conv.build(inputShape: [5, 4, 2], seed: 1)
         conv.bias!.value.assign(data.tensor([3], -0.5, 0.5))
-        conv.workspace = Workspace(budget: 2 * conv.geometry.outputPixels * conv.geometry.patchSize)
+        conv.useWorkspace(Workspace(budget: 2 * conv.geometry.outputPixels * conv.geometry.patchSize))
         let dense = Dense(units: 4, activation: .tanh)
         try dense.build(inputShape: [60], seed: 2)
         let pool = MaxPooling2D(poolSize: 2, padding: .same)

@@ -33,6 +33,21 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// A seed given to Dropout survives `Sequential.add`; unseeded layers get the model's stream, and
+    /// seeding one layer leaves the others' weights as they were (the draw is taken either way).
+    func testDropoutSeedIsRespectedByTheModel() throws {
+        func model(_ dropout: Dropout) throws -> Sequential {
+            try Sequential(inputShape: [6], layers: [Dense(units: 4), dropout, Dense(units: 3)], seed: 5)
+        }
+        let seeded = try model(Dropout(rate: 0.5, seed: 42))
+        let unseeded = try model(Dropout(rate: 0.5))
+        XCTAssertEqual(seeded.layers[1].randomState, Dropout(rate: 0.5, seed: 42).rng.state)
+        XCTAssertNotEqual(unseeded.layers[1].randomState, Dropout(rate: 0.5).rng.state)
+        XCTAssertEqual(seeded.layers[2].parameters[0].value.elements, unseeded.layers[2].parameters[0].value.elements)
+        XCTAssertNil(seeded.layers[0].randomState)
+        XCTAssertTrue(seeded.layers.allSatisfy { $0.workspace === seeded.workspace })
+    }
+
     func testAutomaticNamesAreUnique() throws {
         let model = try Sequential(inputShape: [4], layers: [Dense(units: 3), Dense(units: 3), Dense(units: 2, name: "out"), Dense(units: 2)])
         XCTAssertEqual(model.layers.map(\.name), ["dense", "dense_1", "out", "dense_2"])

@@ -23,6 +23,23 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// The engine's shared pool is an object; making it set OpenBLAS single-threaded, and an owned
+    /// pool runs work without touching the shared one.
+    func testPoolIsAnObjectAndOpenBLASRunsSingleThreaded() {
+        _ = WorkerPool.shared
+        XCTAssertEqual(BLAS.openBLASThreads, 1)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        let wrong = UnsafeMutablePointer<Int>.allocate(capacity: 16)
+        defer { counts.deallocate(); wrong.deallocate() }
+        counts.update(repeating: 0, count: 16)
+        wrong.update(repeating: 0, count: 16)
+        let owned = WorkerPool(threads: 3)
+        defer { owned.retire() }
+        XCTAssertFalse(owned === WorkerPool.shared)
+        for _ in 0..<100 { owned.run(5, CountParts(counts: counts, expectedParts: 5, wrongPartCount: wrong)) }
+        for p in 0..<16 { XCTAssertEqual(counts[p], p < 5 ? 100 : 0, "part \(p)"); XCTAssertEqual(wrong[p], 0) }
+    }
+
     func testEveryPartRunsExactlyOnce() {
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
         let wrong = UnsafeMutablePointer<Int>.allocate(capacity: 16)

@@ -104,12 +104,12 @@ package enum BLAS {
         return cblas_sdot(Int32(count), x, Int32(incx), y, Int32(incy))
     }
 
-    /// The number of threads OpenBLAS uses for one call. The engine sets it to 1 and splits work
-    /// itself (see `Parallel`); set `Parallel.threads` instead.
-    static var openBLASThreads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
-    }
+    /// The number of threads OpenBLAS uses for one call. The engine sets it to 1 when it makes its
+    /// pool (`WorkerPool.shared`) and splits work itself; set `Parallel.threads` instead.
+    static var openBLASThreads: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets OpenBLAS's own thread count (`openblas_set_num_threads`). The engine calls it once, with 1.
+    static func setOpenBLASThreads(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
 
     /// What OpenBLAS says about its build (version and options) and the kernel it chose for this CPU.
     package static var configuration: String { String(cString: openblas_get_config()) }

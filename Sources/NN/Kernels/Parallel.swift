@@ -11,17 +11,19 @@ import Synchronization
 ///
 /// Results are deterministic for a given `threads`: each part's range depends only on the part's
 /// index, and reductions over parts are summed in part order.
+///
+/// The threads are a `WorkerPool` object; the kernels below run on `WorkerPool.shared`.
 package enum Parallel {
-    /// Threads one kernel uses, the caller included. The default is OpenBLAS's own choice at start
-    /// (the core count, or `OPENBLAS_NUM_THREADS`/`OMP_NUM_THREADS` when set). Set it between
-    /// training steps from one thread, as `openblas_set_num_threads`: not from inside a part, nor
-    /// while another thread is training.
+    /// Threads one kernel uses, the caller included: the shared pool's. The default is OpenBLAS's
+    /// own choice at start (the core count, or `OPENBLAS_NUM_THREADS`/`OMP_NUM_THREADS` when set).
+    /// Setting it replaces the shared pool: do it between training steps from one thread, not from
+    /// inside a part, nor while another thread is training.
     package static var threads: Int {
-        get { pool.threads }
+        get { WorkerPool.shared.threads }
         set {
-            guard newValue != pool.threads else { return }
-            let old = pool
-            pool = WorkerPool(threads: max(1, newValue))
+            guard newValue != WorkerPool.shared.threads else { return }
+            let old = WorkerPool.shared
+            WorkerPool.shared = WorkerPool(threads: max(1, newValue))
             old.retire()
         }
     }
@@ -36,12 +38,12 @@ package enum Parallel {
             if parts == 1 { work.run(part: 0, of: 1) }
             return
         }
-        pool.run(parts, work)
+        WorkerPool.shared.run(parts, work)
     }
 
     /// Whether the pool is running a job: work issued from inside a part then runs on its thread.
     @inline(__always)
-    package static var isRunningParts: Bool { pool.isBusy }
+    package static var isRunningParts: Bool { WorkerPool.shared.isBusy }
 
     /// How many parts to make of `count` items, each at least `grain` items (at most `threads`).
     @inline(__always)
@@ -61,8 +63,6 @@ package enum Parallel {
     package static func range(_ p: Int, of parts: Int, count: Int) -> Range<Int> {
         (p * count / parts)..<((p + 1) * count / parts)
     }
-
-    nonisolated(unsafe) static var pool = WorkerPool(threads: WorkerPool.initialThreads())
 }
 
 /// One kernel split into parts: `run(part:of:)` does part `part` of `parts`; parts must touch
@@ -76,8 +76,8 @@ package protocol ParallelWork {
 /// so a worker claims a part with one compare-exchange on a word that also says how many parts
 /// that job has: a worker still looking at a finished job can neither claim a part of the next one
 /// nor read the next job's count with the old job's index.
-final class WorkerPool: @unchecked Sendable {
-    let threads: Int
+package final class WorkerPool: @unchecked Sendable {
+    package let threads: Int
     private let job = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
@@ -90,20 +90,24 @@ final class WorkerPool: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    /// OpenBLAS's thread count at start, before the engine sets it to 1.
-    static func initialThreads() -> Int {
-        let n = BLAS.openBLASThreads
-        return max(1, n)
-    }
+    /// The pool the engine's kernels run on (`Parallel`), made on first use with OpenBLAS's thread
+    /// count at start; `Parallel.threads` replaces it.
+    nonisolated(unsafe) package static var shared: WorkerPool = {
+        let threads = max(1, BLAS.openBLASThreads)
+        // Here the engine decides to split every kernel over its own threads and to call OpenBLAS
+        // from each of them, so OpenBLAS's own pool must stay out of the way: its threads would
+        // compete with ours for the cores and spin in sched_yield between the step's small calls.
+        BLAS.setOpenBLASThreads(1)
+        return WorkerPool(threads: threads)
+    }()
 
-    init(threads: Int) {
+    /// Starts `threads − 1` worker threads (the caller of `run` is the last). Leaves OpenBLAS alone.
+    package init(threads: Int) {
         self.threads = threads
         work.initialize(to: nil)
         workType.initialize(to: nil)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
-        // The engine splits the work; OpenBLAS runs each piece on the calling thread.
-        BLAS.openBLASThreads = 1
         for _ in 1..<max(1, threads) {
             let unmanaged = Unmanaged.passRetained(self)
             var thread = pthread_t()
@@ -122,15 +126,16 @@ final class WorkerPool: @unchecked Sendable {
         mutex.deallocate(); wake.deallocate()
     }
 
-    /// Replaced pools (a new `Parallel.threads`) let their workers exit.
-    func retire() {
+    /// Lets the workers exit (a pool replaced by a new `Parallel.threads`, or one a caller owned).
+    package func retire() {
         stopping.store(true, ordering: .sequentiallyConsistent)
         pthread_mutex_lock(mutex); pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
     }
 
-    var isBusy: Bool { busy.load(ordering: .relaxed) }
+    package var isBusy: Bool { busy.load(ordering: .relaxed) }
 
-    func run<W: ParallelWork>(_ count: Int, _ task: W) {
+    /// Runs every part of `task` on this pool's threads and returns when all are done.
+    package func run<W: ParallelWork>(_ count: Int, _ task: W) {
         guard live.load(ordering: .relaxed) > 0, count < 1 << 20,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for p in 0..<count { task.run(part: p, of: count) }  // nested, concurrent, or no workers: inline

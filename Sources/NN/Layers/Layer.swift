@@ -14,8 +14,9 @@ open class Layer {
     public internal(set) var inputShape: [Int] = []
     public internal(set) var outputShape: [Int] = []
     public internal(set) var isBuilt = false
-    /// Scratch memory for im2col and the like; a model gives all its layers one.
-    package var workspace: Workspace
+    /// Scratch memory for im2col and the like. A layer makes its own; a model hands all its layers
+    /// its one workspace with `useWorkspace` (darknet's rule).
+    package private(set) var workspace: Workspace
     /// False for a model's first layer, whose input gradient nobody reads: Dense and Conv2D then
     /// skip that GEMM (and col2im) and `backward` returns an empty tensor.
     public var computesInputGradient = true
@@ -81,9 +82,21 @@ open class Layer {
         parameters.append(p)
         return p
     }
-    /// Takes a seed for the layer's own randomness (Dropout's masks) from the model's generator,
-    /// so one model seed fixes a whole run.
+    /// Called by a model as the layer joins it, in layer order. A layer with randomness of its own
+    /// (Dropout's masks) and no seed from the user seeds it from one draw of the model's generator,
+    /// so one model seed fixes a whole run; a layer the user seeded keeps its seed but takes the draw
+    /// all the same, so seeding one layer changes no other layer's weights or seeds.
     open func seedRandomState(_ rng: inout RandomGenerator) {}
+
+    /// The state of the layer's own generator, which checkpoints save and restore so a resumed run
+    /// repeats; nil (the default) for layers without randomness.
+    open var randomState: [UInt64]? {
+        get { nil }
+        set {}
+    }
+
+    /// Makes this layer use `workspace` from now on: the explicit hand-over of a model's one workspace.
+    package final func useWorkspace(_ workspace: Workspace) { self.workspace = workspace }
 
     /// Runs the layer on a batch `[N, inputShape...]`. Builds from the input on first use.
     public final func forward(_ input: Tensor, training: Bool = false) throws -> Tensor {

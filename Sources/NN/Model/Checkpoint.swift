@@ -2,7 +2,8 @@ import Foundation
 
 /// Everything needed to continue a training run exactly where it stopped: the weights (with
 /// BatchNormalization statistics), the optimizer's slots and step count, the model's generator
-/// (shuffling) and each Dropout layer's generator, and the number of finished epochs.
+/// (shuffling) and the generator of each layer with randomness of its own (`Layer.randomState`,
+/// Dropout's), and the number of finished epochs.
 /// Stored as one safetensors file (optimizer slots as tensors `optimizer/<parameter>/<slot>`,
 /// the rest in the metadata), written atomically.
 public enum Checkpoint {
@@ -22,7 +23,9 @@ public enum Checkpoint {
             "learning_rate": String(optimizer.learningRate.bitPattern),
             "rng": encode(model.rng.state),
         ]
-        for case let d as Dropout in model.layers { metadata["rng/\(d.name)"] = encode(d.rng.state) }
+        for layer in model.layers {
+            if let state = layer.randomState { metadata["rng/\(layer.name)"] = encode(state) }
+        }
         try SafeTensors.save(tensors, metadata: metadata, to: path)
     }
 
@@ -65,16 +68,16 @@ public enum Checkpoint {
         if let extra = file.tensors.map(\.name).first(where: { !expected.contains($0) }) {
             throw bad("it has tensor '\(extra)', which this model and optimizer do not have")
         }
-        var dropoutStates: [(Dropout, [UInt64])] = []
-        for case let d as Dropout in model.layers {
-            guard let s = m["rng/\(d.name)"].flatMap(decode) else { throw bad("the generator state of layer '\(d.name)' is missing") }
-            dropoutStates.append((d, s))
+        var layerStates: [(Layer, [UInt64])] = []
+        for layer in model.layers where layer.randomState != nil {
+            guard let s = m["rng/\(layer.name)"].flatMap(decode) else { throw bad("the generator state of layer '\(layer.name)' is missing") }
+            layerStates.append((layer, s))
         }
         for (dst, src) in updates { dst.assign(src) }
         optimizer.iterations = iterations
         optimizer.learningRate = Float(bitPattern: lrBits)
         model.rng.state = rng
-        for (d, s) in dropoutStates { d.rng.state = s }
+        for (layer, s) in layerStates { layer.randomState = s }
         return epochs
     }
 

@@ -41,7 +41,7 @@ public final class Sequential {
         if !layer.isBuilt || layer.inputShape != outputShape {
             try layer.build(inputShape: outputShape, rng: &rng)
         }
-        layer.workspace = workspace
+        layer.useWorkspace(workspace)
         layer.seedRandomState(&rng)
         layers.append(layer)
         configureOutputHead()

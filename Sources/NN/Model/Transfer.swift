@@ -63,7 +63,7 @@ extension Sequential {
         for layer in head { try headModel.add(layer) }
         defer {
             // The layers go back to this model's workspace, output head and input gradients.
-            for layer in head { layer.workspace = workspace }
+            for layer in head { layer.useWorkspace(workspace) }
             configureOutputHead()
             configureInputGradient()
         }
