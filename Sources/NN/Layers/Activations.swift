@@ -12,7 +12,7 @@ public enum Activation: String, Sendable, CaseIterable {
     case softmax
 
     /// Applies the function in place to `x`, whose last axis has `width` elements.
-    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, width: Int) {
+    package func apply(_ x: UnsafeMutablePointer<Float>, count: Int, width: Int) {
         switch self {
         case .linear:
             break
@@ -32,7 +32,7 @@ public enum Activation: String, Sendable, CaseIterable {
 
     /// Adds `bias` (one value per column of the `width`-wide rows) to `x`, then applies the function,
     /// in one pass for linear and ReLU: a convolution's GEMM output is still in cache.
-    public func apply(_ x: UnsafeMutablePointer<Float>, count: Int, width: Int, bias: UnsafePointer<Float>?) {
+    package func apply(_ x: UnsafeMutablePointer<Float>, count: Int, width: Int, bias: UnsafePointer<Float>?) {
         guard let bias else { return apply(x, count: count, width: width) }
         let rows = count / Swift.max(1, width)
         switch self {
@@ -52,7 +52,7 @@ public enum Activation: String, Sendable, CaseIterable {
 
     /// dLoss/dPreactivation from dLoss/dOutput `dy` into `g` (which may be `dy`), given the output `y`.
     /// ReLU's masks are one pass from `dy` to `g`, rather than a copy and an in-place pass.
-    public func backward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+    package func backward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                          into g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
         switch self {
         case .relu:
@@ -73,7 +73,7 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 
     /// Turns dLoss/dOutput into dLoss/dPreactivation in place, given the function's output `y`.
-    public func backward(output y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
+    package func backward(output y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
         switch self {
         case .linear:
             break
