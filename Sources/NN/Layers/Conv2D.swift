@@ -2,29 +2,15 @@
 /// im2col followed by one `sgemm` per chunk of images (DESIGN.md's table):
 /// forward `Y = col · W + b`, weight gradient `dW += colᵀ · dY`, input gradient `dcol = dY · Wᵀ`
 /// then col2im. A 1×1 stride-1 convolution skips im2col: the input already is the column matrix.
-public final class Conv2D: Layer {
+public final class Conv2D: KernelLayer {
     public let filters: Int
     public let kernelSize: (Int, Int)
     public let strides: (Int, Int)
     public let padding: Padding
-    public let activation: Activation
-    public let useBias: Bool
-    public let kernelInitializer: Initializer
-    public let biasInitializer: Initializer
-    public let kernelL2: Float
-
-    public private(set) var kernel: Parameter!
-    public private(set) var bias: Parameter?
     package private(set) var geometry: ConvGeometry!
 
-    private var output = ScratchBuffer()
     private var preactivation = ScratchBuffer()
-    private var activationGradient = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
-    private var ones = ScratchBuffer()
     private var partialGradients = ScratchBuffer()
-    private var x: Tensor?
-    private var y: Tensor?
     private var logits: Tensor?
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
@@ -35,12 +21,8 @@ public final class Conv2D: Layer {
         self.kernelSize = kernelSize
         self.strides = strides
         self.padding = padding
-        self.activation = activation
-        self.useBias = useBias
-        self.kernelInitializer = kernelInitializer
-        self.biasInitializer = biasInitializer
-        self.kernelL2 = kernelL2
-        super.init(name: name)
+        super.init(activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+                   biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
     /// Square kernel and strides, the common case: `Conv2D(filters: 32, kernelSize: 3)`.
@@ -65,9 +47,7 @@ public final class Conv2D: Layer {
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        kernel = addParameter("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters],
-                              initializer: kernelInitializer, l2: kernelL2, rng: &rng)
-        bias = useBias ? addParameter("bias", shape: [filters], initializer: biasInitializer, rng: &rng) : nil
+        addKernelAndBias(kernelShape: [kernelSize.0, kernelSize.1, inputShape[2], filters], biasCount: filters, rng: &rng)
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

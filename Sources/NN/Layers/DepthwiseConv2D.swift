@@ -12,28 +12,16 @@
 /// work is ~1/C of the pointwise GEMM that follows it, so it is bandwidth, not FLOPs, that matters.
 /// Batches are split across cores by images (forward and input gradient write disjoint images; the
 /// kernel gradient is summed from one partial buffer per worker, never `+=` into shared memory).
-public final class DepthwiseConv2D: Layer {
+public final class DepthwiseConv2D: KernelLayer {
     public let kernelSize: (Int, Int)
     public let strides: (Int, Int)
     public let padding: Padding
     public let depthMultiplier: Int
-    public let activation: Activation
-    public let useBias: Bool
-    public let depthwiseInitializer: Initializer
-    public let biasInitializer: Initializer
-    public let kernelL2: Float
-
-    public private(set) var kernel: Parameter!
-    public private(set) var bias: Parameter?
+    /// The kernel's initializer under Keras's name for this layer (`depthwise_initializer`).
+    public var depthwiseInitializer: Initializer { kernelInitializer }
     package private(set) var geometry: ConvGeometry!
 
-    private var output = ScratchBuffer()
-    private var activationGradient = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
-    private var ones = ScratchBuffer()
     private var partialKernelGradients = ScratchBuffer()
-    private var x: Tensor?
-    private var y: Tensor?
 
     public init(kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
                 activation: Activation = .linear, useBias: Bool = true,
@@ -43,12 +31,8 @@ public final class DepthwiseConv2D: Layer {
         self.strides = strides
         self.padding = padding
         self.depthMultiplier = depthMultiplier
-        self.activation = activation
-        self.useBias = useBias
-        self.depthwiseInitializer = depthwiseInitializer
-        self.biasInitializer = biasInitializer
-        self.kernelL2 = kernelL2
-        super.init(name: name)
+        super.init(activation: activation, useBias: useBias, kernelInitializer: depthwiseInitializer,
+                   biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
     /// Square kernel and strides: `DepthwiseConv2D(kernelSize: 3, strides: 2)`.
@@ -70,9 +54,8 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        kernel = addParameter("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier],
-                              initializer: depthwiseInitializer, l2: kernelL2, rng: &rng)
-        bias = useBias ? addParameter("bias", shape: [outputShape[2]], initializer: biasInitializer, rng: &rng) : nil
+        addKernelAndBias(kernelShape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier],
+                         biasCount: outputShape[2], rng: &rng)
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

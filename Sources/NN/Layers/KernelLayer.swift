@@ -1,0 +1,39 @@
+/// What Dense, Conv2D and DepthwiseConv2D share (as Caffe's base convolution layer does): an
+/// activation after a kernel product plus an optional bias, the initializers and L2 factor of those
+/// two parameters, their creation, and the per-batch buffers around them. Not a layer of its own.
+public class KernelLayer: Layer {
+    public let activation: Activation
+    public let useBias: Bool
+    public let kernelInitializer: Initializer
+    public let biasInitializer: Initializer
+    /// L2 factor on the kernel (Keras `kernel_regularizer=l2(x)`).
+    public let kernelL2: Float
+
+    public internal(set) var kernel: Parameter!
+    public internal(set) var bias: Parameter?
+
+    var output = ScratchBuffer()
+    var activationGradient = ScratchBuffer()
+    var inputGradient = ScratchBuffer()
+    /// A ones vector for the bias gradient (db = dzᵀ · 1).
+    var ones = ScratchBuffer()
+    /// The input and output of the last forward pass, for backward.
+    var x: Tensor?
+    var y: Tensor?
+
+    init(activation: Activation, useBias: Bool, kernelInitializer: Initializer, biasInitializer: Initializer,
+         kernelL2: Float, name: String?) {
+        self.activation = activation
+        self.useBias = useBias
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+        self.kernelL2 = kernelL2
+        super.init(name: name)
+    }
+
+    /// Registers `kernel` then, when `useBias`, `bias` of `biasCount` values (the weights file's order).
+    func addKernelAndBias(kernelShape: [Int], biasCount: Int, rng: inout RandomGenerator) {
+        kernel = addParameter("kernel", shape: kernelShape, initializer: kernelInitializer, l2: kernelL2, rng: &rng)
+        bias = useBias ? addParameter("bias", shape: [biasCount], initializer: biasInitializer, rng: &rng) : nil
+    }
+}
