@@ -78,13 +78,11 @@ public final class Conv2D: KernelLayer {
                 activation.apply(out.pointer, count: out.count, width: filters)
             }
         }
-        x = input
-        y = out
-        return out
+        return keep(input: input, output: out)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (Conv2D): backward before forward") }
+        let (x, y) = try lastPass()
         let g = geometry!, n = outputGradient.shape[0]
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let wantsInput = computesInputGradient

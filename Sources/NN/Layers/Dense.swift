@@ -41,13 +41,11 @@ public final class Dense: KernelLayer {
                   beta: bias == nil ? 0 : 1, c: z.pointer)
         if activation == .softmax { out.assign(z); logits = z }
         activation.apply(out.pointer, count: out.count, width: units)
-        x = input
-        y = out
-        return out
+        return keep(input: input, output: out)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): backward before forward") }
+        let (x, y) = try lastPass()
         let n = outputGradient.shape[0], inFeatures = inputShape[0]
         let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
                                             outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)

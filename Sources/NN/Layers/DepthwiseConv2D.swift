@@ -66,13 +66,11 @@ public final class DepthwiseConv2D: KernelLayer {
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f),
                      DepthwiseForwardPart(geometry: g, filters: f, multiplier: m, images: n, x: xp, kernel: kp, bias: bp, y: yp))
         if activation != .linear { activation.apply(yp, count: out.count, width: f) }
-        x = input
-        y = out
-        return out
+        return keep(input: input, output: out)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): backward before forward") }
+        let (x, y) = try lastPass()
         let g = geometry!, n = outputGradient.shape[0], f = outputShape[2], m = depthMultiplier
         let dz = ActivationGradient.compute(activation, fused: false, output: y, outputGradient: outputGradient,
                                             sampleShape: outputShape, buffer: &activationGradient)

@@ -18,8 +18,8 @@ public class KernelLayer: Layer {
     /// A ones vector for the bias gradient (db = dzᵀ · 1).
     var ones = ScratchBuffer()
     /// The input and output of the last forward pass, for backward.
-    var x: Tensor?
-    var y: Tensor?
+    private var x: Tensor?
+    private var y: Tensor?
 
     init(activation: Activation, useBias: Bool, kernelInitializer: Initializer, biasInitializer: Initializer,
          kernelL2: Float, name: String?) {
@@ -35,5 +35,18 @@ public class KernelLayer: Layer {
     func addKernelAndBias(kernelShape: [Int], biasCount: Int, rng: inout RandomGenerator) {
         kernel = addParameter("kernel", shape: kernelShape, initializer: kernelInitializer, l2: kernelL2, rng: &rng)
         bias = useBias ? addParameter("bias", shape: [biasCount], initializer: biasInitializer, rng: &rng) : nil
+    }
+
+    /// Keeps a forward pass's input and output for backward; returns the output.
+    func keep(input: Tensor, output: Tensor) -> Tensor {
+        x = input
+        y = output
+        return output
+    }
+
+    /// The input and output kept by the last forward pass.
+    func lastPass() throws -> (x: Tensor, y: Tensor) {
+        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (\(typeName)): backward before forward") }
+        return (x, y)
     }
 }
