@@ -35,6 +35,23 @@ struct DataOptions: ParsableArguments {
     }
 }
 
+/// Options of the commands that use saved weights (evaluate, predict, report): model, data, weights.
+struct SavedModelOptions: ParsableArguments {
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @Option(help: "Weights saved by `cnn train --save`.")
+    var weights: String
+
+    /// Applies --threads, loads the data and builds the model with the saved weights.
+    func load() throws -> (train: Dataset, test: Dataset, model: Sequential) {
+        dataOptions.apply()
+        let (train, test) = try dataOptions.load()
+        let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
+        try model.loadWeights(from: weights)
+        return (train, test, model)
+    }
+}
+
 /// Options naming a model.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).")

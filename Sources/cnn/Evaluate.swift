@@ -7,17 +7,11 @@ import NNZoo
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the test loss and accuracy of saved weights.")
-    @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Weights saved by `cnn train --save`.")
-    var weights: String
+    @OptionGroup var saved: SavedModelOptions
 
     func run() throws {
         try NNCommand.run {
-            dataOptions.apply()
-            let (_, test) = try dataOptions.load()
-            let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
-            try model.loadWeights(from: weights)
+            let (_, test, model) = try saved.load()
             model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             let r = try model.evaluate(test, batchSize: 256)
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f", r.loss, r.accuracy ?? 0))
@@ -27,10 +21,7 @@ struct Evaluate: ParsableCommand {
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Predict the class of chosen test images.")
-    @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Weights saved by `cnn train --save`.")
-    var weights: String
+    @OptionGroup var saved: SavedModelOptions
     @Option(parsing: .upToNextOption, help: "Indices of test images.")
     var index: [Int] = [0]
     @Option(help: "How many top classes to show.")
@@ -43,13 +34,10 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         try NNCommand.run {
-            dataOptions.apply()
-            let (_, test) = try dataOptions.load()
+            let (_, test, model) = try saved.load()
             if let bad = index.first(where: { $0 >= test.count }) {
                 throw NNError.invalidArgument("--index \(bad) is out of range: the test set has \(test.count) images")
             }
-            let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
-            try model.loadWeights(from: weights)
             let probabilities = try model.predict(test.subset(index))
             let classes = test.classCount
             for (row, i) in index.enumerated() {

@@ -11,10 +11,7 @@ struct Report: ParsableCommand {
         abstract: "Write an HTML report (index.html plus PNG figures) for saved weights.",
         discussion: "The page is one self-contained file: training images, accuracy and loss curves (with --history-json), the test set's confusion matrix, misclassified test images, filters and feature maps, and the model summary with the run's facts."
     )
-    @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Weights saved by `cnn train --save`.")
-    var weights: String
+    @OptionGroup var saved: SavedModelOptions
     @Option(help: "History written by `cnn train --history-json`, for the curves and the run's facts.")
     var historyJson: String?
     @Option(help: "Directory for index.html and the PNG figures (created if missing).")
@@ -22,20 +19,18 @@ struct Report: ParsableCommand {
 
     func run() throws {
         try NNCommand.run {
-            dataOptions.apply()
             let run = try historyJson.map(SavedRun.init(path:))
-            if let saved = run?.model, saved != modelOptions.model {
-                FileHandle.standardError.write("warning: \(historyJson!) was written for model '\(saved)', the report is for '\(modelOptions.model)'\n".data(using: .utf8)!)
+            let modelName = saved.modelOptions.model
+            if let trained = run?.model, trained != modelName {
+                FileHandle.standardError.write("warning: \(historyJson!) was written for model '\(trained)', the report is for '\(modelName)'\n".data(using: .utf8)!)
             }
-            let (train, test) = try dataOptions.load()
-            let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
-            try model.loadWeights(from: weights)
+            let (train, test, model) = try saved.load()
             model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             let result = try model.evaluate(test, batchSize: 256)
-            var facts = TrainingReport.Facts(modelName: modelOptions.model, dataset: ReportWriter.dataSetName(dataOptions.data),
+            var facts = TrainingReport.Facts(modelName: modelName, dataset: ReportWriter.dataSetName(saved.dataOptions.data),
                                              optimizer: run?.optimizer, batchSize: run?.batchSize,
                                              seed: run?.seed, testLoss: result.loss)
-            facts.extra = [("Weights", weights)] + (historyJson.map { [("History", $0)] } ?? [])
+            facts.extra = [("Weights", saved.weights)] + (historyJson.map { [("History", $0)] } ?? [])
             if let sps = run?.samplesPerSecond { facts.extra.append(("Training samples per second", String(format: "%.0f", sps))) }
             try ReportWriter.write(to: out, model: model, history: run?.history, train: train, test: test, facts: facts)
         }
