@@ -2,12 +2,8 @@
 /// im2col followed by one `sgemm` per chunk of images (DESIGN.md's table):
 /// forward `Y = col · W + b`, weight gradient `dW += colᵀ · dY`, input gradient `dcol = dY · Wᵀ`
 /// then col2im. A 1×1 stride-1 convolution skips im2col: the input already is the column matrix.
-public final class Conv2D: KernelLayer {
+public final class Conv2D: ConvolutionLayer {
     public let filters: Int
-    public let kernelSize: (Int, Int)
-    public let strides: (Int, Int)
-    public let padding: Padding
-    package private(set) var geometry: ConvGeometry!
 
     private var preactivation = ScratchBuffer()
     private var partialGradients = ScratchBuffer()
@@ -18,11 +14,8 @@ public final class Conv2D: KernelLayer {
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 kernelL2: Float = 0, name: String? = nil) {
         self.filters = filters
-        self.kernelSize = kernelSize
-        self.strides = strides
-        self.padding = padding
-        super.init(activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
-                   biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
+        super.init(kernelSize: kernelSize, strides: strides, padding: padding, activation: activation, useBias: useBias,
+                   kernelInitializer: kernelInitializer, biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
     /// Square kernel and strides, the common case: `Conv2D(filters: 32, kernelSize: 3)`.
@@ -39,10 +32,7 @@ public final class Conv2D: KernelLayer {
     public override var defaultNameStem: String { "conv2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
-                                           window: kernelSize, strides: strides, padding: padding,
-                                           otherSizes: ["filters": filters])
-        geometry = g
+        let g = try buildGeometry(inputShape: inputShape, otherSizes: ["filters": filters])
         return [g.outputHeight, g.outputWidth, filters]
     }
 

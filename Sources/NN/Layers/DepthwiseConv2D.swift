@@ -12,14 +12,10 @@
 /// work is ~1/C of the pointwise GEMM that follows it, so it is bandwidth, not FLOPs, that matters.
 /// Batches are split across cores by images (forward and input gradient write disjoint images; the
 /// kernel gradient is summed from one partial buffer per worker, never `+=` into shared memory).
-public final class DepthwiseConv2D: KernelLayer {
-    public let kernelSize: (Int, Int)
-    public let strides: (Int, Int)
-    public let padding: Padding
+public final class DepthwiseConv2D: ConvolutionLayer {
     public let depthMultiplier: Int
     /// The kernel's initializer under Keras's name for this layer (`depthwise_initializer`).
     public var depthwiseInitializer: Initializer { kernelInitializer }
-    package private(set) var geometry: ConvGeometry!
 
     private var partialKernelGradients = ScratchBuffer()
 
@@ -27,12 +23,9 @@ public final class DepthwiseConv2D: KernelLayer {
                 activation: Activation = .linear, useBias: Bool = true,
                 depthwiseInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 kernelL2: Float = 0, name: String? = nil) {
-        self.kernelSize = kernelSize
-        self.strides = strides
-        self.padding = padding
         self.depthMultiplier = depthMultiplier
-        super.init(activation: activation, useBias: useBias, kernelInitializer: depthwiseInitializer,
-                   biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
+        super.init(kernelSize: kernelSize, strides: strides, padding: padding, activation: activation, useBias: useBias,
+                   kernelInitializer: depthwiseInitializer, biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
     /// Square kernel and strides: `DepthwiseConv2D(kernelSize: 3, strides: 2)`.
@@ -46,10 +39,7 @@ public final class DepthwiseConv2D: KernelLayer {
     public override var defaultNameStem: String { "depthwise_conv2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
-                                           window: kernelSize, strides: strides, padding: padding,
-                                           otherSizes: ["depth multiplier": depthMultiplier])
-        geometry = g
+        let g = try buildGeometry(inputShape: inputShape, otherSizes: ["depth multiplier": depthMultiplier])
         return [g.outputHeight, g.outputWidth, g.channels * depthMultiplier]
     }
 

@@ -50,3 +50,30 @@ public class KernelLayer: Layer {
         return (x, y)
     }
 }
+
+/// What Conv2D and DepthwiseConv2D add to `KernelLayer`: a kernel window sliding over NHWC images
+/// with strides and padding, and the geometry (`ConvGeometry`) that fixes once built.
+public class ConvolutionLayer: KernelLayer {
+    public let kernelSize: (Int, Int)
+    public let strides: (Int, Int)
+    public let padding: Padding
+    package private(set) var geometry: ConvGeometry!
+
+    init(kernelSize: (Int, Int), strides: (Int, Int), padding: Padding, activation: Activation, useBias: Bool,
+         kernelInitializer: Initializer, biasInitializer: Initializer, kernelL2: Float, name: String?) {
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.padding = padding
+        super.init(activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+                   biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
+    }
+
+    /// Checks the window against `inputShape` (with `otherSizes` that must be positive too) and keeps
+    /// the geometry it gives.
+    func buildGeometry(inputShape: [Int], otherSizes: KeyValuePairs<String, Int>) throws -> ConvGeometry {
+        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
+                                           window: kernelSize, strides: strides, padding: padding, otherSizes: otherSizes)
+        geometry = g
+        return g
+    }
+}
