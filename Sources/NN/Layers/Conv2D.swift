@@ -2,44 +2,19 @@
 /// im2col followed by one `sgemm` per chunk of images (DESIGN.md's table):
 /// forward `Y = col · W + b`, weight gradient `dW += colᵀ · dY`, input gradient `dcol = dY · Wᵀ`
 /// then col2im. A 1×1 stride-1 convolution skips im2col: the input already is the column matrix.
-public final class Conv2D: Layer {
+public final class Conv2D: ConvolutionLayer {
     public let filters: Int
-    public let kernelSize: (Int, Int)
-    public let strides: (Int, Int)
-    public let padding: Padding
-    public let activation: Activation
-    public let useBias: Bool
-    public let kernelInitializer: Initializer
-    public let biasInitializer: Initializer
-    public let kernelL2: Float
 
-    public private(set) var kernel: Parameter!
-    public private(set) var bias: Parameter?
-    package private(set) var geometry: ConvGeometry!
-
-    private var output = ScratchBuffer()
     private var preactivation = ScratchBuffer()
-    private var activationGradient = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
-    private var ones = ScratchBuffer()
     private var partialGradients = ScratchBuffer()
-    private var x: Tensor?
-    private var y: Tensor?
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: Activation = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 kernelL2: Float = 0, name: String? = nil) {
         self.filters = filters
-        self.kernelSize = kernelSize
-        self.strides = strides
-        self.padding = padding
-        self.activation = activation
-        self.useBias = useBias
-        self.kernelInitializer = kernelInitializer
-        self.biasInitializer = biasInitializer
-        self.kernelL2 = kernelL2
-        super.init(name: name)
+        super.init(kernelSize: kernelSize, strides: strides, padding: padding, activation: activation, useBias: useBias,
+                   kernelInitializer: kernelInitializer, biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
     /// Square kernel and strides, the common case: `Conv2D(filters: 32, kernelSize: 3)`.
@@ -55,17 +30,12 @@ public final class Conv2D: Layer {
     public override var defaultNameStem: String { "conv2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
-                                           window: kernelSize, strides: strides, padding: padding,
-                                           otherSizes: ["filters": filters])
-        geometry = g
+        let g = try buildGeometry(inputShape: inputShape, otherSizes: ["filters": filters])
         return [g.outputHeight, g.outputWidth, filters]
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        kernel = addParameter("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters],
-                              initializer: kernelInitializer, l2: kernelL2, rng: &rng)
-        bias = useBias ? addParameter("bias", shape: [filters], initializer: biasInitializer, rng: &rng) : nil
+        addKernelAndBias(kernelShape: [kernelSize.0, kernelSize.1, inputShape[2], filters], biasCount: filters, rng: &rng)
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -96,13 +66,11 @@ public final class Conv2D: Layer {
                 activation.apply(out.pointer, count: out.count, width: filters)
             }
         }
-        x = input
-        y = out
-        return out
+        return keep(input: input, output: out)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (Conv2D): backward before forward") }
+        let (x, y) = try lastPass()
         let g = geometry!, n = outputGradient.shape[0]
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let wantsInput = computesInputGradient

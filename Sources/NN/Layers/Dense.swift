@@ -1,35 +1,16 @@
 /// A fully connected layer, `y = activation(x · kernel + bias)` with kernel `[in, out]` (Keras layout).
 /// Forward, weight gradient and input gradient are one `sgemm` each over the whole batch.
-public final class Dense: Layer {
+public final class Dense: KernelLayer {
     public let units: Int
-    public let activation: Activation
-    public let useBias: Bool
-    public let kernelInitializer: Initializer
-    public let biasInitializer: Initializer
-    /// L2 factor on the kernel (Keras `kernel_regularizer=l2(x)`).
-    public let kernelL2: Float
 
-    public private(set) var kernel: Parameter!
-    public private(set) var bias: Parameter?
-
-    private var output = ScratchBuffer()
     private var preactivation = ScratchBuffer()
-    private var activationGradient = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
-    private var ones = ScratchBuffer()
-    private var x: Tensor?
-    private var y: Tensor?
 
     public init(units: Int, activation: Activation = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 kernelL2: Float = 0, name: String? = nil) {
         self.units = units
-        self.activation = activation
-        self.useBias = useBias
-        self.kernelInitializer = kernelInitializer
-        self.biasInitializer = biasInitializer
-        self.kernelL2 = kernelL2
-        super.init(name: name)
+        super.init(activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+                   biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
     package override var endsInSoftmax: Bool { activation == .softmax }
@@ -45,8 +26,7 @@ public final class Dense: Layer {
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        kernel = addParameter("kernel", shape: [inputShape[0], units], initializer: kernelInitializer, l2: kernelL2, rng: &rng)
-        bias = useBias ? addParameter("bias", shape: [units], initializer: biasInitializer, rng: &rng) : nil
+        addKernelAndBias(kernelShape: [inputShape[0], units], biasCount: units, rng: &rng)
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -59,13 +39,11 @@ public final class Dense: Layer {
                   beta: bias == nil ? 0 : 1, c: z.pointer)
         if activation == .softmax { out.assign(z); softmaxLogits = z }
         activation.apply(out.pointer, count: out.count, width: units)
-        x = input
-        y = out
-        return out
+        return keep(input: input, output: out)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): backward before forward") }
+        let (x, y) = try lastPass()
         let n = outputGradient.shape[0], inFeatures = inputShape[0]
         let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
                                             outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)

@@ -12,43 +12,20 @@
 /// work is ~1/C of the pointwise GEMM that follows it, so it is bandwidth, not FLOPs, that matters.
 /// Batches are split across cores by images (forward and input gradient write disjoint images; the
 /// kernel gradient is summed from one partial buffer per worker, never `+=` into shared memory).
-public final class DepthwiseConv2D: Layer {
-    public let kernelSize: (Int, Int)
-    public let strides: (Int, Int)
-    public let padding: Padding
+public final class DepthwiseConv2D: ConvolutionLayer {
     public let depthMultiplier: Int
-    public let activation: Activation
-    public let useBias: Bool
-    public let depthwiseInitializer: Initializer
-    public let biasInitializer: Initializer
-    public let kernelL2: Float
+    /// The kernel's initializer under Keras's name for this layer (`depthwise_initializer`).
+    public var depthwiseInitializer: Initializer { kernelInitializer }
 
-    public private(set) var kernel: Parameter!
-    public private(set) var bias: Parameter?
-    package private(set) var geometry: ConvGeometry!
-
-    private var output = ScratchBuffer()
-    private var activationGradient = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
-    private var ones = ScratchBuffer()
     private var partialKernelGradients = ScratchBuffer()
-    private var x: Tensor?
-    private var y: Tensor?
 
     public init(kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
                 activation: Activation = .linear, useBias: Bool = true,
                 depthwiseInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 kernelL2: Float = 0, name: String? = nil) {
-        self.kernelSize = kernelSize
-        self.strides = strides
-        self.padding = padding
         self.depthMultiplier = depthMultiplier
-        self.activation = activation
-        self.useBias = useBias
-        self.depthwiseInitializer = depthwiseInitializer
-        self.biasInitializer = biasInitializer
-        self.kernelL2 = kernelL2
-        super.init(name: name)
+        super.init(kernelSize: kernelSize, strides: strides, padding: padding, activation: activation, useBias: useBias,
+                   kernelInitializer: depthwiseInitializer, biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
     /// Square kernel and strides: `DepthwiseConv2D(kernelSize: 3, strides: 2)`.
@@ -62,17 +39,13 @@ public final class DepthwiseConv2D: Layer {
     public override var defaultNameStem: String { "depthwise_conv2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
-                                           window: kernelSize, strides: strides, padding: padding,
-                                           otherSizes: ["depth multiplier": depthMultiplier])
-        geometry = g
+        let g = try buildGeometry(inputShape: inputShape, otherSizes: ["depth multiplier": depthMultiplier])
         return [g.outputHeight, g.outputWidth, g.channels * depthMultiplier]
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        kernel = addParameter("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier],
-                              initializer: depthwiseInitializer, l2: kernelL2, rng: &rng)
-        bias = useBias ? addParameter("bias", shape: [outputShape[2]], initializer: biasInitializer, rng: &rng) : nil
+        addKernelAndBias(kernelShape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier],
+                         biasCount: outputShape[2], rng: &rng)
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
@@ -83,13 +56,11 @@ public final class DepthwiseConv2D: Layer {
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f),
                      DepthwiseForwardPart(geometry: g, filters: f, multiplier: m, images: n, x: xp, kernel: kp, bias: bp, y: yp))
         if activation != .linear { activation.apply(yp, count: out.count, width: f) }
-        x = input
-        y = out
-        return out
+        return keep(input: input, output: out)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): backward before forward") }
+        let (x, y) = try lastPass()
         let g = geometry!, n = outputGradient.shape[0], f = outputShape[2], m = depthMultiplier
         let dz = ActivationGradient.compute(activation, fused: false, output: y, outputGradient: outputGradient,
                                             sampleShape: outputShape, buffer: &activationGradient)
