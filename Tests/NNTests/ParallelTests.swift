@@ -40,6 +40,65 @@ final class ParallelTests: XCTestCase {
         for p in 0..<16 { XCTAssertEqual(counts[p], p < 5 ? 100 : 0, "part \(p)"); XCTAssertEqual(wrong[p], 0) }
     }
 
+    /// Records which pool is current while the layer runs, on the calling thread and in the parts.
+    final class PoolProbe: Layer {
+        var seen: [ObjectIdentifier] = []
+        let seenInParts = UnsafeMutablePointer<ObjectIdentifier?>.allocate(capacity: 4)
+        deinit { seenInParts.deallocate() }
+        struct Look: ParallelWork {
+            let into: UnsafeMutablePointer<ObjectIdentifier?>
+            func run(part: Int, of parts: Int) { into[part] = ObjectIdentifier(WorkerPool.current) }
+        }
+        override func makeOutputShape(inputShape: [Int]) throws -> [Int] { inputShape }
+        override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+            seen.append(ObjectIdentifier(WorkerPool.current))
+            Parallel.run(2, Look(into: seenInParts))
+            return input
+        }
+        override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+            seen.append(ObjectIdentifier(WorkerPool.current))
+            return outputGradient
+        }
+    }
+
+    /// A model's own pool is the one its kernels run on (in forward, backward and trainStep, on the
+    /// worker threads too), the shared pool otherwise; and training on an owned one-thread pool
+    /// gives exactly what the shared pool gives with one thread.
+    func testAModelRunsOnItsOwnPool() throws {
+        Parallel.threads = 2
+        let owned = WorkerPool(threads: 2)
+        defer { owned.retire() }
+        let probe = PoolProbe()
+        let model = try Sequential(inputShape: [3], layers: [probe, Dense(units: 2, activation: .softmax)])
+        model.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy())
+        model.pool = owned
+        let x = Tensor(shape: [4, 3], elements: (0..<12).map { Float($0) / 12 })
+        let y = Tensor(shape: [4], elements: [0, 1, 1, 0])
+        _ = try model.trainStep(x: x, y: y)
+        XCTAssertEqual(probe.seen, [ObjectIdentifier(owned), ObjectIdentifier(owned)])
+        XCTAssertEqual(probe.seenInParts[0], ObjectIdentifier(owned))
+        XCTAssertEqual(probe.seenInParts[1], ObjectIdentifier(owned))
+        XCTAssertTrue(WorkerPool.current === WorkerPool.shared, "the model's pool is current only during its calls")
+        model.pool = nil
+        _ = try model.forward(x)
+        XCTAssertEqual(probe.seen.last, ObjectIdentifier(WorkerPool.shared))
+
+        func train(pool: WorkerPool?) throws -> [Float] {
+            let m = try Sequential(inputShape: [8, 8, 1], layers: [Conv2D(filters: 4, kernelSize: 3, activation: .relu), Flatten(),
+                                                                 Dense(units: 3, activation: .softmax)], seed: 5)
+            m.compile(optimizer: Adam(), loss: SparseCategoricalCrossentropy())
+            m.pool = pool
+            var data = TestData(seed: 9)
+            try m.fit(x: data.tensor([64, 8, 8, 1]), y: labelTensor(data.labels(64, classes: 3)), batchSize: 16, epochs: 2, verbose: .silent)
+            return m.namedParameters.flatMap { $0.parameter.value.elements }
+        }
+        let one = WorkerPool(threads: 1)
+        defer { one.retire() }
+        let onOwned = try train(pool: one)
+        Parallel.threads = 1
+        XCTAssertEqual(onOwned, try train(pool: nil))
+    }
+
     func testEveryPartRunsExactlyOnce() {
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
         let wrong = UnsafeMutablePointer<Int>.allocate(capacity: 16)

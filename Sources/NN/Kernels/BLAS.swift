@@ -29,7 +29,7 @@ package enum BLAS {
                             beta: beta, c: c, ldc: ldc, byRows: m >= n)
         // Split C over the engine's threads, by rows or by columns, whichever there are more of.
         // The reduction dimension K is never split, so every element is summed as in one call.
-        let parts = m * n * k < gemmGrain || Parallel.isRunningParts ? 1 : max(1, min(Parallel.threads, max(m, n) / 16))
+        let parts = m * n * k < gemmGrain || Parallel.isRunningParts ? 1 : max(1, min(WorkerPool.current.threads, max(m, n) / 16))
         Parallel.run(parts, call)
         KernelProfiler.recordGEMM(m: m, n: n, k: k, since: start)
     }

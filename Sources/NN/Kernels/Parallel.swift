@@ -12,7 +12,8 @@ import Synchronization
 /// Results are deterministic for a given `threads`: each part's range depends only on the part's
 /// index, and reductions over parts are summed in part order.
 ///
-/// The threads are a `WorkerPool` object; the kernels below run on `WorkerPool.shared`.
+/// The threads are a `WorkerPool` object. The kernels below run on `WorkerPool.current`: the pool
+/// the calling model installed for the call (`Sequential.pool`), or the shared default.
 package enum Parallel {
     /// Threads one kernel uses, the caller included: the shared pool's. The default is OpenBLAS's
     /// own choice at start (the core count, or `OPENBLAS_NUM_THREADS`/`OMP_NUM_THREADS` when set).
@@ -38,24 +39,25 @@ package enum Parallel {
             if parts == 1 { work.run(part: 0, of: 1) }
             return
         }
-        WorkerPool.shared.run(parts, work)
+        WorkerPool.current.run(parts, work)
     }
 
-    /// Whether the pool is running a job: work issued from inside a part then runs on its thread.
+    /// Whether the current pool is running a job: work issued from inside a part then runs on its thread.
     @inline(__always)
-    package static var isRunningParts: Bool { WorkerPool.shared.isBusy }
+    package static var isRunningParts: Bool { WorkerPool.current.isBusy }
 
-    /// How many parts to make of `count` items, each at least `grain` items (at most `threads`).
+    /// How many parts to make of `count` items, each at least `grain` items (at most the current
+    /// pool's threads).
     @inline(__always)
     package static func partCount(_ count: Int, grain: Int) -> Int {
-        max(1, min(threads, count / max(1, grain)))
+        max(1, min(WorkerPool.current.threads, count / max(1, grain)))
     }
 
     /// How many parts to split a batch of `images` into when each image gives `valuesPerImage`
     /// outputs: one per thread (at most one per image), or one when the whole batch is too small to pay.
     @inline(__always)
     package static func imageParts(images: Int, valuesPerImage: Int) -> Int {
-        images * valuesPerImage < elementGrain ? 1 : max(1, min(threads, images))
+        images * valuesPerImage < elementGrain ? 1 : max(1, min(WorkerPool.current.threads, images))
     }
 
     /// Part `p` of `parts` near-equal contiguous ranges of 0..<count.
@@ -100,6 +102,31 @@ package final class WorkerPool: @unchecked Sendable {
         BLAS.setOpenBLASThreads(1)
         return WorkerPool(threads: threads)
     }()
+
+    /// The pool kernels dispatched from this thread run on: the one installed by `installed(_:)`
+    /// around the current call (a model's own pool), else `shared`. A thread-local lookup, so two
+    /// models on two threads can use two pools.
+    @inline(__always)
+    package static var current: WorkerPool {
+        guard let installed = pthread_getspecific(currentKey) else { return shared }
+        return Unmanaged<WorkerPool>.fromOpaque(installed).takeUnretainedValue()
+    }
+
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// Runs `body` with this pool as the calling thread's `current` one, then restores the previous.
+    /// Allocation-free, so a training step may call it.
+    @inline(__always)
+    package func installed<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(Self.currentKey)
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(Self.currentKey, previous) }
+        return try withExtendedLifetime(self) { try body() }
+    }
 
     /// Starts `threads − 1` worker threads (the caller of `run` is the last). Leaves OpenBLAS alone.
     package init(threads: Int) {
@@ -177,6 +204,8 @@ package final class WorkerPool: @unchecked Sendable {
     }
 
     private func workerLoop() {
+        // Kernels issued from inside a part see this pool as current, find it busy and run inline.
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         var seen = 0
         while true {
             // Spin for the next kernel of a step (microseconds away), then yield, then sleep.

@@ -14,6 +14,14 @@ public final class Sequential {
     public private(set) var metrics: [Metric] = []
     /// Set by a callback to end `fit` after the current epoch (Keras `model.stop_training`).
     public var stopTraining = false
+    /// The threads this model's kernels run on: its own pool, or nil for the engine's shared one
+    /// (`WorkerPool.shared`, sized by `Parallel.threads`). `forward`, `backward` and `trainStep`
+    /// install it for their duration, so two models on two threads can use two pools.
+    package var pool: WorkerPool? {
+        // The engine splits every kernel over its own threads: OpenBLAS must run single-threaded
+        // inside each part (the shared pool's creation does the same).
+        didSet { if pool != nil { BLAS.setOpenBLASThreads(1) } }
+    }
     /// The loss and its fusion with the last layer, decided by `compile`.
     private(set) var head: OutputHead?
     /// dLoss/dOutput for the current batch, reused across steps.
@@ -99,9 +107,18 @@ public final class Sequential {
     /// Runs the layers on a batch. The result is the last layer's buffer: copy it to keep it.
     public func forward(_ x: Tensor, training: Bool = false) throws -> Tensor {
         guard Tensor.shape(x.shape, isBatchOf: inputShape) else { throw inputShapeError(what: "input", got: x.shape) }
-        var out = x
-        for layer in layers { out = try layer.forward(out, training: training) }
-        return out
+        return try usingPool {
+            var out = x
+            for layer in layers { out = try layer.forward(out, training: training) }
+            return out
+        }
+    }
+
+    /// Runs `body` with this model's pool as the current one (the shared pool when it has none).
+    @inline(__always)
+    func usingPool<R>(_ body: () throws -> R) rethrows -> R {
+        guard let pool else { return try body() }
+        return try pool.installed(body)
     }
 
     /// Whether `backward` computes dLoss/dInput of the whole model (saliency maps need it; training
@@ -118,9 +135,11 @@ public final class Sequential {
     /// Returns dLoss/dInput when `computesInputGradient` is set, otherwise an empty tensor.
     @discardableResult
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
-        var g = outputGradient
-        for layer in layers.reversed() { g = try layer.backward(g) }
-        return g
+        try usingPool {
+            var g = outputGradient
+            for layer in layers.reversed() { g = try layer.backward(g) }
+            return g
+        }
     }
 
     /// True when the last layer's softmax is fused with the cross-entropy loss (see `OutputHead`).

@@ -134,20 +134,22 @@ extension Sequential {
     /// backward, L2, update. Returns the batch's loss (including L2 penalties) and its number of
     /// correct predictions. A non-finite loss is returned without touching the weights.
     public func trainStep(x: Tensor, y: Tensor) throws -> (loss: Float, correct: Int) {
-        guard let optimizer, let head else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
-        let output = try forward(x, training: true)
-        let gradient = outputGradientBuffer.tensor(batch: x.shape[0], sampleShape: outputShape)
-        var value = try head.loss(output: output, target: y, gradient: gradient)
-        value += regularizationLoss
-        guard value.isFinite else { return (value, 0) }
-        try backward(gradient)
-        let parameters = gatherTrainableParameters()
-        for p in parameters where p.l2 > 0 {
-            BLAS.axpy(count: p.value.count, alpha: 2 * p.l2, x: p.value.pointer, y: p.gradient.pointer)
+        try usingPool {
+            guard let optimizer, let head else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
+            let output = try forward(x, training: true)
+            let gradient = outputGradientBuffer.tensor(batch: x.shape[0], sampleShape: outputShape)
+            var value = try head.loss(output: output, target: y, gradient: gradient)
+            value += regularizationLoss
+            guard value.isFinite else { return (value, 0) }
+            try backward(gradient)
+            let parameters = gatherTrainableParameters()
+            for p in parameters where p.l2 > 0 {
+                BLAS.axpy(count: p.value.count, alpha: 2 * p.l2, x: p.value.pointer, y: p.gradient.pointer)
+            }
+            optimizer.update(parameters)
+            let correct = metrics.contains(.accuracy) ? Metric.correctCount(output: output, target: y) : 0
+            return (value, correct)
         }
-        optimizer.update(parameters)
-        let correct = metrics.contains(.accuracy) ? Metric.correctCount(output: output, target: y) : 0
-        return (value, correct)
     }
 
     /// Σ l2 · ‖w‖² over the regularized parameters (Keras adds it to the reported loss).
