@@ -6,13 +6,16 @@ import Foundation
 public protocol Callback: AnyObject {
     /// Called once before `onTrainBegin` with the run's epochs and steps (Keras `set_params`).
     func setParams(_ params: FitParams)
+    /// Before the first epoch: reset per-run state here (a callback may serve several `fit`s).
     func onTrainBegin(model: Sequential) throws
+    /// After the last epoch, also when a callback stopped training early.
     func onTrainEnd(model: Sequential, history: History) throws
     /// `epoch` is 0-based, as in Keras.
     func onEpochBegin(_ epoch: Int, model: Sequential) throws
     /// `logs` holds the epoch's training loss and metrics, the validation ones (`val_loss`, …),
     /// and the epoch's training time and sample count.
     func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws
+    /// `batch` is 0-based within the epoch.
     func onBatchBegin(_ batch: Int, model: Sequential) throws
     /// `logs` holds the running mean loss and metrics of the epoch so far.
     func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws
@@ -114,16 +117,25 @@ public enum MonitorMode: String, Sendable {
 /// rules): an epoch improves when it beats the best by more than `minDelta`; after `patience`
 /// epochs without improvement training stops and, if asked, the best epoch's weights come back.
 public final class EarlyStopping: Callback {
+    /// The logged value watched (Keras `monitor`), e.g. `val_loss` or `val_accuracy`.
     public let monitor: String
+    /// The least change that counts as an improvement (Keras `min_delta`).
     public let minDelta: Float
+    /// Epochs without improvement after which training stops.
     public let patience: Int
+    /// Whether larger or smaller is better (`.auto` decides by the monitored name).
     public let mode: MonitorMode
+    /// A value the monitored quantity must beat; until it does, no epoch counts as an improvement.
     public let baseline: Float?
+    /// Whether the best epoch's weights are put back when training stops.
     public let restoreBestWeights: Bool
+    /// Epochs (0-based) before which no improvement is sought (Keras `start_from_epoch`, a warm-up).
     public let startFromEpoch: Int
     /// 0-based epoch at which training was stopped, or nil.
     public private(set) var stoppedEpoch: Int?
+    /// 0-based epoch of the best monitored value so far, or nil.
     public private(set) var bestEpoch: Int?
+    /// The best monitored value so far.
     public private(set) var best: Float = .infinity
     private var wait = 0
     private var bestWeights: [Tensor]?
@@ -179,9 +191,13 @@ public final class EarlyStopping: Callback {
 /// Stops training at the end of the first epoch whose metric reaches a threshold (the tutorials'
 /// "stop once accuracy reaches 95%"): at or above it for accuracy-like metrics, at or below for losses.
 public final class ThresholdStopping: Callback {
+    /// The logged value watched, e.g. `accuracy` or `val_accuracy`.
     public let monitor: String
+    /// The value at which training stops.
     public let threshold: Float
+    /// Whether reaching means at or above (`.max`) or at or below (`.min`).
     public let mode: MonitorMode
+    /// 0-based epoch at which training was stopped, or nil.
     public private(set) var stoppedEpoch: Int?
 
     public init(monitor: String = "accuracy", threshold: Float, mode: MonitorMode = .auto) {
@@ -205,11 +221,17 @@ public final class ThresholdStopping: Callback {
 /// (Keras `ModelCheckpoint` with `save_weights_only`). `{epoch}` in the path is replaced by the
 /// 1-based epoch number. Files are written atomically.
 public final class ModelCheckpoint: Callback {
+    /// Where the weights go; `{epoch}` becomes the 1-based epoch.
     public let path: String
+    /// The logged value that decides "best" when `saveBestOnly`.
     public let monitor: String
+    /// Save only epochs that improve on the best so far.
     public let saveBestOnly: Bool
+    /// Whether larger or smaller is better (`.auto` decides by the monitored name).
     public let mode: MonitorMode
+    /// The best monitored value saved so far.
     public private(set) var best: Float?
+    /// Every file written, in order.
     public private(set) var savedPaths: [String] = []
 
     public init(path: String, monitor: String = "val_loss", saveBestOnly: Bool = false, mode: MonitorMode = .auto) {
