@@ -91,6 +91,10 @@ struct NNBench: ParsableCommand {
 
         let report = Report(machine: machine, sgemm: sgemm, rows: rows)
         report.printTables()
+        if models.contains("convnet"), let perStep = try TrainStepRows.fitAllocationsPerStep(model: "convnet", batch: batches[0]) {
+            print(String(format: "\nfit loop, convnet on byte images, batch %d: %.2f allocations per step (batches 3 to 12: batching, step, logs, History, progress bar)",
+                         batches[0], perStep))
+        }
         print(String(format: "\nmeasured in %.1f s; peak resident memory %.0f MB (the whole run, getrusage)",
                      Stopwatch.seconds(since: started), report.peakResidentMB))
         if let json {

@@ -69,6 +69,36 @@ enum TrainStepRows {
 
 extension TrainStepRows {
     /// Heap allocations per call of `step`, counted over 20 calls after the warm-up steps above.
+    /// Heap allocations per batch of the whole `fit` loop — batching byte images, the step, the
+    /// logs and the callbacks (History, a progress bar writing epoch lines to a silent sink) — from
+    /// the third batch to the last, so the warm-up's buffers do not count. Nil without the counter.
+    static func fitAllocationsPerStep(model modelName: String, batch: Int) throws -> Double? {
+        guard nn_malloc_counter_available() != 0 else { return nil }
+        final class Probe: Callback {
+            let first = 2
+            var last = 0, enabled = false
+            var count = 0
+            func setParams(_ params: FitParams) { last = params.steps - 1 }
+            func onBatchBegin(_ batch: Int, model: Sequential) throws {
+                if batch == first { nn_malloc_counter_reset(); nn_malloc_counter_set_enabled(1); enabled = true }
+            }
+            func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
+                if batch == last && enabled { nn_malloc_counter_set_enabled(0); count = Int(nn_malloc_counter_count()); enabled = false }
+            }
+        }
+        let model = try ModelZoo.build(modelName, seed: 1)
+        model.compile(optimizer: Adam(), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+        var rng = RandomGenerator(seed: 7)
+        let n = batch * 12
+        let sample = model.inputShape.reduce(1, *)
+        let pixels = ByteImages(shape: [n] + model.inputShape, bytes: (0..<n * sample).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        let labels = Tensor(shape: [n], elements: (0..<n).map { _ in Float(rng.next() % 10) })
+        let probe = Probe()
+        try model.fit(x: pixels, y: labels, batchSize: batch, epochs: 1,
+                      callbacks: [ProgressBar(verbosity: .epochLines, output: .silent), probe])
+        return Double(probe.count) / Double(probe.last - probe.first + 1)
+    }
+
     static func allocationsPerStep(_ step: () throws -> Void) rethrows -> Double? {
         guard nn_malloc_counter_available() != 0 else { return nil }
         let calls = 20
