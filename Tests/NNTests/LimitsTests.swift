@@ -1,0 +1,80 @@
+import XCTest
+import Foundation
+@testable import NN
+@testable import NNData
+@testable import NNReport
+@testable import NNZoo
+
+/// Issue 13's hostile inputs that crashed or hung: sizes that overflow or cannot be allocated,
+/// absurd MobileNet widths, charts of non-finite or huge values, a tampered optimizer step count,
+/// FIFOs/directories/devices where a file belongs, non-finite weights, batch sizes far above the
+/// data size, and a file given as the data directory. Each must end in a clear error, fast.
+final class LimitsTests: XCTestCase {
+    private var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("LimitsTests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    private func message(_ body: () throws -> Void) -> String? {
+        do { try body(); return nil } catch { return "\(error)" }
+    }
+
+    // MARK: 1. Sizes
+
+    func testTwoBillionClassesThrowNamingTheLayer() throws {
+        for name in ModelZoo.names {
+            let m = message { _ = try ModelZoo.build(name, classes: 2_000_000_000) }
+            XCTAssertNotNil(m, name)
+            // The classifier is the last Dense (mlp, convnets) or conv_preds (mobilenet).
+            let layer = name == "mobilenet" ? "conv_preds" : "dense"
+            XCTAssertTrue(m?.contains("layer '\(layer)") ?? false, "\(name): \(m ?? "no error")")
+            XCTAssertTrue(m?.contains("kernel") ?? false, "\(name): \(m ?? "no error")")
+        }
+    }
+
+    func testOverflowingInputShapeThrows() throws {
+        for name in ModelZoo.names {
+            let m = message { _ = try ModelZoo.build(name, inputShape: [9_999_999_999, 9_999_999_999, 9_999_999_999]) }
+            XCTAssertTrue(m?.contains("input shape") ?? false, "\(name): \(m ?? "no error")")
+            XCTAssertTrue(m?.contains("more elements than an Int can count") ?? false, "\(name): \(m ?? "no error")")
+            // In Int range but beyond the size limit of one tensor (2^40 elements at most).
+            let big = message { _ = try ModelZoo.build(name, inputShape: [1 << 20, 1 << 20, 3]) }
+            XCTAssertTrue(big?.contains("over the limit") ?? false, "\(name): \(big ?? "no error")")
+        }
+    }
+
+    func testLayersRefuseOverflowingShapes() throws {
+        let dense = message { try Dense(units: Int.max).build(inputShape: [3]) }
+        XCTAssertTrue(dense?.contains("layer 'dense' (Dense) output") ?? false, dense ?? "no error")
+        // Output within the limit, kernel over it: refused before anything of that size is allocated.
+        let start = Date()
+        let wide = message { try Dense(units: 2_000_000_000).build(inputShape: [64]) }
+        XCTAssertTrue(wide?.contains("layer 'dense' (Dense) parameter 'kernel'") ?? false, wide ?? "no error")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
+        // Each tensor fits, value and gradient together do not: refused by the layer's budget.
+        let half = Tensor.maxElementCount / 2 + 1
+        let budget = message { try Dense(units: half, useBias: false).build(inputShape: [1]) }
+        XCTAssertTrue(budget?.contains("parameters and gradients") ?? false, budget ?? "no error")
+        let flatten = message { try Flatten().build(inputShape: [Int.max, 2]) }
+        XCTAssertTrue(flatten?.contains("layer 'flatten' (Flatten) input") ?? false, flatten ?? "no error")
+        let reshape = message { try Reshape([Int.max, Int.max, -1]).build(inputShape: [4]) }
+        XCTAssertTrue(reshape?.contains("layer 'reshape' (Reshape)") ?? false, reshape ?? "no error")
+        // A refused layer is left unbuilt with no parameters; the model refuses it too.
+        let d = Dense(units: 1 << 45)
+        XCTAssertThrowsError(try Sequential(inputShape: [4], layers: [d]))
+        XCTAssertFalse(d.isBuilt)
+        XCTAssertTrue(d.parameters.isEmpty)
+        // The checked factory.
+        XCTAssertThrowsError(try Tensor.validated(shape: [-1, 2], what: "x"))
+        XCTAssertThrowsError(try Tensor.validated(shape: [Int.max, 2], what: "x"))
+        XCTAssertEqual(try Tensor.validated(shape: [2, 3]).count, 6)
+        XCTAssertNil(Tensor.checkedElementCount([1 << 32, 1 << 32]))
+        XCTAssertEqual(Tensor.checkedElementCount([1 << 31, 1 << 31]), 1 << 62)
+    }
+}
