@@ -77,4 +77,45 @@ final class LimitsTests: XCTestCase {
         XCTAssertNil(Tensor.checkedElementCount([1 << 32, 1 << 32]))
         XCTAssertEqual(Tensor.checkedElementCount([1 << 31, 1 << 31]), 1 << 62)
     }
+
+    // MARK: 3. Charts
+
+    func testChartsDrawNonFiniteHugeAndEqualValues() throws {
+        let cases: [[Float]] = [
+            [1e39 as Float, 0.5, 0.25],            // 1e39 is +inf as Float
+            [.nan, .infinity, -.infinity, 2],
+            [3e38, -3e38, 1],
+            [.greatestFiniteMagnitude, .greatestFiniteMagnitude],
+            [7, 7, 7, 7],
+            [.nan, .nan],
+            [1e-30, 1.0000001e-30],
+        ]
+        for values in cases {
+            let points = values.enumerated().map { (x: Float($0.offset + 1), y: $0.element) }
+            let chart = LineChart(title: "loss", xLabel: "epoch", yLabel: "loss",
+                                  series: [.init(name: "training loss", color: RGB(0x1F77B4), points: points)])
+            let svg = chart.svg()
+            let circles = svg.components(separatedBy: "data-value=").count - 1
+            XCTAssertEqual(circles, values.filter(\.isFinite).count, "\(values)")
+            for bad in ["\"nan", "\"-nan", "\"inf", "\"-inf", ",nan", ",inf", ",-inf", "nan,", "inf,"] {
+                XCTAssertFalse(svg.contains(bad), "\(values): \(bad)")
+            }
+            let image = chart.raster(scale: 2)
+            XCTAssertEqual(image.width, 1120)
+            XCTAssertEqual(image.height, 680)
+        }
+        // Through a History read back from JSON, as `cnn report` does.
+        let history = try History(jsonObject: [["epoch": 1, "loss": 1e39], ["epoch": 2, "loss": Double.nan],
+                                               ["epoch": 3, "loss": 0.5]])
+        let chart = LineChart.history(history, keys: ["loss"], title: "loss", yLabel: "loss")
+        _ = chart.raster()
+        XCTAssertEqual(chart.svg().components(separatedBy: "data-value=").count - 1, 1)
+    }
+
+    func testChartPixelConversionClamps() {
+        XCTAssertEqual(LineChart.pixel(.nan), 0)
+        XCTAssertEqual(LineChart.pixel(1e300), 1_000_000)
+        XCTAssertEqual(LineChart.pixel(-.infinity), 0)
+        XCTAssertEqual(LineChart.pixel(12.4), 12)
+    }
 }
