@@ -118,4 +118,55 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(LineChart.pixel(-.infinity), 0)
         XCTAssertEqual(LineChart.pixel(12.4), 12)
     }
+
+    // MARK: 5. No blocking opens
+
+    /// Runs `body` on a path that is a FIFO with no writer. A watchdog opens the writer side after
+    /// two seconds, so a reader that blocks in `open` is released (and the test fails on time).
+    private func withFIFO(_ body: (String) throws -> Void) throws {
+        let path = dir.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(path, 0o600), 0)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            if done.wait(timeout: .now() + 2) == .timedOut {
+                let fd = open(path, O_WRONLY | O_NONBLOCK)
+                if fd >= 0 { close(fd) }
+            }
+        }
+        defer { done.signal() }
+        try body(path)
+    }
+
+    private func assertFailsFast(_ what: String, _ expected: String, _ body: () throws -> Void) {
+        let start = Date()
+        let m = message(body)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1, what)
+        XCTAssertTrue(m?.contains(expected) ?? false, "\(what): \(m ?? "no error")")
+    }
+
+    func testFIFOsDevicesAndDirectoriesAreRefusedAtOnce() throws {
+        try withFIFO { fifo in
+            assertFailsFast("safetensors", "\(fifo): it is a FIFO, not a regular file") { _ = try SafeTensors.load(fifo) }
+            assertFailsFast("IDX", "it is a FIFO, not a regular file") { _ = try IDXFile.read(fifo) }
+            assertFailsFast("IDX path", fifo) { _ = try IDXFile.read(fifo) }
+            assertFailsFast("history", "\(fifo): it is a FIFO, not a regular file") { _ = try History.readJSON(file: fifo) }
+            let model = try Sequential(inputShape: [2], layers: [Dense(units: 1)])
+            assertFailsFast("weights", "it is a FIFO") { try model.loadWeights(from: fifo) }
+        }
+        let directory = dir.path
+        assertFailsFast("safetensors dir", "it is a directory, not a regular file") { _ = try SafeTensors.load(directory) }
+        assertFailsFast("IDX dir", "it is a directory") { _ = try IDXFile.read(directory) }
+        assertFailsFast("history dir", "it is a directory") { _ = try History.readJSON(file: directory) }
+        assertFailsFast("safetensors /dev/zero", "/dev/zero: it is a character device, not a regular file") {
+            _ = try SafeTensors.load("/dev/zero")
+        }
+        assertFailsFast("IDX /dev/zero", "it is a character device") { _ = try IDXFile.read("/dev/zero") }
+        assertFailsFast("history /dev/zero", "it is a character device") { _ = try History.readJSON(file: "/dev/zero") }
+        assertFailsFast("missing", "no such file") { _ = try SafeTensors.load(dir.appendingPathComponent("nope").path) }
+        // A regular history file still reads.
+        let file = dir.appendingPathComponent("h.json").path
+        try Data(#"{"epochs": [{"epoch": 1, "loss": 0.5}]}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let object = try History.readJSON(file: file) as? [String: Any]
+        XCTAssertEqual(try History(jsonObject: object?["epochs"] as? [[String: Any]] ?? []).epochs.count, 1)
+    }
 }

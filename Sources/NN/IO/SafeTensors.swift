@@ -52,9 +52,8 @@ public enum SafeTensors {
 
     /// Reads and decodes the safetensors file at `path` (`IOError` when it is missing or invalid).
     public static func load(_ path: String) throws -> File {
-        guard FileManager.default.fileExists(atPath: path) else { throw IOError.cannotRead(path: path, reason: "no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw IOError.cannotRead(path: path, reason: "not readable") }
-        return try decode(data, path: path)
+        // A FIFO, a device or a directory is refused at once (`InputFile`), never read or waited on.
+        return try decode(InputFile.read(path), path: path)
     }
 
     /// The most dimensions a tensor may have: far above any real model, low enough that a hostile

@@ -22,3 +22,15 @@ extension History {
         self.init(epochs: epochs)
     }
 }
+
+extension History {
+    /// The JSON value in the file at `path` (a `cnn train --history-json` file), for
+    /// `init(jsonObject:)`. The file is opened through `InputFile`: a FIFO, a device or a directory
+    /// is refused at once with a message naming the path, instead of blocking or reading for ever.
+    public static func readJSON(file path: String) throws -> Any {
+        let data = try InputFile.read(path)
+        do { return try JSONSerialization.jsonObject(with: data) } catch {
+            throw NNError.invalidArgument("history file \(path) is not valid JSON")
+        }
+    }
+}
