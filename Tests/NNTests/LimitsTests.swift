@@ -169,4 +169,29 @@ final class LimitsTests: XCTestCase {
         let object = try History.readJSON(file: file) as? [String: Any]
         XCTAssertEqual(try History(jsonObject: object?["epochs"] as? [[String: Any]] ?? []).epochs.count, 1)
     }
+
+    // MARK: 6. Non-finite weights
+
+    func testNonFiniteWeightsAreRefusedNamingTheTensor() throws {
+        let model = try Sequential(inputShape: [3], layers: [Dense(units: 2, name: "d")], seed: 1)
+        let kernel = model.namedParameters[0].parameter.value.elements
+        let bias = model.namedParameters[1].parameter.value.elements
+        for bad: Float in [.nan, .infinity, -.infinity] {
+            let k = Tensor(shape: [3, 2], elements: [1, 2, 3, 4, 5, 6])
+            let b = Tensor(shape: [2], elements: [0, 0])
+            b[flat: 1] = bad
+            let path = dir.appendingPathComponent("w.safetensors").path
+            try SafeTensors.save([("d.kernel", k), ("d.bias", b)], to: path)
+            XCTAssertThrowsError(try model.loadWeights(from: path)) { error in
+                XCTAssertTrue("\(error)".contains("tensor 'd.bias' holds \(bad) at flat index 1"), "\(error)")
+                XCTAssertTrue("\(error)".contains(path), "\(error)")
+            }
+            // Nothing changed, not even the finite kernel listed before it.
+            XCTAssertEqual(model.namedParameters[0].parameter.value.elements, kernel)
+            XCTAssertEqual(model.namedParameters[1].parameter.value.elements, bias)
+        }
+        let t = Tensor(shape: [4], elements: [0, 1, .nan, .infinity])
+        XCTAssertEqual(t.firstNonFiniteIndex, 2)
+        XCTAssertNil(Tensor(shape: [2], elements: [1, 2]).firstNonFiniteIndex)
+    }
 }
