@@ -119,6 +119,33 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(LineChart.pixel(12.4), 12)
     }
 
+    // MARK: 4. Optimizer step count
+
+    func testOptimizerIterationCountCannotTrap() throws {
+        let p = Parameter(name: "w", shape: [4])
+        p.gradient.fill(0.5)
+        let adam = Adam()
+        XCTAssertThrowsError(try adam.restoreIterations(Int.max)) { error in
+            XCTAssertTrue("\(error)".contains("optimizer 'adam': iteration count \(Int.max)"), "\(error)")
+        }
+        XCTAssertThrowsError(try adam.restoreIterations(-1))
+        XCTAssertNoThrow(try adam.restoreIterations(Optimizer.maxIterations))
+        // Even an unchecked count at Int.max steps without trapping and stays finite.
+        adam.iterations = Int.max
+        XCTAssertThrowsError(try adam.validateState())
+        adam.update([p])
+        XCTAssertEqual(adam.iterations, Int.max)
+        XCTAssertNil(p.value.firstNonFiniteIndex)
+        // Other restored state.
+        let sgd = SGD(learningRate: 0.1, momentum: 0.9)
+        sgd.update([p])
+        XCTAssertNoThrow(try sgd.validateState())
+        sgd.state(for: p)[0][flat: 2] = .nan
+        XCTAssertThrowsError(try sgd.validateState()) { XCTAssertTrue("\($0)".contains("slot 'momentum' holds nan at flat index 2"), "\($0)") }
+        let rms = RMSProp(learningRate: -.nan)
+        XCTAssertThrowsError(try rms.validateState()) { XCTAssertTrue("\($0)".contains("learning rate"), "\($0)") }
+    }
+
     // MARK: 5. No blocking opens
 
     /// Runs `body` on a path that is a FIFO with no writer. A watchdog opens the writer side after
