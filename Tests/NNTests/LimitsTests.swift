@@ -78,6 +78,22 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(Tensor.checkedElementCount([1 << 31, 1 << 31]), 1 << 62)
     }
 
+    // MARK: 2. MobileNet alpha
+
+    func testMobileNetAlphaIsBounded() throws {
+        for alpha in [1e30, .nan, -1, 0, .infinity, 4.5] {
+            let m = message { _ = try ModelZoo.build("mobilenet", alpha: alpha) }
+            XCTAssertTrue(m?.contains("alpha") ?? false, "alpha \(alpha): \(m ?? "no error")")
+            XCTAssertThrowsError(try MobileNet.checkAlpha(alpha))
+        }
+        // `layers` does not trap on such an alpha either; building them refuses the first huge layer.
+        let layers = MobileNet.layers(inputShape: [28, 28, 1], alpha: 1e30)
+        let m = message { _ = try Sequential(inputShape: [28, 28, 1], layers: layers) }
+        XCTAssertTrue(m?.contains("layer 'conv1'") ?? false, m ?? "no error")
+        XCTAssertNoThrow(try MobileNet.checkAlpha(0.25))
+        XCTAssertEqual(try ModelZoo.build("mobilenet", alpha: 0.25).layer(named: "conv1")?.outputShape, [28, 28, 8])
+    }
+
     // MARK: 3. Charts
 
     func testChartsDrawNonFiniteHugeAndEqualValues() throws {
