@@ -237,4 +237,24 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(t.firstNonFiniteIndex, 2)
         XCTAssertNil(Tensor(shape: [2], elements: [1, 2]).firstNonFiniteIndex)
     }
+
+    // MARK: 7. Batch sizes above the data size
+
+    func testHugeBatchSizesAllocateOnlyTheData() throws {
+        var data = TestData(seed: 3)
+        let x = data.tensor([10, 4])
+        let y = Tensor(shape: [10], elements: (0..<10).map { Float($0 % 3) })
+        for batchSize in [4_611_686_018_427_387_904, 100_000_000] {
+            let batcher = try Batcher(x: x, y: y, batchSize: batchSize)
+            XCTAssertEqual(batcher.images.shape, [10, 4])
+            XCTAssertEqual(batcher.labels.shape[0], 10)
+            XCTAssertEqual(batcher.batchCount, 1)
+            let model = try Sequential(inputShape: [4], layers: [Dense(units: 3, activation: .softmax)], seed: 2)
+            model.compile(optimizer: SGD(learningRate: 0.1), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            let history = try model.fit(x: x, y: y, batchSize: batchSize, epochs: 2, verbose: .silent)
+            XCTAssertEqual(history.epochs.count, 2)
+            _ = try model.evaluate(x: x, y: y, batchSize: batchSize)
+            XCTAssertEqual(try model.predict(x, batchSize: batchSize).shape, [10, 3])
+        }
+    }
 }
