@@ -257,4 +257,15 @@ final class LimitsTests: XCTestCase {
             XCTAssertEqual(try model.predict(x, batchSize: batchSize).shape, [10, 3])
         }
     }
+
+    // MARK: 8. Data directory
+
+    func testDataDirectoryThatIsAFileSaysSo() throws {
+        let file = dir.appendingPathComponent("not-a-dir").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let m = message { _ = try DataSets.load(directory: file) }
+        XCTAssertEqual(m, "\(file): the data directory is not a directory (it names a file)")
+        let missing = message { _ = try DataSets.load(directory: dir.appendingPathComponent("none").path) }
+        XCTAssertTrue(missing?.contains("does not exist") ?? false, missing ?? "no error")
+    }
 }
