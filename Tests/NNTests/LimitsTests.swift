@@ -128,6 +128,19 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(chart.svg().components(separatedBy: "data-value=").count - 1, 1)
     }
 
+    func testFilterImagesOfNonFiniteKernelsDoNotTrap() {
+        // [kh, kw, in 3, out 2]: NaN, ±inf and ±3e38 (whose span overflows Float) in RGB filters.
+        let k = Tensor(shape: [2, 2, 3, 2], elements: (0..<24).map { i -> Float in
+            switch i % 6 { case 0: return .nan; case 1: return .infinity; case 2: return -.infinity
+                           case 3: return 3e38; case 4: return -3e38; default: return Float(i) }
+        })
+        let images = FeatureMapImages.filters(k, upscale: 2)
+        XCTAssertEqual(images.count, 2)
+        XCTAssertEqual(images[0].width, 4)
+        let gray = FeatureMapImages.filters(Tensor(shape: [2, 2, 1, 1], elements: [.nan, .infinity, -3e38, 3e38]))
+        XCTAssertEqual(gray.count, 1)
+    }
+
     func testChartPixelConversionClamps() {
         XCTAssertEqual(LineChart.pixel(.nan), 0)
         XCTAssertEqual(LineChart.pixel(1e300), 1_000_000)
@@ -265,6 +278,14 @@ final class LimitsTests: XCTestCase {
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
         let m = message { _ = try DataSets.load(directory: file) }
         XCTAssertEqual(m, "\(file): the data directory is not a directory (it names a file)")
+        // An IDX header claiming 2^31-1 on each of three axes (an overflowing product) is refused
+        // from the header alone, raw or gzipped, naming the file.
+        let idx = dir.appendingPathComponent("huge-idx3-ubyte").path
+        try Data([0, 0, 8, 3] + [UInt8](repeating: 0, count: 0) + (0..<3).flatMap { _ in [0x7F, 0xFF, 0xFF, 0xFF] as [UInt8] })
+            .write(to: URL(fileURLWithPath: idx))
+        let huge = message { _ = try IDXFile.read(idx) }
+        XCTAssertTrue(huge?.hasPrefix(idx) ?? false, huge ?? "no error")
+        XCTAssertTrue(huge?.contains("claims dimensions") ?? false, huge ?? "no error")
         let missing = message { _ = try DataSets.load(directory: dir.appendingPathComponent("none").path) }
         XCTAssertTrue(missing?.contains("does not exist") ?? false, missing ?? "no error")
     }
