@@ -70,6 +70,9 @@ final class LimitsTests: XCTestCase {
         XCTAssertThrowsError(try Sequential(inputShape: [4], layers: [d]))
         XCTAssertFalse(d.isBuilt)
         XCTAssertTrue(d.parameters.isEmpty)
+        // Input, output and kernel fit; one image's im2col columns (2^28 pixels × 128·128) exceed 2^40.
+        let conv = message { try Conv2D(filters: 1, kernelSize: 128, padding: .same).build(inputShape: [1 << 14, 1 << 14, 1]) }
+        XCTAssertTrue(conv?.contains("layer 'conv2d' (Conv2D) im2col columns of one image") ?? false, conv ?? "no error")
         // The checked factory.
         XCTAssertThrowsError(try Tensor.validated(shape: [-1, 2], what: "x"))
         XCTAssertThrowsError(try Tensor.validated(shape: [Int.max, 2], what: "x"))
