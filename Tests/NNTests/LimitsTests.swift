@@ -144,6 +144,18 @@ final class LimitsTests: XCTestCase {
         XCTAssertEqual(gray.count, 1)
     }
 
+    func testHistoryCountsAreChecked() throws {
+        for (key, value) in [("epoch", 1e300), ("epoch", -1), ("samples", 2.5), ("samples", -1e300)] as [(String, Double)] {
+            var entry: [String: Any] = ["epoch": 1, "loss": 0.5]
+            entry[key] = value
+            let m = message { _ = try History(jsonObject: [entry]) }
+            XCTAssertTrue(m?.contains("history entry 1: '\(key)' is not a whole number") ?? false, m ?? "no error")
+        }
+        let h = try History(jsonObject: [["epoch": 3, "loss": 0.5, "samples": 60000, "seconds": 1.5]])
+        XCTAssertEqual(h.epochs.first?.epoch, 3)
+        XCTAssertEqual(h.epochs.first?.samples, 60000)
+    }
+
     func testChartPixelConversionClamps() {
         XCTAssertEqual(LineChart.pixel(.nan), 0)
         XCTAssertEqual(LineChart.pixel(1e300), 1_000_000)

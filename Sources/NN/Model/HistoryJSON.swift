@@ -14,9 +14,18 @@ extension History {
                 }
                 logs[key] = number.floatValue
             }
-            let epoch = (entry["epoch"] as? NSNumber)?.intValue ?? i + 1
+            // Counts are whole, non-negative and within Int: a hand-edited 1e300 is refused by name
+            // instead of being converted by `intValue` (which does not check).
+            func count(_ key: String) throws -> Int? {
+                guard let value = entry[key] else { return nil }
+                guard let number = value as? NSNumber, let n = Int(exactly: number.doubleValue), n >= 0 else {
+                    throw NNError.invalidArgument("history entry \(i + 1): '\(key)' is not a whole number of at least 0 (\(value))")
+                }
+                return n
+            }
+            let epoch = try count("epoch") ?? i + 1
             let seconds = (entry["seconds"] as? NSNumber)?.doubleValue ?? 0
-            let samples = (entry["samples"] as? NSNumber)?.intValue ?? 0
+            let samples = try count("samples") ?? 0
             epochs.append(Epoch(epoch: epoch, logs: logs, seconds: seconds, samples: samples))
         }
         self.init(epochs: epochs)
