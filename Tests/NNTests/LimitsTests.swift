@@ -73,6 +73,20 @@ final class LimitsTests: XCTestCase {
         // Input, output and kernel fit; one image's im2col columns (2^28 pixels × 128·128) exceed 2^40.
         let conv = message { try Conv2D(filters: 1, kernelSize: 128, padding: .same).build(inputShape: [1 << 14, 1 << 14, 1]) }
         XCTAssertTrue(conv?.contains("layer 'conv2d' (Conv2D) im2col columns of one image") ?? false, conv ?? "no error")
+        // Windows, strides, paddings and multipliers near Int.max are refused, not overflowed.
+        let windows: [(String, () throws -> Void)] = [
+            ("kernel size", { try Conv2D(filters: 1, kernelSize: Int.max, padding: .same).build(inputShape: [8, 8, 1]) }),
+            ("strides", { try Conv2D(filters: 1, kernelSize: 3, strides: Int.max, padding: .same).build(inputShape: [8, 8, 1]) }),
+            ("strides", { try DepthwiseConv2D(kernelSize: 3, strides: Int.max, padding: .same).build(inputShape: [8, 8, 1]) }),
+            ("pool size", { try MaxPooling2D(poolSize: Int.max, padding: .same).build(inputShape: [8, 8, 1]) }),
+            ("strides", { try MaxPooling2D(poolSize: 2, strides: Int.max, padding: .same).build(inputShape: [8, 8, 1]) }),
+            ("larger than an Int", { try ZeroPadding2D(padding: ((Int.max, 1), (0, 0))).build(inputShape: [8, 8, 1]) }),
+            ("overflows", { try DepthwiseConv2D(kernelSize: 1, depthMultiplier: Int.max).build(inputShape: [8, 8, 2]) }),
+        ]
+        for (expected, body) in windows {
+            let m = message(body)
+            XCTAssertTrue(m?.contains(expected) ?? false, "\(expected): \(m ?? "no error")")
+        }
         // The checked factory.
         XCTAssertThrowsError(try Tensor.validated(shape: [-1, 2], what: "x"))
         XCTAssertThrowsError(try Tensor.validated(shape: [Int.max, 2], what: "x"))

@@ -151,6 +151,14 @@ open class Layer {
         return try backwardBatch(outputGradient)
     }
 
+    /// Refuses a window or stride above `Tensor.maxElementCount` (larger than any input axis can be)
+    /// before `ConvGeometry` adds and multiplies them with the input size, where Int.max overflows.
+    package func checkWindowSizes(_ sizes: KeyValuePairs<String, (Int, Int)>) throws {
+        for (what, size) in sizes where size.0 > Tensor.maxElementCount || size.1 > Tensor.maxElementCount {
+            throw NNError.invalidArgument("layer '\(displayName)' (\(typeName)): \(what) \(size) is larger than any input can be (at most \(Tensor.maxElementCount))")
+        }
+    }
+
     /// The batch size of the last forward pass.
     public internal(set) var lastBatch: Int?
 
