@@ -282,7 +282,29 @@ final class OutputFileTests: XCTestCase {
         XCTAssertFalse(AtomicFile.sameTarget("/dev/null", "/dev/null"), "two outputs to /dev/null lose nothing")
     }
 
+    func testSameTargetAndIsInsideForDirectories() throws {
+        let report = dir + "/report"
+        try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/r", withDestinationPath: "report")
+        XCTAssertTrue(AtomicFile.sameTarget(dir + "/r", report + "/"))
+        XCTAssertTrue(AtomicFile.isInside(dir + "/r/index.html", directory: report))
+        XCTAssertTrue(AtomicFile.isInside(report + "/../report/w.safetensors", directory: dir + "/r"))
+        XCTAssertFalse(AtomicFile.isInside(dir + "/report-2/w.safetensors", directory: report))
+        XCTAssertFalse(AtomicFile.isInside(dir + "/w.safetensors", directory: report))
+    }
+
     // MARK: The report directory
+
+    func testReportRefusesTheCurrentDirectory() throws {
+        let out = dir + "/cwd-report"
+        try TrainingReport.writeFiles(files(["index.html"], tag: "old"), to: out)
+        let saved = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(out))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(saved) }
+        assertRefused(".", ["current directory"]) { try TrainingReport.checkDestination(".") }
+        assertRefused(out, ["current directory"]) { try TrainingReport.writeFiles(files(["index.html"], tag: "new"), to: out) }
+        XCTAssertEqual(try read(out + "/index.html"), "old index.html")
+    }
 
     private func files(_ names: [String], tag: String) -> [(name: String, data: Data)] {
         names.map { (name: $0, data: Data("\(tag) \($0)".utf8)) }

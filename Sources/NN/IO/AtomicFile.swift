@@ -69,18 +69,48 @@ public enum AtomicFile {
         }
     }
 
-    /// Whether writing `a` and writing `b` would replace the same file, so one output would
-    /// silently overwrite the other: after following symbolic links, two existing files are the
-    /// same when their device and inode are; new files when their directories' real paths and
-    /// names are. Devices, FIFOs and descriptors are never "the same file" here (writing two
-    /// outputs to `/dev/null` or one pipe loses nothing), nor is a path the rule refuses.
+    /// Whether two output paths name the same file or directory, so one output would silently
+    /// overwrite the other: after following symbolic links, two existing paths are the same when
+    /// their device and inode are; paths not there yet when their directories' real paths and
+    /// names are (so `a/../b` is `b`). Character devices and FIFOs, and this process's
+    /// descriptors (`/dev/stdout`), are never "the same file" here: writing two outputs to
+    /// `/dev/null` or one pipe loses nothing.
     public static func sameTarget(_ a: String, _ b: String) -> Bool {
-        guard case let .file(ra)? = try? destination(of: a), case let .file(rb)? = try? destination(of: b) else { return false }
+        guard let ra = followLinks(a), let rb = followLinks(b) else { return false }
         var sa = stat(), sb = stat()
         let ea = stat(ra, &sa) == 0, eb = stat(rb, &sb) == 0
-        if ea && eb { return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino }
+        if ea && eb {
+            let kind = sa.st_mode & S_IFMT
+            if kind == S_IFCHR || kind == S_IFIFO { return false }
+            return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+        }
         if ea != eb { return false }
         return canonical(ra) == canonical(rb)
+    }
+
+    /// Whether the output `path` lies inside `directory` (symbolic links followed, `..` resolved),
+    /// so that replacing the directory as a whole (a report) would delete that output.
+    public static func isInside(_ path: String, directory: String) -> Bool {
+        guard let rp = followLinks(path), let rd = followLinks(directory) else { return false }
+        var d = canonical(rd)
+        if let resolved = realpath(rd, nil) { d = String(cString: resolved); free(resolved) }
+        let p = canonical(rp)
+        return p.hasPrefix(d.hasSuffix("/") ? d : d + "/")
+    }
+
+    /// `path` with its symbolic-link chain followed (the path itself when it is none); nil for a
+    /// loop or a descriptor of this process, which name no file to compare.
+    private static func followLinks(_ path: String) -> String? {
+        guard !path.isEmpty else { return nil }
+        var current = path
+        for _ in 0..<40 {
+            if descriptorNumber(current) != nil { return nil }
+            var st = stat()
+            guard lstat(current, &st) == 0, st.st_mode & S_IFMT == S_IFLNK else { return current }
+            guard let target = readLink(current) else { return nil }
+            current = target.hasPrefix("/") ? target : parent(of: current) + "/" + target
+        }
+        return nil
     }
 
     // MARK: The rule
@@ -328,6 +358,13 @@ public enum AtomicFile {
                     let shown = foreign.prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", …" : "")
                     throw IOError.cannotWrite(path: path, reason: "the directory holds \(shown), which it would replace; choose an empty or new directory")
                 }
+                // Work on the real directory: "." or "x/.." must not be renamed as such.
+                if let resolved = realpath(current, nil) { current = String(cString: resolved); free(resolved) }
+                if current == "/" { throw IOError.cannotWrite(path: path, reason: "it is the root directory") }
+                if let cwd = FileManager.default.currentDirectoryPath.removingSuffixSlash(),
+                   cwd == current || cwd.hasPrefix(current + "/") {
+                    throw IOError.cannotWrite(path: path, reason: "it is or holds the current directory, which replacing it would remove")
+                }
                 try requireWritableAncestor(of: current, for: path)
                 return current
             default:
@@ -407,6 +444,16 @@ public enum AtomicFile {
     }
 
     private static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+}
+
+private extension String {
+    /// The path without a trailing slash (nil for an empty path).
+    func removingSuffixSlash() -> String? {
+        guard !isEmpty else { return nil }
+        var s = self
+        while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
+        return s
+    }
 }
 
 /// Errors reading or writing model files; each names the file.
