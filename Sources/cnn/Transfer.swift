@@ -71,6 +71,7 @@ struct Transfer: ParsableCommand {
 
     func run() throws {
         try NNCommand.run {
+            try OutputPaths.check([.init("--save-base", saveBase), .init("--json", json)])
             dataOptions.apply()
             let started = Date()
             var timings: [String: Double] = [:]
