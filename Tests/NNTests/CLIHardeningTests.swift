@@ -254,6 +254,12 @@ final class CLIHardeningTests: CLITestCase {
         assertRefused(huge, naming: ["--learning-rate 1e50 is too large for Float32"])
         let threads = try cnn(["train", "--data", data, "--threads", "100000"])
         assertRefused(threads, naming: ["--threads must be at most \(256), got 100000"])
+        for command in ["transfer", "celsius"] {
+            let run = try cnn([command, "--learning-rate", "1e-50"])
+            assertRefused(run, naming: ["--learning-rate 1e-50 is too small for Float32"])
+        }
+        let alpha = try cnn(["transfer", "--base", "mobilenet", "--alpha", "1e30", "--data", data])
+        assertRefused(alpha, naming: ["--alpha must be in (0, 4.0], got 1e+30"])
         let file = work + "/not-a-dir"
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
         let dataFile = try cnn(["train", "--model", "mlp", "--epochs", "1", "--data", file])
