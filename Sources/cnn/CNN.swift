@@ -21,17 +21,37 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Directory with the four MNIST-named IDX files (gzipped or not).")
     var data: String = DataSets.fashionMNISTDirectory
 
-    @Option(help: "Threads the engine uses (default: the core count, or OPENBLAS_NUM_THREADS when set).")
+    @Option(help: "Threads the engine uses, 1...\(DataOptions.maxThreads) (default: the core count, or OPENBLAS_NUM_THREADS when set).")
     var threads: Int?
+
+    /// One OS thread is created per requested thread, so an absurd count would exhaust the system
+    /// (issue 13: 12,783 threads for `--threads 100000`). 256 is far above any core count this
+    /// engine gains from (its kernels stop scaling long before) and cheap to create.
+    static let maxThreads = 256
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads > Self.maxThreads {
+            throw ValidationError("--threads must be at most \(Self.maxThreads), got \(threads)")
+        }
     }
 
     func apply() { if let threads { Parallel.threads = threads } }
 
+    /// Loads both sets; a file given as `--data` and a test set whose images differ in shape from
+    /// the training set's are named here, before a layer would report a shape error.
     func load() throws -> (train: Dataset, test: Dataset) {
-        try DataSets.load(directory: data)
+        if OutputPaths.exists(data) && !OutputPaths.isDirectory(data) {
+            throw NNError.invalidArgument("--data \(data) is a file, not a directory (give the directory holding the four IDX files)")
+        }
+        let (train, test) = try DataSets.load(directory: data)
+        if train.sampleShape != test.sampleShape {
+            let base = URL(fileURLWithPath: data).appendingPathComponent(DataSets.testImagesFile).path
+            let name = OutputPaths.exists(base) ? base : base + ".gz"
+            func dims(_ s: [Int]) -> String { s.map(String.init).joined(separator: "×") }
+            throw NNError.invalidArgument("\(name) has images of \(dims(test.sampleShape)) but the training images are \(dims(train.sampleShape))")
+        }
+        return (train, test)
     }
 }
 
@@ -77,3 +97,33 @@ enum NNCommand {
 }
 
 func printLine(_ s: String) { print(s); fflush(stdout) }
+
+/// A Float flag that keeps the text the user typed, so "1e-50" (which rounds to 0 in Float32) is
+/// reported as given rather than as "0.0".
+struct FloatArgument: ExpressibleByArgument, CustomStringConvertible {
+    let text: String
+    let value: Float
+    init?(argument: String) {
+        guard let v = Float(argument) else { return nil }
+        text = argument
+        value = v
+    }
+    var description: String { text }
+
+    /// Refuses zero, negatives, NaN, and values that over- or underflow Float32, naming the text.
+    func validatePositive(flag: String) throws {
+        let exact = Double(text) ?? Double(value)
+        if exact > 0 && exact.isFinite && (value == 0 || value < Float.leastNormalMagnitude) {
+            throw ValidationError("\(flag) \(text) is too small for Float32 (must be ≥ 1.2e-38)")
+        }
+        if exact > 0 && value.isInfinite { throw ValidationError("\(flag) \(text) is too large for Float32 (must be ≤ 3.4e38)") }
+        guard value > 0 && value.isFinite else { throw ValidationError("\(flag) must be a positive number, got \(text)") }
+    }
+}
+
+/// The stdout sink for the engine's progress bar: through stdio's buffer (flushed per write), so
+/// progress lines and `printLine` output keep their order when stdout is a pipe or file.
+let stdioSink = OutputSink(isTerminal: isatty(STDOUT_FILENO) != 0) { text in
+    fputs(text, stdout)
+    fflush(stdout)
+}

@@ -12,16 +12,16 @@ struct Celsius: ParsableCommand {
     @Option(help: "Passes over the seven examples.")
     var epochs: Int = 1000
     @Option(help: "Adam's learning rate.")
-    var learningRate: Float = 0.1
+    var learningRate: FloatArgument = FloatArgument(argument: "0.1")!
 
     func validate() throws {
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        if !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number, got \(learningRate)") }
+        try learningRate.validatePositive(flag: "--learning-rate")
     }
 
     func run() throws {
         try NNCommand.run {
-            let result = try CelsiusExample.train(epochs: epochs, learningRate: learningRate)
+            let result = try CelsiusExample.train(epochs: epochs, learningRate: learningRate.value)
             printLine(String(format: "weight %.4f (expected 1.8), bias %.4f (expected 32), final loss %.5f", result.weight, result.bias, result.loss))
             printLine(String(format: "100 °C -> %.2f °F", result.weight * 100 + result.bias))
         }

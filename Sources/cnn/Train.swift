@@ -18,7 +18,7 @@ struct Train: ParsableCommand {
     @Option(help: "sgd, rmsprop or adam (default: the model's recipe).")
     var optimizer: String?
     @Option(help: "Step size (default: the optimizer's Keras default).")
-    var learningRate: Float?
+    var learningRate: FloatArgument?
     @Option(help: "Hold out this fraction (0, 1) of the training data for validation. Without it, all training data is used and val_* are measured on the test set, as the TensorFlow tutorials do.")
     var validationSplit: Double?
     @Option(help: "Multiply the learning rate by this factor after every epoch (default: the model's recipe; 1 = constant).")
@@ -41,12 +41,17 @@ struct Train: ParsableCommand {
     var resume: String?
     @Option(help: "Write an HTML report of the run (index.html plus PNG figures) to this directory.")
     var report: String?
+    @Flag(help: "Let a fresh run (no --resume) replace an existing --checkpoint file.")
+    var overwrite = false
+    @Flag(help: "With --resume: continue with the given --learning-rate instead of the checkpoint's (the decay schedule restarts from it).")
+    var overrideLearningRate = false
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
-            throw ValidationError("--learning-rate must be a positive number, got \(learningRate)")
+        if let learningRate { try learningRate.validatePositive(flag: "--learning-rate") }
+        if overrideLearningRate && (resume == nil || learningRate == nil) {
+            throw ValidationError("--override-learning-rate needs --resume and --learning-rate")
         }
         if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
             throw ValidationError("--validation-split must be in (0, 1), got \(validationSplit)")
@@ -62,42 +67,128 @@ struct Train: ParsableCommand {
         }
     }
 
+    /// The effective settings a checkpoint records and a resume must match, by key, with the flag
+    /// that sets each (for messages). Epochs are not compared: a resumed run may plan more (or
+    /// fewer) epochs, as long as not fewer than the checkpoint has done. Stopping flags
+    /// (--patience, --stop-at-accuracy) and --threads may change freely.
+    static let comparedSettings: [(key: String, flag: String)] = [
+        ("model", "--model"), ("optimizer", "--optimizer"), ("learning_rate", "--learning-rate"), ("lr_decay", "--lr-decay"),
+        ("batch_size", "--batch-size"), ("seed", "--seed"), ("limit", "--limit"), ("validation_split", "--validation-split"),
+    ]
+
+    /// This run's effective settings (flags after the recipe's defaults), as saved in checkpoints.
+    func runSettings(recipe: ModelZoo.Recipe, optimizer opt: Optimizer, plannedEpochs: Int) -> [String: String] {
+        [
+            "model": modelOptions.model,
+            "optimizer": opt.name,
+            "learning_rate": String(describing: opt.learningRate),
+            "lr_decay": String(describing: lrDecay ?? recipe.decay),
+            "batch_size": String(batchSize ?? recipe.batchSize),
+            "seed": String(seed),
+            "limit": limit.map(String.init) ?? "none",
+            "validation_split": String(describing: validationSplit ?? (patience != nil ? 0.1 : 0)),
+            "epochs": String(plannedEpochs),
+        ]
+    }
+
+    /// Refuses a resume whose flags differ from the checkpoint's, listing every difference.
+    func checkResume(_ resume: String, settings: [String: String], plannedEpochs: Int) throws {
+        let (saved, epochsDone) = try Checkpoint.runSettings(at: resume)
+        if let epochsDone, plannedEpochs < epochsDone {
+            throw NNError.invalidArgument("--resume \(resume) has \(epochsDone) epochs done, more than --epochs \(plannedEpochs)")
+        }
+        guard let saved else {
+            FileHandle.standardError.write("warning: --resume \(resume) predates recorded flags; they cannot be compared\n".data(using: .utf8)!)
+            return
+        }
+        var differences: [String] = []
+        for (key, flag) in Self.comparedSettings {
+            if key == "learning_rate" && overrideLearningRate { continue }
+            let given = settings[key] ?? "?", stored = saved[key] ?? "(not recorded)"
+            if given != stored { differences.append("\(flag): checkpoint \(stored), given \(given)") }
+        }
+        if !differences.isEmpty {
+            let hint = differences.contains { $0.hasPrefix("--learning-rate") } ? " (add --override-learning-rate to change the learning rate)" : ""
+            throw NNError.invalidArgument("--resume \(resume) was saved with other flags: \(differences.joined(separator: "; "))\(hint)")
+        }
+    }
+
+    /// Every output path, checked before any data is read: see `OutputPaths`. Takes the
+    /// checkpoint's lock and refuses to replace an existing checkpoint without --overwrite.
+    func preflight() throws -> CheckpointLock? {
+        try OutputPaths.check([.init("--checkpoint", checkpoint), .init("--save", save), .init("--history-json", historyJson),
+                               .init("--report", report, .directory)])
+        if let resume {
+            for (flag, path) in [("--save", save), ("--history-json", historyJson), ("--report", report)] {
+                if let path, OutputPaths.sameTarget(path, resume) {
+                    throw NNError.invalidArgument("\(flag) \(path) and --resume \(resume) name the same file; the checkpoint would be overwritten")
+                }
+            }
+        }
+        guard let checkpoint else { return nil }
+        let lock = try CheckpointLock(checkpoint: checkpoint)
+        let resumesIt = resume.map { OutputPaths.sameTarget($0, checkpoint) } ?? false
+        if OutputPaths.exists(checkpoint) && !resumesIt && !overwrite {
+            throw NNError.invalidArgument("--checkpoint \(checkpoint) already exists; continue it with --resume \(checkpoint) or replace it with --overwrite")
+        }
+        return lock
+    }
+
     func run() throws {
         try NNCommand.run {
+            let lock = try preflight()
+            defer { withExtendedLifetime(lock) {} }
+            let interrupts = InterruptReporter.install(checkpoint: checkpoint)
             dataOptions.apply()
             let recipe = ModelZoo.recipe(modelOptions.model)
+            let opt = try ModelZoo.optimizer(optimizer ?? recipe.optimizer,
+                                             learningRate: learningRate?.value ?? (optimizer == nil ? recipe.learningRate : nil))
+            let plannedEpochs = epochs ?? recipe.epochs
+            let settings = runSettings(recipe: recipe, optimizer: opt, plannedEpochs: plannedEpochs)
+            if let resume { try checkResume(resume, settings: settings, plannedEpochs: plannedEpochs) }
             var (train, test) = try dataOptions.load()
             if let limit, limit < train.count { train = train.prefix(limit) }
             let model = try ModelZoo.build(modelOptions.model, inputShape: train.sampleShape, classes: train.classCount, seed: seed)
-            let opt = try ModelZoo.optimizer(optimizer ?? recipe.optimizer, learningRate: learningRate ?? (optimizer == nil ? recipe.learningRate : nil))
             model.compile(optimizer: opt, loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             printLine(model.summary())
-            var callbacks: [Callback] = []
+            let lastFinite = LastFiniteWeights()
+            var callbacks: [Callback] = [ProgressBar(output: stdioSink), lastFinite]
             if let stopAtAccuracy { callbacks.append(ThresholdStopping(monitor: "accuracy", threshold: stopAtAccuracy)) }
             // Early stopping selects weights by val_loss, so it must not look at the test set.
             let split = validationSplit ?? (patience != nil ? 0.1 : 0)
             if let patience { callbacks.append(EarlyStopping(monitor: "val_loss", patience: patience, restoreBestWeights: true)) }
             let decay = lrDecay ?? recipe.decay
             if decay != 1 { callbacks.append(LearningRateScheduler.exponential(initial: opt.learningRate, factor: decay)) }
-            if let checkpoint { callbacks.append(CheckpointCallback(path: checkpoint, optimizer: opt)) }
+            if let checkpoint {
+                callbacks.append(CheckpointCallback(path: checkpoint, optimizer: opt, run: settings))
+                callbacks.append(interrupts)
+            }
             var initialEpoch = 0
             if let resume {
+                let given = opt.learningRate
                 initialEpoch = try Checkpoint.restore(model: model, optimizer: opt, from: resume)
+                if overrideLearningRate { opt.learningRate = given }
+                lastFinite.keep(model, epoch: initialEpoch)
                 printLine("resumed from \(resume) after epoch \(initialEpoch)")
             }
             let batch = batchSize ?? recipe.batchSize
             let started = Date()
             let history: History
             do {
-                history = try model.fit(train, batchSize: batch, epochs: max(epochs ?? recipe.epochs, initialEpoch),
+                history = try model.fit(train, batchSize: batch, epochs: max(plannedEpochs, initialEpoch),
                                         initialEpoch: initialEpoch, validationSplit: split,
                                         validationData: split > 0 ? nil : test,
                                         callbacks: callbacks)
             } catch let error as NonFiniteLossError {
-                // The model still holds the last good batch's weights: keep them if asked to save.
+                // Keep the weights of the last epoch end whose loss (and weights) were finite; the
+                // last good batch's weights can be finite but already huge.
                 if let save {
-                    try model.saveWeights(to: save, metadata: ["model": modelOptions.model])
-                    printLine("saved the last good weights to \(save)")
+                    if let epoch = lastFinite.restore(into: model) {
+                        try model.saveWeights(to: save, metadata: ["model": modelOptions.model])
+                        printLine("saved the weights of epoch \(epoch), the last epoch end with a finite loss, to \(save)")
+                    } else {
+                        printLine("no epoch ended with a finite loss; nothing saved to \(save)")
+                    }
                 }
                 throw error
             }
@@ -126,7 +217,7 @@ struct Train: ParsableCommand {
             if let report {
                 try ReportWriter.afterTraining(to: report, model: model, modelName: modelOptions.model, dataDirectory: dataOptions.data,
                                                history: history, train: train, test: test, optimizer: opt, batchSize: batch,
-                                               plannedEpochs: epochs ?? recipe.epochs, seed: seed, validationSplit: split,
+                                               plannedEpochs: plannedEpochs, seed: seed, validationSplit: split,
                                                wallSeconds: Date().timeIntervalSince(started), testLoss: result.loss)
             }
         }

@@ -27,7 +27,7 @@ struct Transfer: ParsableCommand {
     @Option(help: "Epochs for (c) fine-tuning the whole network.")
     var fineTuneEpochs: Int = 10
     @Option(help: "Adam step size for (a) and the head of (b); (c) fine-tunes with a tenth of it.")
-    var learningRate: Float = 1e-3
+    var learningRate: FloatArgument = FloatArgument(argument: "0.001")!
     @Option(help: "Samples per step in the few-label phases.")
     var batchSize: Int = 32
     @Option(help: "Head of (b), which (c) then fine-tunes: sgd (trained with Adam) or ridge (closed form).")
@@ -47,6 +47,9 @@ struct Transfer: ParsableCommand {
     @Option(help: "Write the accuracies and timings as JSON here.")
     var json: String?
 
+    /// The largest `--alpha` accepted.
+    static let maxAlpha = 4.0
+
     static let sourceClasses = Array(0..<5), targetClasses = Array(5..<10)
 
     func validate() throws {
@@ -55,12 +58,14 @@ struct Transfer: ParsableCommand {
         }
         guard ["sgd", "ridge"].contains(head) else { throw ValidationError("--head must be sgd or ridge, got '\(head)'") }
         guard solver != nil else { throw ValidationError("--ridge-solver must be cholesky or least-squares, got '\(ridgeSolver)'") }
-        if !(alpha > 0) { throw ValidationError("--alpha must be positive, got \(alpha)") }
+        // Keras uses 0.25...1.4; 4 already means 4096-filter layers. Far larger ones overflowed the
+        // filter counts (issue 13: `--alpha 1e30` crashed).
+        if !(alpha > 0 && alpha <= Self.maxAlpha) { throw ValidationError("--alpha must be in (0, \(Self.maxAlpha)], got \(alpha)") }
         if labelsPerClass < 1 { throw ValidationError("--labels-per-class must be at least 1, got \(labelsPerClass)") }
         if pretrainEpochs < 1 { throw ValidationError("--pretrain-epochs must be at least 1, got \(pretrainEpochs)") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if fineTuneEpochs < 0 { throw ValidationError("--fine-tune-epochs must not be negative, got \(fineTuneEpochs)") }
-        if !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be a positive number, got \(learningRate)") }
+        try learningRate.validatePositive(flag: "--learning-rate")
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if !(ridgeLambda >= 0 && ridgeLambda.isFinite) { throw ValidationError("--ridge-lambda must be a non-negative number, got \(ridgeLambda)") }
     }
@@ -71,6 +76,7 @@ struct Transfer: ParsableCommand {
 
     func run() throws {
         try NNCommand.run {
+            try OutputPaths.check([.init("--save-base", saveBase), .init("--json", json)])
             dataOptions.apply()
             let started = Date()
             var timings: [String: Double] = [:]
@@ -116,7 +122,7 @@ struct Transfer: ParsableCommand {
 
             // (a) The same network from scratch on the few labels.
             let scratch = try makeModel(classes: classes, inputShape: train.sampleShape)
-            scratch.compile(optimizer: Adam(learningRate: learningRate), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            scratch.compile(optimizer: Adam(learningRate: learningRate.value), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             let scratchTraining = try timed("scratch_seconds") { try fewShotFit(scratch, target, epochs: epochs) }
             if recomputeBnStatistics { try scratch.recomputeBatchNormStatistics(target.images) }
             let scratchAccuracy = try accuracy(scratch, targetTest)
@@ -145,7 +151,7 @@ struct Transfer: ParsableCommand {
                 // The frozen base runs in inference mode (Keras's `base(x, training=False)`), so its
                 // features are computed once and only the head steps, epoch after epoch.
                 headTraining = try timed("frozen_head_seconds") {
-                    try transferred.fitHead(x: target.images, y: target.labels, optimizer: Adam(learningRate: learningRate),
+                    try transferred.fitHead(x: target.images, y: target.labels, optimizer: Adam(learningRate: learningRate.value),
                                             loss: SparseCategoricalCrossentropy(), batchSize: batchSize, epochs: epochs)["accuracy"].last
                 }
             }
@@ -157,7 +163,7 @@ struct Transfer: ParsableCommand {
             // inference mode (frozen), as Keras's transfer-learning guide advises for small data.
             try transferred.unfreeze()
             for layer in transferred.layers where layer is BatchNormalization { layer.trainable = false }
-            transferred.compile(optimizer: Adam(learningRate: learningRate / 10), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            transferred.compile(optimizer: Adam(learningRate: learningRate.value / 10), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             let fineTuneTraining = try timed("fine_tune_seconds") { try fewShotFit(transferred, target, epochs: fineTuneEpochs) }
             let fineTunedAccuracy = try accuracy(transferred, targetTest)
             printLine(String(format: "(c) fine-tuned after (b): %.4f", fineTunedAccuracy) + trainingNote(fineTuneTraining))
@@ -237,7 +243,7 @@ struct Transfer: ParsableCommand {
             throw NNError.invalidArgument("\(basePath) is not a \(baseDescription) base: it lacks \(kept.filter { !$0.hasPrefix("new_head.") })")
         }
         try model.freeze(0..<(model.layers.count - 1))
-        model.compile(optimizer: Adam(learningRate: learningRate), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+        model.compile(optimizer: Adam(learningRate: learningRate.value), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
         return model
     }
 

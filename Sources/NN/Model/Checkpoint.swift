@@ -7,7 +7,10 @@ import Foundation
 /// Stored as one safetensors file (optimizer slots as tensors `optimizer/<parameter>/<slot>`,
 /// the rest in the metadata), written atomically.
 public enum Checkpoint {
-    public static func save(model: Sequential, optimizer: Optimizer, epochsDone: Int, to path: String) throws {
+    /// `run` holds the settings of the run that saved it (`cnn train`'s effective flags), stored as
+    /// `run/<key>` metadata so a resume can refuse different ones (`runSettings(at:)`).
+    public static func save(model: Sequential, optimizer: Optimizer, epochsDone: Int, run: [String: String] = [:],
+                            to path: String) throws {
         var tensors = model.namedParameters.map { ($0.name, $0.parameter.value) }
         let trainable = Set(model.trainableParameters.map(ObjectIdentifier.init))
         for (name, p) in model.namedParameters where trainable.contains(ObjectIdentifier(p)) {
@@ -26,6 +29,7 @@ public enum Checkpoint {
         for layer in model.layers {
             if let state = layer.randomState { metadata["rng/\(layer.name)"] = encode(state) }
         }
+        for (key, value) in run { metadata["run/\(key)"] = value }
         try SafeTensors.save(tensors, metadata: metadata, to: path)
     }
 
@@ -41,12 +45,25 @@ public enum Checkpoint {
         guard m["optimizer"] == optimizer.name else {
             throw bad("it was saved with optimizer '\(m["optimizer"] ?? "?")' but this run uses '\(optimizer.name)'")
         }
-        guard let epochs = m["epochs_done"].flatMap(Int.init), epochs >= 0,
-              let iterations = m["optimizer_iterations"].flatMap(Int.init), iterations >= 0,
-              let lrBits = m["learning_rate"].flatMap(UInt32.init),
-              let rng = m["rng"].flatMap(decode) else {
-            throw bad("its metadata is incomplete or malformed")
+        // Every field is parsed with its range checked (Int.init/UInt32.init return nil rather than
+        // overflow), so a tampered file is refused by name instead of trapping later.
+        guard let epochs = m["epochs_done"].flatMap(Int.init) else { throw bad("field 'epochs_done' is missing or not an integer") }
+        guard epochs >= 0, epochs <= Int(Int32.max) else { throw bad("field 'epochs_done' is \(epochs), outside 0...\(Int32.max)") }
+        if let planned = m["run/epochs"].flatMap(Int.init), epochs > planned {
+            throw bad("field 'epochs_done' is \(epochs), more than the run's \(planned) epochs")
         }
+        guard let iterations = m["optimizer_iterations"].flatMap(Int.init) else {
+            throw bad("field 'optimizer_iterations' is missing or not an integer")
+        }
+        // Beyond 2^53 the step count is no longer exact as a Double (Adam's bias correction).
+        guard iterations >= 0, iterations <= maxIterations else {
+            throw bad("field 'optimizer_iterations' is \(iterations), outside 0...\(maxIterations)")
+        }
+        guard let lrBits = m["learning_rate"].flatMap(UInt32.init) else { throw bad("field 'learning_rate' is missing or malformed") }
+        let learningRate = Float(bitPattern: lrBits)
+        guard learningRate.isFinite, learningRate > 0 else { throw bad("field 'learning_rate' is \(learningRate), not a positive finite number") }
+        guard let rng = m["rng"].flatMap(decode) else { throw bad("field 'rng' is missing or malformed") }
+        guard rng.contains(where: { $0 != 0 }) else { throw bad("field 'rng' is all zero, which is not a valid generator state") }
         // Check everything before changing anything.
         var updates: [(Tensor, Tensor)] = []
         var expected = Set<String>()
@@ -70,15 +87,31 @@ public enum Checkpoint {
         }
         var layerStates: [(Layer, [UInt64])] = []
         for layer in model.layers where layer.randomState != nil {
-            guard let s = m["rng/\(layer.name)"].flatMap(decode) else { throw bad("the generator state of layer '\(layer.name)' is missing") }
+            guard let s = m["rng/\(layer.name)"].flatMap(decode) else { throw bad("field 'rng/\(layer.name)' (the generator state of layer '\(layer.name)') is missing or malformed") }
+            guard s.contains(where: { $0 != 0 }) else { throw bad("field 'rng/\(layer.name)' is all zero, which is not a valid generator state") }
             layerStates.append((layer, s))
         }
         for (dst, src) in updates { dst.assign(src) }
         optimizer.iterations = iterations
-        optimizer.learningRate = Float(bitPattern: lrBits)
+        optimizer.learningRate = learningRate
         model.rng.state = rng
         for (layer, s) in layerStates { layer.randomState = s }
         return epochs
+    }
+
+    /// The largest optimizer step count a checkpoint may hold (2^53: exact as a Double).
+    package static let maxIterations = 1 << 53
+
+    /// The `run/<key>` settings a checkpoint was saved with (keys without the prefix), or nil for a
+    /// checkpoint written before they were recorded. Throws if the file is not a checkpoint.
+    package static func runSettings(at path: String) throws -> (settings: [String: String]?, epochsDone: Int?) {
+        let m = try SafeTensors.load(path).metadata
+        guard m["format"] == "nn-checkpoint-1" else {
+            throw IOError.mismatch(path: path, reason: "it is not a training checkpoint (no nn-checkpoint-1 metadata)")
+        }
+        var run: [String: String] = [:]
+        for (key, value) in m where key.hasPrefix("run/") { run[String(key.dropFirst(4))] = value }
+        return (run.isEmpty ? nil : run, m["epochs_done"].flatMap(Int.init))
     }
 
     private static func encode(_ s: [UInt64]) -> String { s.map { String($0) }.joined(separator: ",") }
@@ -92,11 +125,14 @@ public enum Checkpoint {
 public final class CheckpointCallback: Callback {
     public let path: String
     public let optimizer: Optimizer
-    public init(path: String, optimizer: Optimizer) {
+    /// The run's settings, saved with every checkpoint (see `Checkpoint.save`).
+    public let run: [String: String]
+    public init(path: String, optimizer: Optimizer, run: [String: String] = [:]) {
         self.path = path
         self.optimizer = optimizer
+        self.run = run
     }
     public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
-        try Checkpoint.save(model: model, optimizer: optimizer, epochsDone: epoch + 1, to: path)
+        try Checkpoint.save(model: model, optimizer: optimizer, epochsDone: epoch + 1, run: run, to: path)
     }
 }
