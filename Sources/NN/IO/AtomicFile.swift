@@ -12,6 +12,7 @@ import Foundation
 /// - A character device or FIFO (`/dev/null`, a named pipe) is opened and written in place, as
 ///   `cp` or `tee` would; `/dev/stdout`, `/dev/stderr` and `/dev/fd/N` write to this process's
 ///   descriptor at its current offset, as a shell redirection does. None of them is ever replaced.
+///   A FIFO with no reader blocks until one opens it, as it does for `cp`.
 /// - A directory, socket or block device is refused with a message naming the path.
 /// - Temporary files left by a killed writer (their PID no longer runs) are removed when the same
 ///   name is written again.
