@@ -272,8 +272,9 @@ public enum AtomicFile {
     /// Symbolic links to the directory are followed and kept; missing parents are created. An
     /// existing directory is replaced only when every entry in it is a regular file for which
     /// `replaceable` says yes, so a user's other files are never deleted.
+    /// `atomicExchange: false` forces the rename-away path (tests; file systems without exchange).
     package static func writeDirectory(_ files: [(name: String, data: Data)], to path: String,
-                                       replaceable: (String) -> Bool) throws {
+                                       replaceable: (String) -> Bool, atomicExchange: Bool = true) throws {
         let real = try checkDirectory(path, replaceable: replaceable)
         let parentDirectory = parent(of: real)
         do {
@@ -308,7 +309,7 @@ public enum AtomicFile {
         syncDirectory(temp)
         if !exists {
             guard rename(temp, real) == 0 else { throw IOError.cannotWrite(path: path, reason: "rename: \(errorText(errno))") }
-        } else if exchange(temp, real) {
+        } else if atomicExchange && exchange(temp, real) {
             // `temp` now holds the old content.
             try? FileManager.default.removeItem(atPath: temp)
         } else {
