@@ -326,6 +326,27 @@ final class OutputFileTests: XCTestCase {
         XCTAssertEqual(try listing(dir + "/made"), ["report"], "no temporary directory remains")
     }
 
+    func testSwapWithoutAtomicExchangeRenamesTheOldAwayAndRemovesIt() throws {
+        let out = dir + "/report"
+        for (tag, names) in [("old", ["index.html", "a.png", "stale.png"]), ("new", ["index.html", "a.png"])] {
+            try AtomicFile.writeDirectory(files(names, tag: tag), to: out, replaceable: TrainingReport.isReportFile,
+                                          atomicExchange: false)
+        }
+        XCTAssertEqual(try listing(out), ["a.png", "index.html"])
+        XCTAssertEqual(try read(out + "/a.png"), "new a.png")
+        XCTAssertEqual(try listing(dir), ["report"], "neither the old content nor a temporary remains")
+    }
+
+    func testBlockDeviceIsRefused() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/dev")) ?? []
+        guard let device = names.sorted().map({ "/dev/" + $0 }).first(where: { kind($0) == S_IFBLK }) else {
+            throw XCTSkip("no block device in /dev")
+        }
+        assertRefused(device, ["a block device"]) { try AtomicFile.checkWritable(device) }
+        assertRefused(device, ["a block device"]) { try AtomicFile.write(Data(), to: device) }
+        XCTAssertEqual(kind(device), S_IFBLK)
+    }
+
     func testInterruptedReportLeavesTheOlderOneWhole() throws {
         let out = dir + "/report"
         try TrainingReport.writeFiles(files(["index.html", "a.png"], tag: "old"), to: out)

@@ -12,6 +12,7 @@ import Foundation
 /// - A character device or FIFO (`/dev/null`, a named pipe) is opened and written in place, as
 ///   `cp` or `tee` would; `/dev/stdout`, `/dev/stderr` and `/dev/fd/N` write to this process's
 ///   descriptor at its current offset, as a shell redirection does. None of them is ever replaced.
+///   A FIFO with no reader blocks until one opens it, as it does for `cp`.
 /// - A directory, socket or block device is refused with a message naming the path.
 /// - Temporary files left by a killed writer (their PID no longer runs) are removed when the same
 ///   name is written again.
@@ -271,8 +272,9 @@ public enum AtomicFile {
     /// Symbolic links to the directory are followed and kept; missing parents are created. An
     /// existing directory is replaced only when every entry in it is a regular file for which
     /// `replaceable` says yes, so a user's other files are never deleted.
+    /// `atomicExchange: false` forces the rename-away path (tests; file systems without exchange).
     package static func writeDirectory(_ files: [(name: String, data: Data)], to path: String,
-                                       replaceable: (String) -> Bool) throws {
+                                       replaceable: (String) -> Bool, atomicExchange: Bool = true) throws {
         let real = try checkDirectory(path, replaceable: replaceable)
         let parentDirectory = parent(of: real)
         do {
@@ -307,7 +309,7 @@ public enum AtomicFile {
         syncDirectory(temp)
         if !exists {
             guard rename(temp, real) == 0 else { throw IOError.cannotWrite(path: path, reason: "rename: \(errorText(errno))") }
-        } else if exchange(temp, real) {
+        } else if atomicExchange && exchange(temp, real) {
             // `temp` now holds the old content.
             try? FileManager.default.removeItem(atPath: temp)
         } else {
