@@ -266,6 +266,15 @@ final class CLIHardeningTests: CLITestCase {
         assertRefused(dataFile, naming: ["--data \(file) is a file, not a directory"])
     }
 
+    /// These overflowed or aborted allocating (issue 13); now refused by validate().
+    func testSummaryRefusesHugeShapesAndClassCounts() throws {
+        assertRefused(try cnn(["summary", "--classes", "2000000000"]), naming: ["--classes must be at most 65536"])
+        assertRefused(try cnn(["summary", "--input-shape", "9999999999x9999999999x9999999999"]), naming: ["--input-shape", "too large"])
+        assertRefused(try cnn(["summary", "--input-shape", "4096x4096x3"]), naming: ["--input-shape 4096x4096x3 is too large"])
+        let largest = try cnn(["summary", "--model", "mobilenet", "--input-shape", "224x224x3", "--classes", "1000"])
+        XCTAssertEqual(largest.status, 0, largest.all)
+    }
+
     func testATestSetOfAnotherShapeNamesTheTestFile() throws {
         let data = try makeData()
         let dir = work + "/mixed"
