@@ -1,12 +1,12 @@
-// libFuzzer entry point for the IDX reader (raw and gzipped). Built by scripts/fuzz into one module
-// with Sources/NN, so it calls the engine's internal API directly (no `import NN`).
+// libFuzzer target for the IDX reader (raw and gzipped). Built by scripts/fuzz into the one fuzz
+// binary with the engine's sources, so it calls the engine's internal API directly (no `import NN`).
 //
 // Each input is decoded as given (raw, or gzip when it starts with 1f 8b). A raw input is also
 // gzipped and decoded again: both must give the same result or the same error, which drives the
 // fuzzer through the gzip path with valid streams, not only with ones broken by mutation.
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+/// The `idx` target (see Fuzz/Main/FuzzMain.swift).
+func fuzzIDX(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
     let limit = 1 << 24  // keeps each run fast; the limit check itself is what is exercised
     let raw = outcome { try IDXFile.decode(bytes, path: "fuzz", byteLimit: limit) }

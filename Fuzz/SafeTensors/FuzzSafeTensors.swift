@@ -1,13 +1,13 @@
-// libFuzzer entry point for the safetensors reader and weight loading. Built by scripts/fuzz into one
-// module with Sources/NN, so it calls the engine's internal API directly (no `import NN`).
+// libFuzzer target for the safetensors reader and weight loading. Built by scripts/fuzz into the one
+// fuzz binary with the engine's sources, so it calls the engine's internal API directly (no `import NN`).
 //
 // Each input is decoded; a file that decodes must describe exactly its bytes and survive a re-encode.
 // It is then loaded into a small model (the seeds carry that model's tensor names): a failed load
 // must leave the weights untouched, a successful one must install exactly the file's tensors.
 import Foundation
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+/// The `safetensors` target (see Fuzz/Main/FuzzMain.swift).
+func fuzzSafeTensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Data(bytes: data, count: size)
     let file: SafeTensors.File
     do { file = try SafeTensors.decode(bytes, path: "fuzz") } catch is IOError {

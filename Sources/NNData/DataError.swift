@@ -21,6 +21,8 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
     case labelOutOfRange(path: String, index: Int, label: Int, classes: Int)
     case missingDirectory(path: String, hint: String?)
     case missingFile(directory: String, file: String, hint: String?)
+    /// The data directory's path names a file (or something else that is not a directory).
+    case notADirectory(path: String)
 
     /// The message; it starts with the file or directory concerned.
     public var description: String {
@@ -64,6 +66,8 @@ public enum DataError: Error, CustomStringConvertible, LocalizedError, Equatable
             return "\(path): label \(label) at index \(index) is not below the number of classes (\(classes))"
         case let .missingDirectory(path, hint):
             return "\(path): data directory does not exist" + (hint.map { "; \($0)" } ?? "")
+        case let .notADirectory(path):
+            return "\(path): the data directory is not a directory (it names a file)"
         case let .missingFile(directory, file, hint):
             return "\(directory): data directory lacks \(file) (or \(file).gz)" + (hint.map { "; \($0)" } ?? "")
         }

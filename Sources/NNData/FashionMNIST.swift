@@ -41,9 +41,11 @@ public enum DataSets {
         let names = classNames ?? (isFashion ? fashionMNISTClassNames : digitClassNames)
 
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             throw DataError.missingDirectory(path: directory, hint: hint)
         }
+        // A file given where the directory belongs is named as such, not as missing.
+        guard isDirectory.boolValue else { throw DataError.notADirectory(path: directory) }
         func file(_ name: String) throws -> String {
             try locate(name, in: directory, hint: hint)
         }

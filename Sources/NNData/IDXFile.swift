@@ -153,14 +153,17 @@ private final class ByteSource {
 
     /// Streams the file at `path`; the handle closes when the source is released.
     convenience init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw DataError.fileNotFound(path: path)
         }
-        if isDirectory.boolValue { throw DataError.unreadable(path: path, reason: "it is a directory") }
-        let file: FileHandle, size: Int, magic: Data
+        // Opened without blocking and refused unless a regular file: a FIFO with no writer would
+        // hang here for ever, `/dev/zero` would stream zeros without end.
+        let file: FileHandle
+        do { file = try InputFile.open(path) } catch let IOError.cannotRead(_, reason) {
+            throw DataError.unreadable(path: path, reason: reason)
+        }
+        let size: Int, magic: Data
         do {
-            file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
             size = Int(try file.seekToEnd())
             try file.seek(toOffset: 0)
             magic = try file.read(upToCount: 2) ?? Data()

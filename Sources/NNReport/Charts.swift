@@ -18,6 +18,10 @@ package struct LineChart {
         package init(name: String, color: RGB, points: [(x: Float, y: Float)], dashed: Bool = false) {
             self.name = name; self.color = color; self.points = points; self.dashed = dashed
         }
+
+        /// The points that can be drawn: NaN and ±inf (a diverged epoch, a loss of 1e39 read as
+        /// Float) are left out of the curve and the axis range instead of trapping or flattening it.
+        package var finitePoints: [(x: Float, y: Float)] { points.filter { $0.x.isFinite && $0.y.isFinite } }
     }
 
     package var title: String
@@ -87,11 +91,12 @@ package struct LineChart {
         // Curves and their points.
         for series in self.series {
             let name = HTML.escape(series.name)
-            let points = series.points.map { "\(fmt(l.px($0.x))),\(fmt(l.py($0.y)))" }.joined(separator: " ")
+            let finite = series.finitePoints
+            let points = finite.map { "\(fmt(l.px($0.x))),\(fmt(l.py($0.y)))" }.joined(separator: " ")
             let dash = series.dashed ? " stroke-dasharray=\"7 4\"" : ""
             s += "<g class=\"series\" data-series=\"\(name)\">"
             s += "<polyline fill=\"none\" stroke=\"\(series.color.hex)\" stroke-width=\"2\"\(dash) points=\"\(points)\"/>"
-            for p in series.points {
+            for p in finite {
                 s += "<circle cx=\"\(fmt(l.px(p.x)))\" cy=\"\(fmt(l.py(p.y)))\" r=\"3.5\" fill=\"\(series.color.hex)\" "
                 s += "data-series=\"\(name)\" data-x=\"\(p.x)\" data-value=\"\(p.y)\"><title>\(name), \(HTML.escape(xLabel)) \(Self.label(p.x)): \(p.y)</title></circle>"
             }
@@ -120,7 +125,7 @@ package struct LineChart {
     package func raster(scale: Int = 2) -> RasterImage {
         let l = layout()
         var img = RasterImage(width: width * scale, height: height * scale)
-        func p(_ v: Double) -> Int { Int((v * Double(scale)).rounded()) }
+        func p(_ v: Double) -> Int { Self.pixel(v * Double(scale)) }
         let th = RasterImage.textHeight(scale: scale)
         img.text(title, x: p(Double(l.left)), y: p(10), color: .ink, scale: scale)
         for t in l.yTicks {
@@ -142,7 +147,7 @@ package struct LineChart {
         img.text(yLabel, x: p(8), y: p(Double(l.top + l.bottom) / 2) + RasterImage.textWidth(yLabel, scale: scale) / 2,
                  scale: scale, vertical: true)
         for series in self.series {
-            let pts = series.points.map { (x: p(l.px($0.x)), y: p(l.py($0.y))) }
+            let pts = series.finitePoints.map { (x: p(l.px($0.x)), y: p(l.py($0.y))) }
             for (a, b) in zip(pts, pts.dropFirst()) {
                 Self.segment(&img, a, b, color: series.color, thickness: scale + 1, dashed: series.dashed, scale: scale)
             }
@@ -156,6 +161,13 @@ package struct LineChart {
             img.text(s.name, x: p(Double(item.x + 30)), y: y - th / 2, scale: scale)
         }
         return img
+    }
+
+    /// A coordinate as a pixel index: rounded, NaN as 0 and clamped to ±10⁶, so no value a
+    /// history can hold (a diverged loss of 3e38, an overflow to inf) traps converting to `Int`.
+    static func pixel(_ v: Double) -> Int {
+        guard v.isFinite else { return 0 }
+        return Int(min(max(v.rounded(), -1e6), 1e6))
     }
 
     /// A solid or dashed thick segment.
@@ -229,10 +241,12 @@ package struct LineChart {
     }
 
     private static func ticks(from lo: Double, to hi: Double, step: Double) -> [Tick] {
-        let decimals = max(0, Int((-log10(step)).rounded(.up)) + (step / pow(10, log10(step).rounded(.down)) == 2.5 ? 1 : 0))
+        // At most 200 ticks: a step lost in the rounding of huge bounds must not loop for ever.
+        guard lo.isFinite, hi.isFinite, step > 0, step.isFinite else { return [] }
+        let decimals = min(20, max(0, Int((-log10(step)).rounded(.up)) + (step / pow(10, log10(step).rounded(.down)) == 2.5 ? 1 : 0)))
         var out: [Tick] = []
         var k = 0
-        while lo + Double(k) * step <= hi + step * 1e-6 {
+        while lo + Double(k) * step <= hi + step * 1e-6 && out.count < 200 {
             let v = lo + Double(k) * step
             out.append(Tick(value: v, label: String(format: "%.\(decimals)f", abs(v) < step * 1e-6 ? 0 : v)))
             k += 1

@@ -71,7 +71,12 @@ package enum FeatureMapImages {
                 let all = (0..<(kh * kw * 3)).map { i in at(i / (kw * 3), i / 3 % kw, i % 3, f) }
                 let r = RasterImage.extent(all)
                 let span = r.upperBound - r.lowerBound
-                let bytes = all.map { UInt8((span > 0 ? ($0 - r.lowerBound) / span * 255 : 0).rounded()) }
+                // NaN/inf weights (a diverged run) draw as 0, and a span that overflows to inf
+                // draws as 0 too: UInt8(_:) of a non-finite or out-of-range value would trap.
+                let bytes = all.map { v -> UInt8 in
+                    let t = span > 0 ? (v - r.lowerBound) / span : 0
+                    return UInt8(((t.isFinite ? t : 0).clamped(0, 1) * 255).rounded())
+                }
                 return RasterImage(width: kw, height: kh, channels: 3, pixels: bytes).scaled(by: upscale)
             }
             let plane = (0..<(kh * kw)).map { i in

@@ -120,22 +120,36 @@ public struct TrainingReport {
         self.model = model; self.history = history; self.train = train; self.test = test; self.facts = facts
     }
 
-    /// Writes `index.html` and every figure's PNG into `directory` (created if missing), each file
-    /// atomically.
+    /// Writes `index.html` and every figure's PNG as the whole content of `directory` (created,
+    /// with its parents, if missing). The report appears at once: it is written into a temporary
+    /// directory next to `directory` and swapped in (`AtomicFile.writeDirectory`), so a failed
+    /// write (a full disk) leaves the older report, never PNGs without `index.html`, and no file
+    /// of an older report stays mixed in. The path is checked before anything is computed.
     @discardableResult
     public func write(to directory: String) throws -> Contents {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw IOError.cannotWrite(path: directory, reason: "cannot create the report directory: \(error.localizedDescription)")
-        }
+        try Self.checkDestination(directory)
         let contents = try make()
-        let base = URL(fileURLWithPath: directory)
-        for figure in contents.figures {
-            try AtomicFile.write(figure.png, to: base.appendingPathComponent(figure.file).path)
-        }
-        try AtomicFile.write(Data(contents.html.utf8), to: base.appendingPathComponent("index.html").path)
+        var files = contents.figures.map { (name: $0.file, data: $0.png) }
+        files.append((name: "index.html", data: Data(contents.html.utf8)))
+        try Self.writeFiles(files, to: directory)
         return contents
+    }
+
+    /// Refuses, before any work, a report directory that cannot be written: an existing path that
+    /// is not a directory, or a directory holding anything but a report's files (`index.html` and
+    /// `.png` files), which the report would otherwise delete.
+    public static func checkDestination(_ directory: String) throws {
+        try AtomicFile.checkDirectory(directory, replaceable: isReportFile)
+    }
+
+    /// Writes a report's files as the whole content of `directory`, swapping them in at once.
+    package static func writeFiles(_ files: [(name: String, data: Data)], to directory: String) throws {
+        try AtomicFile.writeDirectory(files, to: directory, replaceable: isReportFile)
+    }
+
+    /// The files a report writes, which a newer report may replace.
+    package static func isReportFile(_ name: String) -> Bool {
+        name == "index.html" || name.lowercased().hasSuffix(".png")
     }
 
     /// Predicts the test set, draws every figure and assembles the page.

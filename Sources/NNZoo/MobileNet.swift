@@ -23,6 +23,21 @@ public enum MobileNet {
         (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
     ]
 
+    /// The largest width multiplier `build` accepts: 4 makes the last blocks 4096 channels wide
+    /// (a 3.2e8-parameter model). Keras only checks alpha > 0; the cap keeps a typo such as 1e30
+    /// from asking for more channels than an Int holds.
+    public static let maxAlpha: Double = 4
+    /// Throws unless `alpha` is a width multiplier `build` accepts: finite and in (0, `maxAlpha`].
+    /// `layers(…)` does not throw; a caller that builds from it (`cnn transfer`) checks here first.
+    public static func checkAlpha(_ alpha: Double) throws {
+        guard alpha.isFinite, alpha > 0, alpha <= maxAlpha else {
+            throw NNError.invalidArgument("MobileNet: alpha \(alpha) must be in (0, \(maxAlpha)] (the width multiplier; Keras uses 0.25 to 1)")
+        }
+    }
+
+    /// The largest depth multiplier `build` accepts (Keras uses 1; 64 already makes 65,536 channels).
+    public static let maxDepthMultiplier = 64
+
     /// The smallest side Keras accepts; smaller inputs get a stride-1 `conv1` (see above).
     public static let kerasMinimumSize = 32
 
@@ -36,6 +51,10 @@ public enum MobileNet {
                              seed: UInt64 = 0) throws -> Sequential {
         guard inputShape.count == 3 else {
             throw NNError.invalidArgument("MobileNet needs images [height, width, channels], got input shape \(inputShape)")
+        }
+        try checkAlpha(alpha)
+        guard depthMultiplier <= maxDepthMultiplier else {
+            throw NNError.invalidArgument("MobileNet: depth multiplier \(depthMultiplier) must be at most \(maxDepthMultiplier)")
         }
         guard alpha > 0, depthMultiplier > 0, classes > 0 else {
             throw NNError.invalidArgument("MobileNet: alpha (\(alpha)), depth multiplier (\(depthMultiplier)) and classes (\(classes)) must be positive")
@@ -51,7 +70,12 @@ public enum MobileNet {
     public static func layers(inputShape: [Int], alpha: Double = 1, depthMultiplier: Int = 1, dropout: Float = 1e-3,
                               includeTop: Bool = true, pooling: Pooling = .none, classes: Int = 1000,
                               classifierActivation: Activation = .softmax) -> [Layer] {
-        func width(_ filters: Int) -> Int { max(1, Int(Double(filters) * alpha)) }
+        // Clamped so that no alpha (NaN, 1e30) traps converting to Int here; `build` refuses such
+        // an alpha with a message, and a layer of absurd width is refused when it is built.
+        func width(_ filters: Int) -> Int {
+            let w = Double(filters) * alpha
+            return w.isFinite ? max(1, Int(min(w, 1e12))) : 1
+        }
         let small = inputShape.prefix(2).contains { $0 < kerasMinimumSize }
         var result: [Layer] = [
             Conv2D(filters: width(32), kernelSize: 3, strides: small ? 1 : 2, padding: .same, useBias: false, name: "conv1"),

@@ -29,7 +29,9 @@ public enum ModelZoo {
     }
 
     /// Builds a model by name for `inputShape` images and `classes` classes.
-    public static func build(_ name: String, inputShape: [Int] = [28, 28, 1], classes: Int = 10, seed: UInt64 = 0) throws -> Sequential {
+    /// `alpha` is MobileNet's width multiplier (see `MobileNet.checkAlpha`); other models ignore it.
+    public static func build(_ name: String, inputShape: [Int] = [28, 28, 1], classes: Int = 10, seed: UInt64 = 0,
+                             alpha: Double = 1) throws -> Sequential {
         switch name {
         case "mlp":
             // Flatten → Dense(128, relu) → Dense(10, softmax): the Keras beginner tutorial.
@@ -70,7 +72,7 @@ public enum ModelZoo {
             ], seed: seed)
         case "mobilenet":
             // Keras's MobileNet v1, alpha 1 (see MobileNet.swift; inputs under 32×32 get a stride-1 conv1).
-            return try MobileNet.build(inputShape: inputShape, classes: classes, seed: seed)
+            return try MobileNet.build(inputShape: inputShape, alpha: alpha, classes: classes, seed: seed)
         default:
             throw NNError.invalidArgument("unknown model '\(name)'; choose one of \(names.joined(separator: ", "))")
         }

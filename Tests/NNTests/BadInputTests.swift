@@ -93,8 +93,8 @@ final class BadInputTests: XCTestCase {
                        "install it with: apt-get install dataset-fashion-mnist"]) {
             try DataSets.load(directory: packaged + "/", classNames: nil, packagedDirectory: packaged)
         }
-        // A path that is a file, not a directory, is reported as a missing directory.
-        assertMessage([packaged + "/train-images-idx3-ubyte.gz", "data directory does not exist"]) {
+        // A path that is a file, not a directory, says so.
+        assertMessage([packaged + "/train-images-idx3-ubyte.gz", "the data directory is not a directory"]) {
             try DataSets.load(directory: packaged + "/train-images-idx3-ubyte.gz")
         }
     }

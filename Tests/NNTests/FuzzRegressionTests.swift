@@ -121,6 +121,70 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertEqual(file.metadata, ["k": "v"])
     }
 
+    /// Every history seed is read or refused with the engine's error, and what is read draws the
+    /// report's loss and accuracy charts (the history target's oracle). The seed "cnn-file-huge"
+    /// (a loss of 1e39, inf as Float) crashed the history target in Charts' Double → Int conversion.
+    func testHistorySeedsReadAndDraw() throws {
+        var drawn = 0
+        for (name, bytes) in try corpus("history") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]),
+                  let entries = (object as? [[String: Any]]) ?? ((object as? [String: Any])?["epochs"] as? [[String: Any]]) else {
+                continue
+            }
+            let history: History
+            do { history = try History(jsonObject: entries) } catch {
+                XCTAssertTrue(error is NNError, "\(name): \(error)")
+                continue
+            }
+            for keys in [["loss", "val_loss"], ["accuracy", "val_accuracy"]] {
+                let chart = LineChart.history(history, keys: keys, title: keys[0], yLabel: keys[0])
+                XCTAssertTrue(chart.svg().hasPrefix("<svg"), name)
+                XCTAssertGreaterThan(chart.raster().width, 0, name)
+            }
+            drawn += 1
+        }
+        XCTAssertGreaterThanOrEqual(drawn, 3, "the readable history seeds")
+    }
+
+    /// The checkpoint seeds (written by the fuzz binary's seed writer from its small model) restore
+    /// into that model and train a step; a flipped metadata value is refused, changing nothing.
+    func testCheckpointSeedsRestoreAndTamperingIsRefused() throws {
+        func model() throws -> (Sequential, Optimizer) {
+            let m = try Sequential(inputShape: [4, 4, 1], layers: [
+                Conv2D(filters: 2, kernelSize: 3), BatchNormalization(), Flatten(), Dropout(rate: 0.5),
+                Dense(units: 2, activation: .softmax),
+            ], seed: 1)
+            let optimizer = Adam()
+            m.compile(optimizer: optimizer, loss: SparseCategoricalCrossentropy())
+            return (m, optimizer)
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nn-fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let x = Tensor(shape: [2, 4, 4, 1], elements: (0..<32).map { Float($0 % 7) / 7 })
+        for (name, bytes) in try corpus("checkpoint") {
+            let path = dir.appendingPathComponent(name).path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let (m, optimizer) = try model()
+            XCTAssertGreaterThanOrEqual(try Checkpoint.restore(model: m, optimizer: optimizer, from: path), 0, name)
+            XCTAssertTrue(try m.trainStep(x: x, y: Tensor(shape: [2], elements: [0, 1])).loss.isFinite, name)
+
+            // The same file with an iteration count of 2^63 - 1 (it overflowed Adam's step count).
+            let file = try SafeTensors.load(path)
+            var metadata = file.metadata
+            metadata["optimizer_iterations"] = String(Int.max)
+            let tampered = dir.appendingPathComponent(name + "-tampered").path
+            try SafeTensors.save(file.tensors.map { ($0.name, $0.tensor) }, metadata: metadata, to: tampered)
+            let (fresh, freshOptimizer) = try model()
+            let before = fresh.namedParameters.map { $0.parameter.value.elements }
+            XCTAssertThrowsError(try Checkpoint.restore(model: fresh, optimizer: freshOptimizer, from: tampered), name) { error in
+                XCTAssertTrue("\(error)".contains("optimizer_iterations"), "\(error)")
+            }
+            XCTAssertEqual(fresh.namedParameters.map { $0.parameter.value.elements }, before, name)
+            XCTAssertEqual(freshOptimizer.iterations, 0, name)
+        }
+    }
+
     private func safetensors(_ header: String, data: [UInt8] = []) -> Data {
         var d = Data()
         var length = UInt64(header.utf8.count).littleEndian

@@ -230,3 +230,61 @@ struct JSONReader {
 
     private func error(_ message: String) -> JSONSyntaxError { JSONSyntaxError(message: message, offset: position) }
 }
+
+// MARK: - Opening input files
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The one way the engine opens a file it reads (weights, histories, data files): the open never
+/// blocks and only a regular file is accepted. A FIFO with no writer would block `open` for ever,
+/// and `/dev/zero` or a directory would read without end or fail obscurely, so the path is opened
+/// with `O_NONBLOCK`, then `fstat` (of what was opened, not of the name) decides.
+package enum InputFile {
+    /// An open read handle on the regular file at `path`; `IOError.cannotRead` naming the path otherwise.
+    package static func open(_ path: String) throws -> FileHandle {
+        let fd = path.withCString { Foundation.open($0, O_RDONLY | O_NONBLOCK | O_CLOEXEC) }
+        guard fd >= 0 else {
+            let code = errno
+            throw IOError.cannotRead(path: path, reason: code == ENOENT ? "no such file" : String(cString: strerror(code)))
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw IOError.cannotRead(path: path, reason: String(cString: strerror(code)))
+        }
+        let kind = UInt32(info.st_mode) & 0o170000
+        guard kind == 0o100000 else {
+            close(fd)
+            throw IOError.cannotRead(path: path, reason: "it is \(describe(kind: kind)), not a regular file")
+        }
+        // A regular file never blocks; reads go back to the ordinary blocking mode.
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    /// The whole regular file at `path`.
+    package static func read(_ path: String) throws -> Data {
+        let handle = try open(path)
+        do { return try handle.readToEnd() ?? Data() } catch {
+            throw IOError.cannotRead(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// "a FIFO", "a directory", … for the `st_mode` file-type bits.
+    static func describe(kind: UInt32) -> String {
+        switch kind {
+        case 0o010000: return "a FIFO"
+        case 0o020000: return "a character device"
+        case 0o040000: return "a directory"
+        case 0o060000: return "a block device"
+        case 0o140000: return "a socket"
+        default: return "a special file"
+        }
+    }
+}

@@ -52,9 +52,19 @@ public enum SafeTensors {
 
     /// Reads and decodes the safetensors file at `path` (`IOError` when it is missing or invalid).
     public static func load(_ path: String) throws -> File {
-        guard FileManager.default.fileExists(atPath: path) else { throw IOError.cannotRead(path: path, reason: "no such file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw IOError.cannotRead(path: path, reason: "not readable") }
-        return try decode(data, path: path)
+        // A FIFO, a device or a directory is refused at once (`InputFile`), never read or waited on.
+        return try decode(InputFile.read(path), path: path)
+    }
+
+    /// Throws naming the first tensor (in the given order) that holds NaN or ±inf, with the flat
+    /// index of its first such element. Weights loading and checkpoint restore call it before they
+    /// change anything, so non-finite weights are refused instead of evaluating to NaN silently.
+    public static func requireFinite(_ tensors: [(name: String, tensor: Tensor)], path: String) throws {
+        for (name, t) in tensors {
+            if let i = t.firstNonFiniteIndex {
+                throw IOError.cannotRead(path: path, reason: "tensor '\(name)' holds \(t[flat: i]) at flat index \(i); weights must be finite")
+            }
+        }
     }
 
     /// The most dimensions a tensor may have: far above any real model, low enough that a hostile
@@ -183,6 +193,7 @@ extension Sequential {
     /// `loadWeights(from:)` on a decoded file; `path` only names it in errors.
     func loadWeights(_ file: SafeTensors.File, path: String, skipMissing: Bool = false) throws {
         var updates: [(Parameter, Tensor)] = []
+        var loaded: [(name: String, tensor: Tensor)] = []
         var fileNames = Set(file.tensors.map(\.name))
         for (name, p) in namedParameters {
             guard let t = file[name] else {
@@ -193,8 +204,11 @@ extension Sequential {
                 throw IOError.mismatch(path: path, reason: "tensor '\(name)' has shape \(t.shape) in the file but \(p.value.shape) in the model")
             }
             updates.append((p, t))
+            loaded.append((name, t))
             fileNames.remove(name)
         }
+        // Checked before any parameter changes: NaN/Inf weights would evaluate to "loss: nan" with exit 0.
+        try SafeTensors.requireFinite(loaded, path: path)
         if !skipMissing, let extra = fileNames.sorted().first {
             throw IOError.mismatch(path: path, reason: "the file has tensor '\(extra)', which the model does not have")
         }

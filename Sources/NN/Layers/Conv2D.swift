@@ -36,6 +36,12 @@ public final class Conv2D: ConvolutionLayer {
 
     public override func createParameters(rng: inout RandomGenerator) throws {
         addKernelAndBias(kernelShape: [kernelSize.0, kernelSize.1, inputShape[2], filters], biasCount: filters, rng: &rng)
+        // One image's im2col columns are the least the workspace must hold at the first batch:
+        // refused here, naming the layer, rather than failing to allocate in the middle of `fit`.
+        if let g = geometry, !g.isPointwise, let patch = Tensor.checkedElementCount([kernelSize.0, kernelSize.1, inputShape[2]]) {
+            _ = try Tensor.validatedElementCount([g.outputHeight, g.outputWidth, patch],
+                                                 what: "layer '\(displayName)' (Conv2D) im2col columns of one image")
+        }
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

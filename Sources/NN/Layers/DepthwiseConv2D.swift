@@ -40,7 +40,11 @@ public final class DepthwiseConv2D: ConvolutionLayer {
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         let g = try buildGeometry(inputShape: inputShape, otherSizes: ["depth multiplier": depthMultiplier])
-        return [g.outputHeight, g.outputWidth, g.channels * depthMultiplier]
+        let (channels, overflow) = g.channels.multipliedReportingOverflow(by: depthMultiplier)
+        guard !overflow else {
+            throw NNError.invalidArgument("layer '\(displayName)' (DepthwiseConv2D): \(g.channels) channels × depth multiplier \(depthMultiplier) overflows")
+        }
+        return [g.outputHeight, g.outputWidth, channels]
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {

@@ -71,6 +71,7 @@ public class ConvolutionLayer: KernelLayer {
     /// Checks the window against `inputShape` (with `otherSizes` that must be positive too) and keeps
     /// the geometry it gives.
     func buildGeometry(inputShape: [Int], otherSizes: KeyValuePairs<String, Int>) throws -> ConvGeometry {
+        try checkWindowSizes(["kernel size": kernelSize, "strides": strides])
         let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
                                            window: kernelSize, strides: strides, padding: padding, otherSizes: otherSizes)
         geometry = g

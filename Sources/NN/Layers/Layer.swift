@@ -38,6 +38,10 @@ open class Layer {
     /// Everything saved with the weights, trainable or not, in the order `addParameter` registered
     /// them (that order and the names are the weights file's, so they never change).
     public private(set) var parameters: [Parameter] = []
+    /// The first parameter shape `addParameter` refused during `createParameters`; `build` throws it.
+    private var parameterSizeError: Error?
+    /// Elements of the values and gradients `addParameter` allocated in the current `build`.
+    private var parameterElements = 0
 
     public init(name: String? = nil) {
         self.name = name ?? ""
@@ -50,14 +54,24 @@ open class Layer {
         guard inputShape.allSatisfy({ $0 > 0 }) else {
             throw NNError.invalidArgument("layer '\(displayName)': input shape \(inputShape) has an empty axis")
         }
+        // Sizes are checked before any layer multiplies them (Flatten, Reshape) or allocates.
+        _ = try Tensor.validatedElementCount(inputShape, what: "layer '\(displayName)' (\(typeName)) input")
         let out = try makeOutputShape(inputShape: inputShape)
         guard out.allSatisfy({ $0 > 0 }) else {
             throw NNError.invalidArgument("layer '\(displayName)' (\(typeName)): input shape \(inputShape) gives an empty output \(out)")
         }
+        _ = try Tensor.validatedElementCount(out, what: "layer '\(displayName)' (\(typeName)) output")
         self.inputShape = inputShape
         self.outputShape = out
         parameters.removeAll()
+        parameterSizeError = nil
+        parameterElements = 0
         try createParameters(rng: &rng)
+        if let error = parameterSizeError {
+            parameters.removeAll()
+            parameterSizeError = nil
+            throw error
+        }
         isBuilt = true
     }
 
@@ -77,6 +91,25 @@ open class Layer {
     @discardableResult
     public final func addParameter(_ name: String, shape: [Int], initializer: Initializer = .zeros,
                                    trainable: Bool = true, l2: Float = 0, rng: inout RandomGenerator) -> Parameter {
+        // A shape that overflows or cannot be allocated is not allocated: the placeholder is empty and
+        // `build` throws the error naming this layer, so `addParameter` stays non-throwing for subclasses.
+        // After one refusal nothing more is allocated (a Dense of 2e9 units must not zero an 8 GB
+        // bias before failing), and one layer's values and gradients together stay within the
+        // limit of one tensor, so a layer is never bigger than the machine's memory.
+        guard parameterSizeError == nil else { return Parameter(name: name, shape: [0], trainable: trainable, l2: l2) }
+        do {
+            let what = "layer '\(displayName)' (\(typeName)) parameter '\(name)'"
+            let n = try Tensor.validatedElementCount(shape, what: what)
+            let (withGradient, o1) = n.multipliedReportingOverflow(by: trainable ? 2 : 1)
+            let (total, o2) = parameterElements.addingReportingOverflow(withGradient)
+            guard !o1, !o2, total <= Tensor.maxElementCount else {
+                throw NNError.invalidArgument("\(what): shape \(shape) brings the layer's parameters and gradients to more than \(Tensor.maxElementCount) elements, the limit of one tensor")
+            }
+            parameterElements = total
+        } catch {
+            parameterSizeError = error
+            return Parameter(name: name, shape: [0], trainable: trainable, l2: l2)
+        }
         let p = Parameter(name: name, shape: shape, trainable: trainable, l2: l2)
         initializer.fill(p.value, using: &rng)
         parameters.append(p)
@@ -116,6 +149,14 @@ open class Layer {
                                         expected: [batch] + outputShape, got: outputGradient.shape)
         }
         return try backwardBatch(outputGradient)
+    }
+
+    /// Refuses a window or stride above `Tensor.maxElementCount` (larger than any input axis can be)
+    /// before `ConvGeometry` adds and multiplies them with the input size, where Int.max overflows.
+    package func checkWindowSizes(_ sizes: KeyValuePairs<String, (Int, Int)>) throws {
+        for (what, size) in sizes where size.0 > Tensor.maxElementCount || size.1 > Tensor.maxElementCount {
+            throw NNError.invalidArgument("layer '\(displayName)' (\(typeName)): \(what) \(size) is larger than any input can be (at most \(Tensor.maxElementCount))")
+        }
     }
 
     /// The batch size of the last forward pass.

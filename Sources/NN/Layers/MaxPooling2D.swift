@@ -26,6 +26,7 @@ public final class MaxPooling2D: Layer {
     public override var defaultNameStem: String { "max_pooling2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
+        try checkWindowSizes(["pool size": poolSize, "strides": strides])
         let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
                                            window: poolSize, windowName: "pool", strides: strides, padding: padding)
         geometry = g

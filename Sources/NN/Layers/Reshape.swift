@@ -12,16 +12,19 @@ public final class Reshape: Layer {
     public override var defaultNameStem: String { "reshape" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        let count = inputShape.reduce(1, *)
+        // Products are overflow-checked: the target shape is the user's (build already checked the input).
+        let count = try Tensor.validatedElementCount(inputShape, what: "layer '\(displayName)' (Reshape) input")
         let unknown = targetShape.indices.filter { targetShape[$0] == -1 }
         let known = targetShape.filter { $0 != -1 }
         guard unknown.count <= 1, known.allSatisfy({ $0 > 0 }) else {
             throw NNError.invalidArgument("layer '\(displayName)' (Reshape): target shape \(targetShape) needs positive sizes and at most one -1")
         }
         var shape = targetShape
-        let product = known.reduce(1, *)
+        guard let product = Tensor.checkedElementCount(known) else {
+            throw NNError.invalidArgument("layer '\(displayName)' (Reshape): target shape \(targetShape) has more elements than an Int can count")
+        }
         if let i = unknown.first, count % product == 0 { shape[i] = count / product }
-        guard shape.reduce(1, *) == count else {
+        guard Tensor.checkedElementCount(shape) == count else {
             throw NNError.invalidArgument("layer '\(displayName)' (Reshape): cannot reshape \(inputShape) (\(count) elements) to \(targetShape)")
         }
         return shape

@@ -27,7 +27,13 @@ public final class ZeroPadding2D: Layer {
         guard inputShape.count == 3 else {
             throw NNError.invalidArgument("layer '\(displayName)' (ZeroPadding2D) expects images [N, height, width, channels] but its input shape is \(inputShape)")
         }
-        return [inputShape[0] + v.top + v.bottom, inputShape[1] + h.left + h.right, inputShape[2]]
+        // Overflow-checked: the padding is the user's and may be anything up to Int.max.
+        let height = inputShape[0].addingReportingOverflow(v.top), height2 = height.partialValue.addingReportingOverflow(v.bottom)
+        let width = inputShape[1].addingReportingOverflow(h.left), width2 = width.partialValue.addingReportingOverflow(h.right)
+        guard !height.overflow, !height2.overflow, !width.overflow, !width2.overflow else {
+            throw NNError.invalidArgument("layer '\(displayName)' (ZeroPadding2D): padding \(padding) makes the image larger than an Int can count")
+        }
+        return [height2.partialValue, width2.partialValue, inputShape[2]]
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {

@@ -14,11 +14,32 @@ extension History {
                 }
                 logs[key] = number.floatValue
             }
-            let epoch = (entry["epoch"] as? NSNumber)?.intValue ?? i + 1
+            // Counts are whole, non-negative and within Int: a hand-edited 1e300 is refused by name
+            // instead of being converted by `intValue` (which does not check).
+            func count(_ key: String) throws -> Int? {
+                guard let value = entry[key] else { return nil }
+                guard let number = value as? NSNumber, let n = Int(exactly: number.doubleValue), n >= 0 else {
+                    throw NNError.invalidArgument("history entry \(i + 1): '\(key)' is not a whole number of at least 0 (\(value))")
+                }
+                return n
+            }
+            let epoch = try count("epoch") ?? i + 1
             let seconds = (entry["seconds"] as? NSNumber)?.doubleValue ?? 0
-            let samples = (entry["samples"] as? NSNumber)?.intValue ?? 0
+            let samples = try count("samples") ?? 0
             epochs.append(Epoch(epoch: epoch, logs: logs, seconds: seconds, samples: samples))
         }
         self.init(epochs: epochs)
+    }
+}
+
+extension History {
+    /// The JSON value in the file at `path` (a `cnn train --history-json` file), for
+    /// `init(jsonObject:)`. The file is opened through `InputFile`: a FIFO, a device or a directory
+    /// is refused at once with a message naming the path, instead of blocking or reading for ever.
+    public static func readJSON(file path: String) throws -> Any {
+        let data = try InputFile.read(path)
+        do { return try JSONSerialization.jsonObject(with: data) } catch {
+            throw NNError.invalidArgument("history file \(path) is not valid JSON")
+        }
     }
 }

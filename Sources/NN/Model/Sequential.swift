@@ -31,6 +31,8 @@ public final class Sequential {
     /// Builds `layers` in order from `inputShape`. Unnamed layers get Keras-style names
     /// (`conv2d`, `conv2d_1`, …) unique within this model.
     public init(inputShape: [Int], layers: [Layer] = [], seed: UInt64 = 0) throws {
+        // Checked before any layer sees it: an input shape from a flag may overflow when multiplied.
+        _ = try Tensor.validatedElementCount(inputShape, what: "model input shape")
         self.inputShape = inputShape
         self.workspace = Workspace()
         rng = RandomGenerator(seed: seed)

@@ -29,7 +29,9 @@ open class Optimizer {
 
     /// One optimization step over the given parameters.
     public func update(_ parameters: [Parameter]) {
-        iterations += 1
+        // Saturating: a count restored from a tampered checkpoint must not trap at Int.max (restore
+        // refuses it first with `validateState`; this keeps even an unchecked count from crashing).
+        if iterations < Int.max { iterations += 1 }
         for p in parameters where p.trainable {
             let count = p.value.count, slots = state(for: p)
             let parts = updatesInParts ? Parallel.partCount(count, grain: Parallel.elementGrain / 2) : 1
@@ -62,6 +64,38 @@ open class Optimizer {
         let s = slotNames.map { _ in Tensor(shape: p.value.shape) }
         slots[key] = s
         return s
+    }
+
+    /// The largest step count a restored state may hold: 2^53, the last count a Double (Adam's bias
+    /// correction computes βᵗ in Double) represents exactly; no real run comes near it.
+    public static let maxIterations = 1 << 53
+
+    /// Sets the step count from saved state (a checkpoint), refusing a negative count or one above
+    /// `maxIterations` with a message naming the optimizer.
+    public func restoreIterations(_ count: Int) throws {
+        guard count >= 0, count <= Self.maxIterations else {
+            throw NNError.invalidArgument("optimizer '\(name)': iteration count \(count) is outside 0...\(Self.maxIterations)")
+        }
+        iterations = count
+    }
+
+    /// Checks state that came from outside (a restored checkpoint) before training on it: the step
+    /// count in 0...`maxIterations`, a finite non-negative learning rate, and finite slot values
+    /// (NaN moments would turn every weight into NaN at the first step).
+    public func validateState() throws {
+        guard iterations >= 0, iterations <= Self.maxIterations else {
+            throw NNError.invalidArgument("optimizer '\(name)': iteration count \(iterations) is outside 0...\(Self.maxIterations)")
+        }
+        guard learningRate.isFinite, learningRate >= 0 else {
+            throw NNError.invalidArgument("optimizer '\(name)': learning rate \(learningRate) must be finite and not negative")
+        }
+        for tensors in slots.values {
+            for (slot, t) in zip(slotNames, tensors) {
+                if let i = t.firstNonFiniteIndex {
+                    throw NNError.invalidArgument("optimizer '\(name)': slot '\(slot)' holds \(t[flat: i]) at flat index \(i)")
+                }
+            }
+        }
     }
 
     /// Forgets all slots and the step count (a new training run from scratch).

@@ -178,3 +178,61 @@ extension Tensor {
         "(None" + perSample.map { ", \($0)" }.joined() + ")"
     }
 }
+
+// MARK: - Size limits
+
+import Foundation
+
+extension Tensor {
+    /// The most elements one tensor may hold: 2^40, or what fits in this machine's memory if less.
+    /// Sizes come from flags and files (`--classes`, `--input-shape`, headers); one beyond this could
+    /// never be allocated, and trying would abort the process instead of reporting the cause.
+    package static let maxElementCount: Int = {
+        let memoryFloats = Int(clamping: ProcessInfo.processInfo.physicalMemory / UInt64(MemoryLayout<Float>.stride))
+        return Swift.max(1, Swift.min(1 << 40, memoryFloats))
+    }()
+
+    /// The product of `shape`, computed with overflow checks; nil when an axis is negative or the
+    /// product overflows `Int`.
+    package static func checkedElementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
+    }
+
+    /// The element count of `shape`, or an error naming `what` (a layer, a file, an argument) when
+    /// the shape has a negative axis, its product overflows, or it exceeds `maxElementCount`.
+    package static func validatedElementCount(_ shape: [Int], what: String) throws -> Int {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw NNError.invalidArgument("\(what): shape \(shape) has a negative axis")
+        }
+        guard let n = checkedElementCount(shape) else {
+            throw NNError.invalidArgument("\(what): shape \(shape) has more elements than an Int can count")
+        }
+        guard n <= maxElementCount else {
+            let gb = Double(n) * Double(MemoryLayout<Float>.stride) / 1_073_741_824
+            throw NNError.invalidArgument("\(what): shape \(shape) has \(n) elements (\(String(format: "%.1f", gb)) GB), over the limit of \(maxElementCount) elements for one tensor")
+        }
+        return n
+    }
+
+    /// A zero-filled tensor of `shape`, or an error naming `what` when the shape is negative,
+    /// overflows or is too large to allocate (the checked form of `init(shape:)` for sizes a user gave).
+    public static func validated(shape: [Int], what: String = "tensor") throws -> Tensor {
+        _ = try validatedElementCount(shape, what: what)
+        return Tensor(shape: shape)
+    }
+}
+
+extension Tensor {
+    /// The flat index of the first NaN or ±inf element, nil when all are finite (weights are checked
+    /// with it before they are loaded).
+    public var firstNonFiniteIndex: Int? {
+        withUnsafeBufferPointer { b in b.firstIndex { !$0.isFinite } }
+    }
+}
