@@ -46,6 +46,10 @@ final class CLIHardeningTests: CLITestCase {
             XCTAssertFalse(run.stderr.contains(noData), "\(flags): checked the data before the outputs: \(run.stderr)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: x))
+        // A checkpoint must be a file; two outputs to /dev/null lose nothing, so are allowed.
+        assertRefused(try cnn(["train", "--data", noData, "--checkpoint", "/dev/null"]), naming: ["--checkpoint /dev/null is not a regular file"])
+        let devNull = try cnn(["train", "--model", "mlp", "--data", noData, "--save", "/dev/null", "--history-json", "/dev/null"])
+        assertRefused(devNull, naming: [noData])
 
         let report = try cnn(["report", "--model", "mlp", "--weights", work + "/w", "--data", noData, "--out", file])
         assertRefused(report, naming: ["--out", file])
