@@ -118,6 +118,18 @@ final class CLIHardeningTests: CLITestCase {
                                            "--override-learning-rate", "--resume", ckpt])
         XCTAssertEqual(overridden.status, 0, overridden.all)
         XCTAssertTrue(overridden.stdout.contains("resumed from \(ckpt) after epoch 1"), overridden.stdout)
+        // Fewer epochs than the checkpoint has done is refused; a checkpoint written before flags
+        // were recorded still resumes, with a warning.
+        let two = work + "/two.ckpt"
+        let same = ["--model", "mlp", "--seed", "4", "--batch-size", "16", "--learning-rate", "0.001"]
+        XCTAssertEqual(try cnn(common + same + ["--epochs", "2", "--checkpoint", two]).status, 0)
+        assertRefused(try cnn(common + same + ["--epochs", "1", "--resume", two]), naming: ["has 2 epochs done, more than --epochs 1"])
+        let file = try SafeTensors.load(two)
+        let old = work + "/old.ckpt"
+        try SafeTensors.save(file.tensors.map { ($0.name, $0.tensor) }, metadata: file.metadata.filter { !$0.key.hasPrefix("run/") }, to: old)
+        let resumedOld = try cnn(common + same + ["--epochs", "3", "--resume", old])
+        XCTAssertEqual(resumedOld.status, 0, resumedOld.all)
+        XCTAssertTrue(resumedOld.stderr.contains("predates recorded flags"), resumedOld.all)
         let lonely = try cnn(common + ["--model", "mlp", "--override-learning-rate", "--epochs", "1"])
         assertRefused(lonely, naming: ["--override-learning-rate"])
     }
