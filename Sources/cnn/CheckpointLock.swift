@@ -12,7 +12,12 @@ package final class CheckpointLock {
 
     /// Takes the lock or throws naming the holder. The lock is released when the process exits.
     package init(checkpoint: String) throws {
-        path = checkpoint + ".lock"
+        var st = stat()
+        if stat(checkpoint, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            throw NNError.invalidArgument("--checkpoint \(checkpoint) is not a regular file (a checkpoint must be a file that can be resumed)")
+        }
+        // Next to the real file, so runs reaching one checkpoint through different links collide.
+        path = OutputPaths.resolved(checkpoint) + ".lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw NNError.invalidArgument("--checkpoint \(checkpoint): cannot create the lock file \(path): \(String(cString: strerror(errno)))")

@@ -59,6 +59,12 @@ struct Summary: ParsableCommand {
     @Option(help: "Number of classes.")
     var classes: Int = 10
 
+    /// The most values an input image may have (2^18: 512×512×1 and 224×224×3 fit), and the most
+    /// classes (2^16).
+    /// The summary builds the model, so its weights are allocated: beyond these a Dense layer's
+    /// size overflowed or its allocation aborted (issue 13).
+    static let maxInputValues = 1 << 18, maxClasses = 1 << 16
+
     /// "224x224x3" → [224, 224, 3].
     static func parseShape(_ text: String) -> [Int]? {
         let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
@@ -67,10 +73,16 @@ struct Summary: ParsableCommand {
     }
 
     func validate() throws {
-        if Self.parseShape(inputShape) == nil {
+        guard let shape = Self.parseShape(inputShape) else {
             throw ValidationError("--input-shape must be HxWxC with positive sizes, e.g. 224x224x3; got '\(inputShape)'")
         }
+        var values = 1, overflow = false
+        for d in shape where !overflow { (values, overflow) = values.multipliedReportingOverflow(by: d) }
+        if overflow || values > Self.maxInputValues {
+            throw ValidationError("--input-shape \(inputShape) is too large: at most \(Self.maxInputValues) values per image (e.g. 224x224x3)")
+        }
         if classes < 1 { throw ValidationError("--classes must be at least 1, got \(classes)") }
+        if classes > Self.maxClasses { throw ValidationError("--classes must be at most \(Self.maxClasses), got \(classes)") }
     }
 
     func run() throws {

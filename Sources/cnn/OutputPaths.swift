@@ -3,8 +3,9 @@ import Foundation
 import NN
 
 /// Every output path of a command, checked before any data is loaded or any training starts, so a
-/// typo in `--save` fails in a second instead of after minutes of training (issue 13). Small on
-/// purpose: once `AtomicFile.checkWritable`/`sameTarget` land, `check` can call them.
+/// typo in `--save` fails in a second instead of after minutes of training (issue 13). The rule
+/// itself is `AtomicFile`'s (`checkWritable`, `sameTarget`: `/dev/null` and `/dev/stdout` are
+/// fine, links are followed); this adds the flag names and the directory outputs.
 package enum OutputPaths {
     /// What a flag names: a file we replace atomically, or a directory we write files into.
     package enum Kind { case file, directory }
@@ -25,17 +26,16 @@ package enum OutputPaths {
     /// same file after resolving symlinks. Throws a one-line error naming the flag(s) and path.
     package static func check(_ outputs: [Output]) throws {
         let given = outputs.filter { !$0.path.isEmpty }
-        var seen: [(Output, String)] = []
+        var seen: [Output] = []
         for output in given {
             switch output.kind {
             case .file: try checkFile(output)
             case .directory: try checkDirectory(output)
             }
-            let key = resolved(output.path)
-            if let (other, _) = seen.first(where: { $0.1 == key }) {
+            if let other = seen.first(where: { sameTarget($0.path, output.path) }) {
                 throw NNError.invalidArgument("\(other.flag) \(other.path) and \(output.flag) \(output.path) name the same file; one would overwrite the other")
             }
-            seen.append((output, key))
+            seen.append(output)
         }
     }
 
@@ -46,9 +46,7 @@ package enum OutputPaths {
         let parent = parentDirectory(of: path)
         guard exists(parent) else { throw NNError.invalidArgument("\(output.flag) \(path): the directory \(parent) does not exist") }
         guard isDirectory(parent) else { throw NNError.invalidArgument("\(output.flag) \(path): \(parent) is not a directory") }
-        guard access(parent, W_OK | X_OK) == 0 else {
-            throw NNError.invalidArgument("\(output.flag) \(path): the directory \(parent) is not writable")
-        }
+        do { try AtomicFile.checkWritable(path) } catch { throw NNError.invalidArgument("\(output.flag): \(error)") }
     }
 
     /// A directory output: writable if it exists, else its nearest existing ancestor must be a
@@ -68,12 +66,12 @@ package enum OutputPaths {
         }
     }
 
-    /// True when `a` and `b` are the same file after resolving symlinks (of the file and of its
-    /// directory), whether or not they exist yet.
-    package static func sameTarget(_ a: String, _ b: String) -> Bool { resolved(a) == resolved(b) }
+    /// True when `a` and `b` are the same file after resolving symlinks, whether or not they exist
+    /// yet (`AtomicFile.sameTarget`: two `/dev/null`s are not "the same").
+    package static func sameTarget(_ a: String, _ b: String) -> Bool { AtomicFile.sameTarget(a, b) }
 
     /// The canonical path: realpath of the file when it exists, else realpath of its directory
-    /// plus its name.
+    /// plus its name (where a checkpoint's lock file goes, so two links to one checkpoint share it).
     static func resolved(_ path: String) -> String {
         if let real = realPath(path) { return real }
         let name = (path as NSString).lastPathComponent

@@ -35,9 +35,9 @@ struct Train: ParsableCommand {
     var save: String?
     @Option(help: "Write the history and test result as JSON here.")
     var historyJson: String?
-    @Option(help: "After every epoch, save weights, optimizer state, random state and epoch here (atomically).")
+    @Option(help: "After every epoch, save weights, optimizer state, random state, epoch and the run's flags here (atomically). Locked for the run (PATH.lock); an existing checkpoint is only replaced with --resume PATH or --overwrite.")
     var checkpoint: String?
-    @Option(help: "Continue the run saved in this checkpoint (same flags and seed give the same result as an uninterrupted run).")
+    @Option(help: "Continue the run saved in this checkpoint (same flags and seed give the same result as an uninterrupted run). Refused if --model, --optimizer, --learning-rate, --lr-decay, --batch-size, --seed, --limit or --validation-split differ from the checkpoint's; --epochs may change but not below the epochs done.")
     var resume: String?
     @Option(help: "Write an HTML report of the run (index.html plus PNG figures) to this directory.")
     var report: String?

@@ -46,6 +46,10 @@ final class CLIHardeningTests: CLITestCase {
             XCTAssertFalse(run.stderr.contains(noData), "\(flags): checked the data before the outputs: \(run.stderr)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: x))
+        // A checkpoint must be a file; two outputs to /dev/null lose nothing, so are allowed.
+        assertRefused(try cnn(["train", "--data", noData, "--checkpoint", "/dev/null"]), naming: ["--checkpoint /dev/null is not a regular file"])
+        let devNull = try cnn(["train", "--model", "mlp", "--data", noData, "--save", "/dev/null", "--history-json", "/dev/null"])
+        assertRefused(devNull, naming: [noData])
 
         let report = try cnn(["report", "--model", "mlp", "--weights", work + "/w", "--data", noData, "--out", file])
         assertRefused(report, naming: ["--out", file])
@@ -114,6 +118,18 @@ final class CLIHardeningTests: CLITestCase {
                                            "--override-learning-rate", "--resume", ckpt])
         XCTAssertEqual(overridden.status, 0, overridden.all)
         XCTAssertTrue(overridden.stdout.contains("resumed from \(ckpt) after epoch 1"), overridden.stdout)
+        // Fewer epochs than the checkpoint has done is refused; a checkpoint written before flags
+        // were recorded still resumes, with a warning.
+        let two = work + "/two.ckpt"
+        let same = ["--model", "mlp", "--seed", "4", "--batch-size", "16", "--learning-rate", "0.001"]
+        XCTAssertEqual(try cnn(common + same + ["--epochs", "2", "--checkpoint", two]).status, 0)
+        assertRefused(try cnn(common + same + ["--epochs", "1", "--resume", two]), naming: ["has 2 epochs done, more than --epochs 1"])
+        let file = try SafeTensors.load(two)
+        let old = work + "/old.ckpt"
+        try SafeTensors.save(file.tensors.map { ($0.name, $0.tensor) }, metadata: file.metadata.filter { !$0.key.hasPrefix("run/") }, to: old)
+        let resumedOld = try cnn(common + same + ["--epochs", "3", "--resume", old])
+        XCTAssertEqual(resumedOld.status, 0, resumedOld.all)
+        XCTAssertTrue(resumedOld.stderr.contains("predates recorded flags"), resumedOld.all)
         let lonely = try cnn(common + ["--model", "mlp", "--override-learning-rate", "--epochs", "1"])
         assertRefused(lonely, naming: ["--override-learning-rate"])
     }
@@ -264,6 +280,15 @@ final class CLIHardeningTests: CLITestCase {
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
         let dataFile = try cnn(["train", "--model", "mlp", "--epochs", "1", "--data", file])
         assertRefused(dataFile, naming: ["--data \(file) is a file, not a directory"])
+    }
+
+    /// These overflowed or aborted allocating (issue 13); now refused by validate().
+    func testSummaryRefusesHugeShapesAndClassCounts() throws {
+        assertRefused(try cnn(["summary", "--classes", "2000000000"]), naming: ["--classes must be at most 65536"])
+        assertRefused(try cnn(["summary", "--input-shape", "9999999999x9999999999x9999999999"]), naming: ["--input-shape", "too large"])
+        assertRefused(try cnn(["summary", "--input-shape", "4096x4096x3"]), naming: ["--input-shape 4096x4096x3 is too large"])
+        let largest = try cnn(["summary", "--model", "mobilenet", "--input-shape", "224x224x3", "--classes", "1000"])
+        XCTAssertEqual(largest.status, 0, largest.all)
     }
 
     func testATestSetOfAnotherShapeNamesTheTestFile() throws {
