@@ -47,18 +47,20 @@ struct SavedRun {
     var samplesPerSecond: Double?
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw NNError.invalidArgument("--history-json \(path): no such file or it is not readable")
+        // A regular file opened without blocking (a FIFO or a directory fails at once), then JSON.
+        let object: [String: Any]?
+        do { object = try History.readJSON(file: path) as? [String: Any] } catch {
+            throw NNError.invalidArgument("--history-json: \(error)")
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let epochs = object["epochs"] as? [[String: Any]] else {
+        guard let object, let epochs = object["epochs"] as? [[String: Any]] else {
             throw NNError.invalidArgument("--history-json \(path) is not a history written by `cnn train --history-json` (no \"epochs\" list)")
         }
         history = try History(jsonObject: epochs)
         model = object["model"] as? String
         optimizer = object["optimizer"] as? String
-        batchSize = (object["batch_size"] as? NSNumber)?.intValue
-        seed = (object["seed"] as? NSNumber)?.uint64Value
+        // Facts for the page only: a value out of range is left out rather than converted.
+        batchSize = (object["batch_size"] as? NSNumber).flatMap { Int($0.stringValue) }
+        seed = (object["seed"] as? NSNumber).flatMap { UInt64($0.stringValue) }
         samplesPerSecond = (object["train_samples_per_second"] as? NSNumber)?.doubleValue
     }
 }

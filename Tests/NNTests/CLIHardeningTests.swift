@@ -57,6 +57,19 @@ final class CLIHardeningTests: CLITestCase {
         assertRefused(transfer, naming: ["--json", "--save-base"])
     }
 
+    /// `cnn report --history-json` given a FIFO with no writer fails at once naming the file (it
+    /// blocked forever), and a history whose facts are out of range still makes a report's facts
+    /// without trapping.
+    func testReportHistoryJSONIsARegularFileReadWithoutBlocking() throws {
+        let fifo = work + "/history.fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let started = Date()
+        let run = try cnn(["report", "--model", "mlp", "--weights", work + "/w.safetensors", "--data", work,
+                           "--history-json", fifo, "--out", work + "/report"])
+        assertRefused(run, naming: [fifo, "FIFO"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+    }
+
     // MARK: 2. The checkpoint's lock and --overwrite
 
     func testASecondRunOnALockedCheckpointIsRefusedNamingTheHolder() throws {

@@ -182,6 +182,19 @@ final class FuzzRegressionTests: XCTestCase {
             }
             XCTAssertEqual(fresh.namedParameters.map { $0.parameter.value.elements }, before, name)
             XCTAssertEqual(freshOptimizer.iterations, 0, name)
+
+            // A NaN in an optimizer slot (or a weight) is refused naming the tensor.
+            var tensors = file.tensors
+            let slot = try XCTUnwrap(tensors.firstIndex { $0.name.hasPrefix("optimizer/") }, name)
+            let poisoned = tensors[slot].tensor.copy()
+            poisoned[flat: 0] = .nan
+            tensors[slot] = (tensors[slot].name, poisoned)
+            let nanPath = dir.appendingPathComponent(name + "-nan").path
+            try SafeTensors.save(tensors, metadata: file.metadata, to: nanPath)
+            XCTAssertThrowsError(try Checkpoint.restore(model: fresh, optimizer: freshOptimizer, from: nanPath), name) { error in
+                XCTAssertTrue("\(error)".contains(tensors[slot].name) && "\(error)".contains("finite"), "\(error)")
+            }
+            XCTAssertEqual(fresh.namedParameters.map { $0.parameter.value.elements }, before, name)
         }
     }
 

@@ -64,7 +64,9 @@ public enum Checkpoint {
         guard learningRate.isFinite, learningRate > 0 else { throw bad("field 'learning_rate' is \(learningRate), not a positive finite number") }
         guard let rng = m["rng"].flatMap(decode) else { throw bad("field 'rng' is missing or malformed") }
         guard rng.contains(where: { $0 != 0 }) else { throw bad("field 'rng' is all zero, which is not a valid generator state") }
-        // Check everything before changing anything.
+        // Check everything before changing anything: finite weights and optimizer slots too (NaN
+        // moments would turn every weight into NaN at the first step).
+        try SafeTensors.requireFinite(file.tensors, path: path)
         var updates: [(Tensor, Tensor)] = []
         var expected = Set<String>()
         for (name, p) in model.namedParameters {
@@ -92,7 +94,7 @@ public enum Checkpoint {
             layerStates.append((layer, s))
         }
         for (dst, src) in updates { dst.assign(src) }
-        optimizer.iterations = iterations
+        try optimizer.restoreIterations(iterations)  // checked above: cannot throw here
         optimizer.learningRate = learningRate
         model.rng.state = rng
         for (layer, s) in layerStates { layer.randomState = s }
