@@ -185,7 +185,7 @@ struct Transfer: ParsableCommand {
                              timings["total_seconds"] ?? 0))
             if !recomputeBnStatistics, let fit = scratchTraining, fit - scratchAccuracy > 0.3 {
                 printLine(String(format: "  note: (a) fits its training images (%.2f) far better than the test set: after %d steps its", fit,
-                                 epochs * ((target.count + batchSize - 1) / batchSize))
+                                 epochs.multipliedReportingOverflow(by: target.count == 0 ? 0 : (target.count - 1) / batchSize + 1).partialValue)
                           + " BatchNormalization moving averages (momentum 0.99, as in Keras) still lag its weights; --recompute-bn-statistics measures (a) with exact ones")
             }
 

@@ -87,11 +87,16 @@ final class TrainingLoopTests: XCTestCase {
     /// those of a batch that fits exactly.
     func testHugeBatchSizeAllocatesOnlyTheData() throws {
         let (x, y) = data(5)
+        let most = try Batcher(x: x, y: y, batchSize: .max)  // (count + batchSize − 1) overflowed
+        XCTAssertEqual(most.batchCount, 1)
+        XCTAssertEqual(most.batch(0).images.shape, [5, 3])
         let batcher = try Batcher(x: x, y: y, batchSize: 1 << 40)
         XCTAssertEqual(batcher.images.shape, [5, 3])
         XCTAssertEqual(batcher.batchCount, 1)
         let m = try model()
         XCTAssertEqual(try m.predict(x, batchSize: 1 << 40).elements, try m.predict(x, batchSize: 5).elements)
+        XCTAssertEqual(try m.predict(x, batchSize: .max).elements, try m.predict(x, batchSize: 5).elements)
+        try m.fit(x: x, y: y, batchSize: .max, verbose: .silent)
         XCTAssertEqual(try m.evaluate(x: x, y: y, batchSize: 1 << 40).loss, try m.evaluate(x: x, y: y, batchSize: 5).loss)
     }
 

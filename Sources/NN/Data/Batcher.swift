@@ -50,7 +50,7 @@ public final class Batcher {
     public var count: Int { order.count }
 
     /// Batches per epoch; the last may be smaller than `batchSize`.
-    public var batchCount: Int { (count + batchSize - 1) / batchSize }
+    public var batchCount: Int { count == 0 ? 0 : (count - 1) / batchSize + 1 }  // no overflow at Int.max
 
     /// Starts an epoch, drawing a new order if shuffling, and returns its batches.
     public func epoch() -> Epoch {
