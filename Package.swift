@@ -17,7 +17,6 @@ let package = Package(
         .library(name: "NNReport", targets: ["NNReport"]),
         // Ready-made architectures and their training recipes (Keras applications, the tutorials' models).
         .library(name: "NNZoo", targets: ["NNZoo"]),
-        .library(name: "NNReference", targets: ["NNReference"]),
         .executable(name: "cnn", targets: ["cnn"]),
         .executable(name: "nn-bench", targets: ["nn-bench"]),
     ],

@@ -17,8 +17,7 @@ extension Sequential {
             throw NNError.invalidArgument("layer index \(index) is out of range: the model has \(layers.count) layers (0..<\(layers.count))")
         }
         guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape else {
-            throw NNError.shapeMismatch(layer: layers[0].name, typeName: "Sequential", what: "input",
-                                        expected: [-1] + inputShape, got: input.shape)
+            throw inputShapeError(what: "input", got: input.shape)
         }
         var out = input
         for layer in layers[...index] { out = try layer.forward(out, training: false) }

@@ -100,6 +100,25 @@ final class TrainingLoopTests: XCTestCase {
         XCTAssertEqual(try m.evaluate(x: x, y: y, batchSize: 1 << 40).loss, try m.evaluate(x: x, y: y, batchSize: 5).loss)
     }
 
+    /// A new head of another width on the same model trains at the same batch size: the reused
+    /// output-gradient buffer must not hand back the old head's shape (it kept rank and batch only).
+    func testANewHeadOfAnotherWidthTrainsAtTheSameBatchSize() throws {
+        var data = TestData(seed: 4)
+        let x = data.tensor([16, 3])
+        let m = try Sequential(inputShape: [3], layers: [Dense(units: 4, activation: .relu), Dense(units: 3, activation: .softmax)])
+        m.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy())
+        try m.fit(x: x, y: labelTensor(data.labels(16, classes: 3)), batchSize: 8, verbose: .silent)
+        try m.pop()
+        try m.add(Dense(units: 5, activation: .softmax))
+        m.compile(optimizer: SGD(), loss: SparseCategoricalCrossentropy())
+        let h = try m.fit(x: x, y: labelTensor(data.labels(16, classes: 5)), batchSize: 8, verbose: .silent)
+        XCTAssertTrue(h["loss"][0].isFinite)
+        XCTAssertEqual(try m.predict(x).shape, [16, 5])
+        XCTAssertThrowsError(try m.predict(Tensor(shape: [2, 4]))) { error in
+            XCTAssertTrue("\(error)".contains("layer 'dense' (Dense)"), "\(error)")
+        }
+    }
+
     /// A wrong input shape is the first layer's error, naming it and its type (not the model).
     func testInputShapeErrorNamesTheFirstLayer() throws {
         let m = try Sequential(inputShape: [6, 6, 1], layers: [Conv2D(filters: 2, kernelSize: 3), Flatten(), Dense(units: 2, activation: .softmax)])

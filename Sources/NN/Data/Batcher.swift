@@ -1,10 +1,11 @@
 /// Serves samples in mini-batches through two buffers allocated once, so a training loop does no
-/// allocation per batch: every batch is copied into `images` `[batchSize, ...]` and `labels`
-/// `[batchSize, ...]`, and a smaller last batch is a `prefix(batch:)` view of the same buffers.
-/// `fit` uses one for its shuffled batches; a user can drive their own loop with one.
+/// allocation per batch: every batch is copied into `images` and `labels` (`min(batchSize, count)`
+/// samples long), and a smaller last batch is a `prefix(batch:)` view of the same buffers.
+/// `fit` uses one for its shuffled batches (drawn from the model's generator, which checkpoints
+/// save); a user can drive their own loop with one.
 ///
-/// With a shuffle seed, each epoch visits the samples in a fresh order drawn from the batcher's
-/// own `RandomGenerator`, so a run is reproducible and a checkpoint can restore `generator`.
+/// With a shuffle seed, `epoch()` visits the samples in a fresh order drawn from the batcher's
+/// own `RandomGenerator`, so a user's loop is reproducible (save and restore `generator` to resume it).
 public final class Batcher {
     /// The inputs served: a tensor, byte images or any other `SampleSource`.
     public let x: any SampleSource

@@ -44,7 +44,7 @@ public enum AtomicFile {
     /// socket or block device; a file's directory exists and a file can be created in it (tried
     /// with an empty temporary file, which catches read-only file systems and root as well);
     /// a device or FIFO is writable; a descriptor is open for writing.
-    public static func checkWritable(_ path: String) throws {
+    package static func checkWritable(_ path: String) throws {
         switch try destination(of: path) {
         case let .file(real):
             let directory = parent(of: real)
@@ -76,7 +76,7 @@ public enum AtomicFile {
     /// names are (so `a/../b` is `b`). Character devices and FIFOs, and this process's
     /// descriptors (`/dev/stdout`), are never "the same file" here: writing two outputs to
     /// `/dev/null` or one pipe loses nothing.
-    public static func sameTarget(_ a: String, _ b: String) -> Bool {
+    package static func sameTarget(_ a: String, _ b: String) -> Bool {
         guard let ra = followLinks(a), let rb = followLinks(b) else { return false }
         var sa = stat(), sb = stat()
         let ea = stat(ra, &sa) == 0, eb = stat(rb, &sb) == 0
@@ -91,7 +91,7 @@ public enum AtomicFile {
 
     /// Whether the output `path` lies inside `directory` (symbolic links followed, `..` resolved),
     /// so that replacing the directory as a whole (a report) would delete that output.
-    public static func isInside(_ path: String, directory: String) -> Bool {
+    package static func isInside(_ path: String, directory: String) -> Bool {
         guard let rp = followLinks(path), let rd = followLinks(directory) else { return false }
         var d = canonical(rd)
         if let resolved = realpath(rd, nil) { d = String(cString: resolved); free(resolved) }

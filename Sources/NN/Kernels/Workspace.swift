@@ -16,7 +16,9 @@ package struct ScratchBuffer {
 
     /// `[batch] + sampleShape` over this buffer. Steady-state calls return the same view.
     package mutating func tensor(batch: Int, sampleShape: [Int]) -> Tensor {
-        if let v = view, v.shape[0] == batch, v.shape.count == sampleShape.count + 1 { return v }
+        // The whole shape must match: a rebuilt layer or a new head keeps the rank but not the sizes.
+        if let v = view, v.shape[0] == batch, v.shape.count == sampleShape.count + 1,
+           v.shape.dropFirst().elementsEqual(sampleShape) { return v }
         let v = Tensor(shape: [batch] + sampleShape, storage: reserve(batch * sampleShape.reduce(1, *)))
         view = v
         return v

@@ -11,8 +11,9 @@ public enum Verbosity: Sendable {
     }
 }
 
-/// Where a `ProgressBar` writes: standard output by default. A library user can collect the text
-/// (`OutputSink { log += $0 }`) or drop it (`.silent`).
+/// Where a `ProgressBar` writes: standard output by default. A library user can send it elsewhere
+/// (`OutputSink { FileHandle.standardError.write(Data($0.utf8)) }`, or into a lock-protected log)
+/// or drop it (`.silent`).
 public struct OutputSink: Sendable {
     /// Whether the text goes to a terminal, so a bar may be redrawn in place.
     public let isTerminal: Bool
@@ -23,8 +24,11 @@ public struct OutputSink: Sendable {
         self.write = write
     }
 
+    /// Through stdio's buffer, flushed each time, so the bar stays in order with the program's own
+    /// `print`s when the output is a pipe or a file.
     public static let standardOutput = OutputSink(isTerminal: isatty(STDOUT_FILENO) != 0) { text in
-        FileHandle.standardOutput.write(Data(text.utf8))
+        fputs(text, stdout)
+        fflush(stdout)
     }
 
     public static let silent = OutputSink { _ in }

@@ -7,7 +7,7 @@ public final class Sequential {
     public private(set) var layers: [Layer] = []
     /// The one workspace all layers share (darknet's rule): sized by the largest im2col.
     package let workspace: Workspace
-    /// Draws the initial weights and the dropout seeds.
+    /// Draws the initial weights, the dropout seeds and every `fit` epoch's shuffle (checkpoints save it).
     public internal(set) var rng: RandomGenerator
     public private(set) var optimizer: Optimizer?
     public private(set) var loss: Loss?
@@ -154,7 +154,7 @@ public final class Sequential {
     }
 
     /// A wrong model input is the first layer's error: it names that layer and its type.
-    func inputShapeError(what: String, got: [Int]) -> NNError {
+    package func inputShapeError(what: String, got: [Int]) -> NNError {
         .shapeMismatch(layer: layers.first?.displayName ?? "input", typeName: layers.first?.typeName ?? "Sequential",
                        what: what, expected: [-1] + inputShape, got: got)
     }

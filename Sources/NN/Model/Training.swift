@@ -196,6 +196,9 @@ extension Sequential {
     /// The model's outputs (probabilities for a softmax head) for every sample of `x` (a Float32
     /// tensor `[N, ...]` or any other `SampleSource`), as a new tensor `[N] + outputShape`.
     public func predict(_ x: any SampleSource, batchSize: Int = 32) throws -> Tensor {
+        guard x.sampleShape == inputShape, (x as? Tensor)?.rank ?? 1 >= 1 else {
+            throw inputShapeError(what: "prediction input", got: (x as? Tensor)?.shape ?? [x.sampleCount] + x.sampleShape)
+        }
         let batcher = try Batcher(x: x, batchSize: batchSize)
         let result = Tensor(shape: [x.sampleCount] + outputShape)
         let width = outputShape.reduce(1, *)

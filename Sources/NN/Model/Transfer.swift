@@ -115,8 +115,7 @@ extension Sequential {
         }
         guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
         guard x.rank == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape else {
-            throw NNError.shapeMismatch(layer: layers.first?.name ?? "input", typeName: "Sequential", what: "input",
-                                        expected: [-1] + inputShape, got: x.shape)
+            throw inputShapeError(what: "input", got: x.shape)
         }
         let sample = k == 0 ? inputShape : layers[k - 1].outputShape
         let width = sample.reduce(1, *), n = x.shape[0]
