@@ -18,7 +18,14 @@ package final class CheckpointLock {
         }
         // Next to the real file, so runs reaching one checkpoint through different links collide.
         path = OutputPaths.resolved(checkpoint) + ".lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // Never through a symlink (a planted PATH.lock link would have us truncate its target), and
+        // only a regular file.
+        fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        var lockStat = stat()
+        if fd >= 0 && (fstat(fd, &lockStat) != 0 || (lockStat.st_mode & S_IFMT) != S_IFREG) {
+            close(fd)
+            throw NNError.invalidArgument("--checkpoint \(checkpoint): the lock file \(path) is not a regular file")
+        }
         guard fd >= 0 else {
             throw NNError.invalidArgument("--checkpoint \(checkpoint): cannot create the lock file \(path): \(String(cString: strerror(errno)))")
         }

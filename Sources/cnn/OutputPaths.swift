@@ -85,10 +85,28 @@ package enum OutputPaths {
         return String(cString: p)
     }
 
+    /// The directory part of `path` ("." for a bare name, "/" at the root). Plain string work:
+    /// NSString's deletingLastPathComponent trapped on one-character relative paths.
     static func parentDirectory(of path: String) -> String {
-        let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
-        let parent = (trimmed as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        if slash == trimmed.startIndex { return "/" }
+        return String(trimmed[..<slash])
+    }
+
+    /// Whether `path` is a regular file holding a training checkpoint (`nn-checkpoint-1` in its
+    /// safetensors header, read without blocking).
+    static func isCheckpoint(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+        var head = [UInt8](repeating: 0, count: 64 << 10)
+        let n = read(fd, &head, head.count)
+        guard n > 8 else { return false }
+        return String(decoding: head[8..<n], as: UTF8.self).contains("nn-checkpoint-1")
     }
 
     static func exists(_ path: String) -> Bool {

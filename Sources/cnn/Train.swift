@@ -118,6 +118,29 @@ struct Train: ParsableCommand {
     func preflight() throws -> CheckpointLock? {
         try OutputPaths.check([.init("--checkpoint", checkpoint), .init("--save", save), .init("--history-json", historyJson),
                                .init("--report", report, .directory)])
+        // No output may replace an input data file, and the report directory (replaced whole) may not hold one.
+        let names: [String] = [DataSets.trainImagesFile, DataSets.trainLabelsFile, DataSets.testImagesFile, DataSets.testLabelsFile]
+        var dataFiles: [String] = []
+        for name in names {
+            let base: String = dataOptions.data + "/" + name
+            for candidate in [base, base + ".gz"] where OutputPaths.exists(candidate) { dataFiles.append(candidate) }
+        }
+        for input in dataFiles {
+            for (flag, path) in [("--checkpoint", checkpoint), ("--save", save), ("--history-json", historyJson)] {
+                if let path, OutputPaths.sameTarget(path, input) {
+                    throw NNError.invalidArgument("\(flag) \(path) is the input data file \(input); choose another output path")
+                }
+            }
+            if let report, AtomicFile.isInside(input, directory: report) {
+                throw NNError.invalidArgument("--report \(report) holds the input data file \(input); the report replaces its directory whole")
+            }
+        }
+        // --save and --history-json do not replace a training checkpoint unless asked to.
+        for (flag, path) in [("--save", save), ("--history-json", historyJson)] {
+            if let path, !overwrite, OutputPaths.isCheckpoint(path) {
+                throw NNError.invalidArgument("\(flag) \(path) is a training checkpoint; replace it with --overwrite or choose another path")
+            }
+        }
         if let resume {
             for (flag, path) in [("--save", save), ("--history-json", historyJson), ("--report", report)] {
                 if let path, OutputPaths.sameTarget(path, resume) {

@@ -70,6 +70,48 @@ final class CLIHardeningTests: CLITestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 20)
     }
 
+    /// Found by a hostile review: a one-character relative output path trapped; outputs could
+    /// replace the input data files; a planted PATH.lock symlink had its target truncated; a file
+    /// under another process's lock could be replaced (defeating the checkpoint lock); and --save
+    /// replaced a training checkpoint without --overwrite.
+    func testReviewFindingsOnOutputsAndTheLock() throws {
+        let data = try makeData()
+        let noData = work + "/no-such-data"
+        let bare = try cnn(["train", "--model", "mlp", "--data", noData, "--epochs", "1", "--save", "x"])
+        assertRefused(bare, naming: [noData])
+
+        let labels = data + "/t10k-labels-idx1-ubyte.gz"
+        let before = try bytes(labels)
+        for flag in ["--save", "--history-json", "--checkpoint"] {
+            assertRefused(try cnn(["train", "--model", "mlp", "--data", data, "--epochs", "1", flag, labels, "--overwrite"]),
+                          naming: [flag, "input data file"])
+        }
+        assertRefused(try cnn(["train", "--model", "mlp", "--data", data, "--epochs", "1", "--report", data]),
+                      naming: ["--report", "input data file"])
+        XCTAssertEqual(try bytes(labels), before)
+
+        let victim = work + "/victim.txt"
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: victim))
+        try FileManager.default.createSymbolicLink(atPath: work + "/v.ckpt.lock", withDestinationPath: victim)
+        assertRefused(try cnn(["train", "--model", "mlp", "--data", data, "--epochs", "1", "--checkpoint", work + "/v.ckpt"]),
+                      naming: ["--checkpoint", "lock file"])
+        XCTAssertEqual(String(decoding: try bytes(victim), as: UTF8.self), "keep me")
+
+        let locked = work + "/held.json"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: locked))
+        let fd = open(locked, O_RDONLY)
+        XCTAssertEqual(flock(fd, LOCK_EX | LOCK_NB), 0)
+        assertRefused(try cnn(["train", "--model", "mlp", "--data", noData, "--history-json", locked]), naming: ["lock", locked])
+        close(fd)
+
+        let ckpt = work + "/c.ckpt"
+        XCTAssertEqual(try cnn(["train", "--model", "mlp", "--data", data, "--epochs", "1", "--checkpoint", ckpt]).status, 0)
+        let saved = try bytes(ckpt)
+        assertRefused(try cnn(["train", "--model", "mlp", "--data", data, "--epochs", "1", "--save", ckpt]),
+                      naming: ["--save", "training checkpoint", "--overwrite"])
+        XCTAssertEqual(try bytes(ckpt), saved)
+    }
+
     // MARK: 2. The checkpoint's lock and --overwrite
 
     func testASecondRunOnALockedCheckpointIsRefusedNamingTheHolder() throws {

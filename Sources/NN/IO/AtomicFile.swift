@@ -27,10 +27,27 @@ public enum AtomicFile {
         case descriptor(Int32)
     }
 
+    /// A file another process holds an advisory lock on (`flock`, e.g. a running training's
+    /// checkpoint lock) is in use: replacing it would give the next process a fresh, unlocked file.
+    private static func refuseLocked(_ real: String, reportedAs path: String) throws {
+        let fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }  // no file yet (or not openable: the write says why)
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EWOULDBLOCK {
+                throw IOError.cannotWrite(path: path, reason: "another process holds a lock on it (in use); not replacing it")
+            }
+        } else {
+            flock(fd, LOCK_UN)
+        }
+    }
+
     /// Writes `data` to `path` by the rule above; throws `IOError.cannotWrite` naming the path.
     public static func write(_ data: Data, to path: String) throws {
         switch try destination(of: path) {
-        case let .file(real): try replace(real, with: data, reportedAs: path)
+        case let .file(real):
+            try refuseLocked(real, reportedAs: path)
+            try replace(real, with: data, reportedAs: path)
         case let .stream(real): try writeInPlace(real, data, reportedAs: path)
         case let .descriptor(fd):
             // Anything already printed through stdio must come first.
@@ -47,6 +64,7 @@ public enum AtomicFile {
     package static func checkWritable(_ path: String) throws {
         switch try destination(of: path) {
         case let .file(real):
+            try refuseLocked(real, reportedAs: path)
             let directory = parent(of: real)
             try requireDirectory(directory, for: path)
             guard access(directory, W_OK | X_OK) == 0 else {
