@@ -318,4 +318,20 @@ final class LimitsTests: XCTestCase {
         let missing = message { _ = try DataSets.load(directory: dir.appendingPathComponent("none").path) }
         XCTAssertTrue(missing?.contains("does not exist") ?? false, missing ?? "no error")
     }
+
+    /// Found by a hostile review: a sparse file claiming more than memory was read whole (gigabytes
+    /// before any check), and a history of millions of epochs took gigabytes to read and draw.
+    func testHugeInputFilesAreRefusedBeforeReading() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("nn-sparse-\(UUID().uuidString)").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertEqual(truncate(path, off_t(InputFile.readLimit) + 1), 0)
+        XCTAssertThrowsError(try SafeTensors.load(path)) { error in
+            XCTAssertTrue("\(error)".contains("more than half this machine's memory"), "\(error)")
+        }
+        let many = [[String: Any]](repeating: ["loss": 1], count: History.maxEpochs + 1)
+        XCTAssertThrowsError(try History(jsonObject: many)) { error in
+            XCTAssertTrue("\(error)".contains("more than \(History.maxEpochs)"), "\(error)")
+        }
+    }
 }

@@ -268,9 +268,17 @@ package enum InputFile {
         return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
-    /// The whole regular file at `path`.
+    /// The largest file read whole: half this machine's memory. A (possibly sparse) file claiming
+    /// more would exhaust memory before any of its content could be checked.
+    package static var readLimit: UInt64 { max(1 << 30, ProcessInfo.processInfo.physicalMemory / 2) }
+
+    /// The whole regular file at `path`, refused when larger than `readLimit`.
     package static func read(_ path: String) throws -> Data {
         let handle = try open(path)
+        var info = stat()
+        if fstat(handle.fileDescriptor, &info) == 0, info.st_size > 0, UInt64(info.st_size) > readLimit {
+            throw IOError.cannotRead(path: path, reason: "it holds \(info.st_size) bytes, more than half this machine's memory (\(readLimit) bytes)")
+        }
         do { return try handle.readToEnd() ?? Data() } catch {
             throw IOError.cannotRead(path: path, reason: error.localizedDescription)
         }

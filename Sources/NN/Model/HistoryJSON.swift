@@ -1,10 +1,17 @@
 import Foundation
 
 extension History {
+    /// The most epochs a history read from a file may hold.
+    public static let maxEpochs = 100_000
+
     /// Reads back `History.jsonObject` (`[{"epoch": 1, "loss": …, "seconds": …}, …]`), e.g. from
     /// the file `cnn train --history-json` writes, so a report can be made for a finished run.
     /// Every numeric key other than `epoch`, `seconds` and `samples` becomes a log value.
     public convenience init(jsonObject: [[String: Any]]) throws {
+        // Far beyond any real run; a report of millions of epochs would take gigabytes to draw.
+        guard jsonObject.count <= History.maxEpochs else {
+            throw NNError.invalidArgument("the history has \(jsonObject.count) epochs, more than \(History.maxEpochs)")
+        }
         var epochs: [Epoch] = []
         for (i, entry) in jsonObject.enumerated() {
             var logs: [String: Float] = [:]
