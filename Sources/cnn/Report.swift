@@ -20,6 +20,7 @@ struct Report: ParsableCommand {
     func run() throws {
         try NNCommand.run {
             try OutputPaths.check([.init("--out", out, .directory)])
+            do { try TrainingReport.checkDestination(out) } catch { throw NNError.invalidArgument("--out: \(error)") }
             let modelName = saved.modelOptions.model
             let run = try historyJson.map(SavedRun.init(path:))
             if let trained = run?.model, trained != modelName {

@@ -135,6 +135,15 @@ struct Train: ParsableCommand {
                 throw NNError.invalidArgument("--report \(report) holds the input data file \(input); the report replaces its directory whole")
             }
         }
+        // The report replaces its directory whole: refuse one it would not replace, and outputs inside it.
+        if let report {
+            do { try TrainingReport.checkDestination(report) } catch { throw NNError.invalidArgument("--report: \(error)") }
+            for (flag, path) in [("--checkpoint", checkpoint), ("--save", save), ("--history-json", historyJson)] {
+                if let path, AtomicFile.isInside(path, directory: report) {
+                    throw NNError.invalidArgument("\(flag) \(path) is inside --report \(report), which the report replaces whole")
+                }
+            }
+        }
         // --save and --history-json do not replace a training checkpoint unless asked to.
         for (flag, path) in [("--save", save), ("--history-json", historyJson)] {
             if let path, !overwrite, OutputPaths.isCheckpoint(path) {

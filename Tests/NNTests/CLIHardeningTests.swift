@@ -104,6 +104,16 @@ final class CLIHardeningTests: CLITestCase {
         assertRefused(try cnn(["train", "--model", "mlp", "--data", noData, "--history-json", locked]), naming: ["lock", locked])
         close(fd)
 
+        // A report directory holding other files, or outputs inside the report directory: refused before training.
+        let rep = work + "/rep"
+        try FileManager.default.createDirectory(atPath: rep, withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: rep + "/.keep"))
+        assertRefused(try cnn(["train", "--model", "mlp", "--data", noData, "--report", rep]), naming: ["--report", ".keep"])
+        let rr = work + "/rr"
+        try FileManager.default.createDirectory(atPath: rr, withIntermediateDirectories: true)
+        assertRefused(try cnn(["train", "--model", "mlp", "--data", noData, "--report", rr, "--save", rr + "/w.st"]),
+                      naming: ["--save", "inside --report"])
+
         let ckpt = work + "/c.ckpt"
         XCTAssertEqual(try cnn(["train", "--model", "mlp", "--data", data, "--epochs", "1", "--checkpoint", ckpt]).status, 0)
         let saved = try bytes(ckpt)
