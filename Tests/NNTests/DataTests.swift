@@ -7,17 +7,7 @@ import XCTest
 
 /// The data layer: IDX reading and writing (raw and gzipped), hostile-input errors, Dataset
 /// operations, the Batcher, and the installed Fashion-MNIST.
-final class DataTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "DataTests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+final class DataTests: TemporaryDirectoryTestCase {
 
     // MARK: Helpers
 

@@ -7,18 +7,7 @@ import XCTest
 /// FIFOs and descriptors are written in place, never replaced; directories, sockets refused;
 /// symbolic links followed and kept; modes kept; stale temporaries of dead writers cleaned;
 /// output paths checked before work; a report never half written or mixed with an older one.
-final class OutputFileTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "OutputFileTests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        _ = chmod(dir, 0o755)
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+final class OutputFileTests: TemporaryDirectoryTestCase {
 
     private func kind(_ path: String, follow: Bool = false) -> mode_t? {
         var st = stat()

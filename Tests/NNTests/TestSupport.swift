@@ -232,3 +232,19 @@ struct GradientChecker {
         XCTAssertTrue(analytic.elements.contains { $0 != 0 }, "\(name): analytic gradient is all zero", file: file, line: line)
     }
 }
+
+/// A test case with its own fresh temporary directory `dir`, removed afterwards (made writable
+/// first, for tests that take permissions away).
+class TemporaryDirectoryTestCase: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "\(type(of: self))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        _ = chmod(dir, 0o755)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
