@@ -17,6 +17,10 @@ let package = Package(
         .library(name: "NNReport", targets: ["NNReport"]),
         // Ready-made architectures and their training recipes (Keras applications, the tutorials' models).
         .library(name: "NNZoo", targets: ["NNZoo"]),
+        // Keras's own model files: `.keras` archives and legacy `.h5` (HDF5), read and written.
+        .library(name: "NNKeras", targets: ["NNKeras"]),
+        // A user's own photos: PNG/JPEG decoding, folders of class subfolders as datasets.
+        .library(name: "NNImages", targets: ["NNImages"]),
         .executable(name: "cnn", targets: ["cnn"]),
         .executable(name: "nn-bench", targets: ["nn-bench"]),
     ],
@@ -44,6 +48,18 @@ let package = Package(
             pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]
         ),
+        // libhdf5 (serial), for Keras's model.weights.h5 and legacy .h5 files (NNKeras only).
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        // libjpeg-turbo's TurboJPEG API, for decoding JPEG photos (NNImages only).
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
         // One C function: the spin-wait hint (PAUSE) the engine's worker threads use between kernels.
         .target(name: "CPUHint"),
         // The core engine. Internals (kernels, the worker pool, workspaces) are `package`: the other
@@ -52,12 +68,14 @@ let package = Package(
         .target(name: "NNData", dependencies: ["NN", "CZlib"]),
         .target(name: "NNReport", dependencies: ["NN", "CPNG"]),
         .target(name: "NNZoo", dependencies: ["NN"]),
+        .target(name: "NNKeras", dependencies: ["NN", "CHDF5", "CZlib"]),
+        .target(name: "NNImages", dependencies: ["NN", "CPNG", "CTurboJPEG"]),
         // Plain-loop implementation of the same layers: the test oracle and benchmark baseline.
         .target(name: "NNReference"),
         // The command-line tool: train, evaluate, predict, summary, report, transfer, celsius.
         .executableTarget(
             name: "cnn",
-            dependencies: ["NN", "NNData", "NNReport", "NNZoo",
+            dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNKeras", "NNImages",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // A library example that CI compiles (README's "use it as a library").
@@ -66,6 +84,6 @@ let package = Package(
         .executableTarget(name: "nn-bench", dependencies: ["NN", "NNZoo", "NNReference", "MallocCounter", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/NNBench"),
         // Counts heap allocations in nn-bench (allocations per training step, measured).
         .target(name: "MallocCounter", path: "Benchmarks/MallocCounter"),
-        .testTarget(name: "NNTests", dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNReference"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNKeras", "NNImages", "NNReference"]),
     ]
 )

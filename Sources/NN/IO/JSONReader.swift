@@ -4,7 +4,7 @@ import Foundation
 /// a duplicate key is an error instead of silently replacing the first, integers stay integers
 /// (`4.0` and `true` are not sizes), nesting is bounded so no input can exhaust the stack, and
 /// objects keep their keys in file order so errors name the first bad entry every time.
-enum JSONValue {
+package enum JSONValue {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -17,7 +17,7 @@ enum JSONValue {
 
     /// A short description for error messages: scalars as written, a short array with its items
     /// (nested containers elided), anything longer by its kind and size.
-    var summary: String {
+    package var summary: String {
         switch self {
         case .object: return "an object"
         case let .array(items):
@@ -40,13 +40,13 @@ enum JSONValue {
 }
 
 /// Where and why the header is not valid JSON.
-struct JSONSyntaxError: Error, CustomStringConvertible {
-    let message: String
-    let offset: Int
-    var description: String { "\(message) at byte \(offset)" }
+package struct JSONSyntaxError: Error, CustomStringConvertible {
+    package let message: String
+    package let offset: Int
+    package var description: String { "\(message) at byte \(offset)" }
 }
 
-struct JSONReader {
+package struct JSONReader {
     /// Deeper nesting than any safetensors header has (it needs 3 levels).
     static let maxDepth = 64
 
@@ -54,7 +54,7 @@ struct JSONReader {
     private var position = 0
 
     /// Parses one JSON value filling all of `bytes` (surrounding whitespace allowed).
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         var reader = JSONReader(bytes: bytes)
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
