@@ -482,6 +482,9 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
     case cannotRead(path: String, reason: String)
     case corrupt(path: String, reason: String)
     case mismatch(path: String, reason: String)
+    /// A file of another format than safetensors that is not what it should be: `format` names what
+    /// was expected ("Keras .keras archive", "HDF5 file", "PNG image").
+    case invalidFile(path: String, format: String, reason: String)
 
     /// The message; it names the file.
     public var description: String {
@@ -490,6 +493,7 @@ public enum IOError: Error, CustomStringConvertible, Equatable {
         case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
         case let .corrupt(path, reason): return "\(path) is not a valid safetensors file: \(reason)"
         case let .mismatch(path, reason): return "weights in \(path) do not fit the model: \(reason)"
+        case let .invalidFile(path, format, reason): return "\(path) is not a valid \(format): \(reason)"
         }
     }
 }
