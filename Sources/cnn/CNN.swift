@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NN
 import NNData
+import NNKeras
 import NNReport
 import NNZoo
 
@@ -55,15 +56,60 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-/// Options naming a model.
+/// Options naming a model: one of the zoo's, or a Keras model file.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")).")
-    var model: String = "convnet"
+    @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")) (default: convnet).")
+    var model: String?
+    @Option(help: "A Keras model file (.keras, or a legacy .h5) instead of --model: its architecture and weights.")
+    var modelFile: String?
+
+    /// The model's name for summaries, reports and checkpoints: the zoo name, or the file's path.
+    var name: String { modelFile ?? model ?? "convnet" }
 
     func validate() throws {
-        guard ModelZoo.names.contains(model) else {
+        if let model, !ModelZoo.names.contains(model) {
             throw ValidationError("--model must be one of \(ModelZoo.names.joined(separator: ", ")), got '\(model)'")
         }
+        if model != nil && modelFile != nil {
+            throw ValidationError("--model and --model-file name two models; give one")
+        }
+    }
+
+    /// The file's model, or nil for a zoo model. `seed` draws the initial weights (overwritten by
+    /// the file's unless `reinitialize`) and then the run's shuffles and dropout masks.
+    func loadFile(compile: Bool, seed: UInt64 = 0, reinitialize: Bool = false) throws -> KerasModelFile? {
+        guard let modelFile else { return nil }
+        let file = try KerasModelFile.read(modelFile, compile: compile, seed: seed, loadWeights: !reinitialize)
+        for warning in file.warnings {
+            FileHandle.standardError.write("warning: \(modelFile): \(warning)\n".data(using: .utf8)!)
+        }
+        return file
+    }
+
+    /// A zoo model built for the data, or the file's model checked against the data: the input
+    /// shape must be the images' and the output must have a probability per class.
+    func build(for data: Dataset, seed: UInt64 = 0, compile: Bool = false, reinitialize: Bool = false) throws -> Sequential {
+        guard let file = try loadFile(compile: compile, seed: seed, reinitialize: reinitialize) else {
+            return try ModelZoo.build(model ?? "convnet", inputShape: data.sampleShape, classes: data.classCount, seed: seed)
+        }
+        let model = file.model
+        func dims(_ s: [Int]) -> String { s.map(String.init).joined(separator: "×") }
+        guard model.inputShape == data.sampleShape else {
+            throw NNError.invalidArgument("--model-file \(modelFile!) takes inputs of \(dims(model.inputShape)) but the data's images are \(dims(data.sampleShape))")
+        }
+        guard model.outputShape.count == 1, model.outputShape[0] >= data.classCount else {
+            throw NNError.invalidArgument("--model-file \(modelFile!) outputs \(dims(model.outputShape)) values per image, but the data has \(data.classCount) classes")
+        }
+        return model
+    }
+}
+
+/// Loads weights by what the file is: a Keras `.h5`/`.keras` file by layer name, else safetensors.
+func loadWeights(into model: Sequential, from path: String) throws {
+    if KerasModelFile.isKerasFile(path) {
+        try model.loadKerasWeights(from: path)
+    } else {
+        try model.loadWeights(from: path)
     }
 }
 
@@ -71,17 +117,25 @@ struct ModelOptions: ParsableArguments {
 struct SavedModelOptions: ParsableArguments {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "Weights saved by `cnn train --save`.")
-    var weights: String
+    @Option(help: "Weights saved by `cnn train --save` (safetensors), or a Keras weights file (.h5); optional with --model-file.")
+    var weights: String?
+
+    func validate() throws {
+        if weights == nil && modelOptions.modelFile == nil {
+            throw ValidationError("give --weights (with --model) or --model-file")
+        }
+    }
 
     /// Loads the data, builds the model for it and loads the weights, compiled for evaluation
     /// (a loss and accuracy, no optimizer).
     func load() throws -> (model: Sequential, train: Dataset, test: Dataset) {
         dataOptions.apply()
         let (train, test) = try dataOptions.load()
-        let model = try ModelZoo.build(modelOptions.model, inputShape: test.sampleShape, classes: test.classCount)
-        try model.loadWeights(from: weights)
-        model.compile(loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+        let model = try modelOptions.build(for: test, compile: true)
+        if let weights { try loadWeights(into: model, from: weights) }
+        // The data's labels are class indices: the file's cross-entropy, made sparse, keeps its from_logits.
+        let fromLogits = (model.loss as? CrossEntropyLoss)?.fromLogits ?? false
+        model.compile(loss: SparseCategoricalCrossentropy(fromLogits: fromLogits), metrics: [.accuracy])
         return (model, train, test)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NN
 import NNData
+import NNKeras
 import NNReport
 import NNZoo
 
@@ -25,6 +26,8 @@ struct Predict: ParsableCommand {
     var index: [Int] = [0]
     @Option(help: "How many top classes to show.")
     var top: Int = 3
+    @Option(help: "Also write every chosen image's full probability row as JSON ([[p0, p1, …], …]) here.")
+    var probabilitiesJson: String?
 
     func validate() throws {
         if top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
@@ -33,19 +36,25 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         try NNCommand.run {
+            try OutputPaths.check([.init("--probabilities-json", probabilitiesJson)])
             let (model, _, test) = try saved.load()
             if let bad = index.first(where: { $0 >= test.count }) {
                 throw NNError.invalidArgument("--index \(bad) is out of range: the test set has \(test.count) images")
             }
             let probabilities = try model.predict(test.subset(index))
-            let classes = test.classCount
+            let classes = model.outputShape[0]
+            if let probabilitiesJson {
+                let rows = index.indices.map { row in (0..<classes).map { Double(probabilities[row, $0]) } }
+                try AtomicFile.write(JSONSerialization.data(withJSONObject: rows), to: probabilitiesJson)
+            }
             for (row, i) in index.enumerated() {
                 let p = (0..<classes).map { probabilities[row, $0] }
                 let ranked = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
                 let best = ranked.first!
                 let truth = test.label(i)
-                let tops = ranked.map { String(format: "%@ %.3f", test.classNames[$0], p[$0]) }
-                printLine("image \(i): predicted \(best) (\(test.classNames[best])), true \(truth) (\(test.classNames[truth])) - top: " + tops.joined(separator: ", "))
+                func className(_ c: Int) -> String { c < test.classNames.count ? test.classNames[c] : "class \(c)" }
+                let tops = ranked.map { String(format: "%@ %.3f", className($0), p[$0]) }
+                printLine("image \(i): predicted \(best) (\(className(best))), true \(truth) (\(className(truth))) - top: " + tops.joined(separator: ", "))
             }
         }
     }
@@ -87,7 +96,11 @@ struct Summary: ParsableCommand {
 
     func run() throws {
         try NNCommand.run {
-            let model = try ModelZoo.build(modelOptions.model, inputShape: Self.parseShape(inputShape)!, classes: classes)
+            if let file = try modelOptions.loadFile(compile: false) {
+                print(file.model.summary(name: file.name), terminator: "")
+                return
+            }
+            let model = try ModelZoo.build(modelOptions.model ?? "convnet", inputShape: Self.parseShape(inputShape)!, classes: classes)
             print(model.summary(), terminator: "")
         }
     }

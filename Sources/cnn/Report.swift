@@ -21,7 +21,7 @@ struct Report: ParsableCommand {
         try NNCommand.run {
             try OutputPaths.check([.init("--out", out, .directory)])
             do { try TrainingReport.checkDestination(out) } catch { throw NNError.invalidArgument("--out: \(error)") }
-            let modelName = saved.modelOptions.model
+            let modelName = saved.modelOptions.name
             let run = try historyJson.map(SavedRun.init(path:))
             if let trained = run?.model, trained != modelName {
                 FileHandle.standardError.write("warning: \(historyJson!) was written for model '\(trained)', the report is for '\(modelName)'\n".data(using: .utf8)!)
@@ -31,7 +31,7 @@ struct Report: ParsableCommand {
             var facts = TrainingReport.Facts(modelName: modelName, dataset: ReportWriter.dataSetName(saved.dataOptions.data),
                                              optimizer: run?.optimizer, batchSize: run?.batchSize,
                                              seed: run?.seed, testLoss: result.loss)
-            facts.extra = [("Weights", saved.weights)] + (historyJson.map { [("History", $0)] } ?? [])
+            facts.extra = (saved.weights.map { [("Weights", $0)] } ?? []) + (historyJson.map { [("History", $0)] } ?? [])
             if let sps = run?.samplesPerSecond { facts.extra.append(("Training samples per second", String(format: "%.0f", sps))) }
             try ReportWriter.write(to: out, model: model, history: run?.history, train: train, test: test, facts: facts)
         }

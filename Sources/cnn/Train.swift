@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NN
 import NNData
+import NNKeras
 import NNReport
 import NNZoo
 
@@ -31,7 +32,7 @@ struct Train: ParsableCommand {
     var stopAtAccuracy: Float?
     @Option(help: "Early stopping on val_loss with this patience (restores the best weights).")
     var patience: Int?
-    @Option(help: "Save the trained weights (safetensors) here.")
+    @Option(help: "Save the trained model here: the whole model as Keras does when PATH ends in .keras (or .h5, legacy), otherwise the weights alone (safetensors).")
     var save: String?
     @Option(help: "Write the history and test result as JSON here.")
     var historyJson: String?
@@ -45,6 +46,8 @@ struct Train: ParsableCommand {
     var overwrite = false
     @Flag(help: "With --resume: continue with the given --learning-rate instead of the checkpoint's (the decay schedule restarts from it).")
     var overrideLearningRate = false
+    @Flag(help: "With --model-file: start from freshly initialized weights (from --seed) instead of the file's.")
+    var reinitialize = false
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -65,6 +68,7 @@ struct Train: ParsableCommand {
         if let stopAtAccuracy, !(stopAtAccuracy > 0 && stopAtAccuracy <= 1) {
             throw ValidationError("--stop-at-accuracy must be in (0, 1], got \(stopAtAccuracy)")
         }
+        if reinitialize && modelOptions.modelFile == nil { throw ValidationError("--reinitialize needs --model-file") }
     }
 
     /// The effective settings a checkpoint records and a resume must match, by key, with the flag
@@ -79,7 +83,7 @@ struct Train: ParsableCommand {
     /// This run's effective settings (flags after the recipe's defaults), as saved in checkpoints.
     func runSettings(recipe: ModelZoo.Recipe, optimizer opt: Optimizer, plannedEpochs: Int) -> [String: String] {
         [
-            "model": modelOptions.model,
+            "model": modelOptions.name,
             "optimizer": opt.name,
             "learning_rate": String(describing: opt.learningRate),
             "lr_decay": String(describing: lrDecay ?? recipe.decay),
@@ -166,22 +170,45 @@ struct Train: ParsableCommand {
         return lock
     }
 
+    /// Whether `--save PATH` writes the whole model (Keras's formats) rather than weights alone.
+    static func savesWholeModel(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".keras") || lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5")
+    }
+
+    /// `--save`: the whole model in Keras's format for `.keras`/`.h5`, else safetensors weights.
+    func saveModel(_ model: Sequential, to path: String) throws {
+        if Self.savesWholeModel(path) {
+            try model.save(to: path)
+        } else {
+            try model.saveWeights(to: path, metadata: ["model": modelOptions.name])
+        }
+    }
+
     func run() throws {
         try NNCommand.run {
             let lock = try preflight()
             defer { withExtendedLifetime(lock) {} }
             let interrupts = InterruptReporter.install(checkpoint: checkpoint)
             dataOptions.apply()
-            let recipe = ModelZoo.recipe(modelOptions.model)
-            let opt = try ModelZoo.optimizer(optimizer ?? recipe.optimizer,
+            let recipe = ModelZoo.recipe(modelOptions.model ?? "convnet")
+            var (train, test) = try dataOptions.load()
+            if let limit, limit < train.count { train = train.prefix(limit) }
+            let model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize)
+            // A model file's own optimizer (with its state) continues unless --optimizer names another.
+            let opt: Optimizer
+            if optimizer == nil, let fileOptimizer = model.optimizer {
+                opt = fileOptimizer
+                if let learningRate { opt.learningRate = learningRate.value }
+            } else {
+                opt = try ModelZoo.optimizer(optimizer ?? recipe.optimizer,
                                              learningRate: learningRate?.value ?? (optimizer == nil ? recipe.learningRate : nil))
+            }
             let plannedEpochs = epochs ?? recipe.epochs
             let settings = runSettings(recipe: recipe, optimizer: opt, plannedEpochs: plannedEpochs)
             if let resume { try checkResume(resume, settings: settings, plannedEpochs: plannedEpochs) }
-            var (train, test) = try dataOptions.load()
-            if let limit, limit < train.count { train = train.prefix(limit) }
-            let model = try ModelZoo.build(modelOptions.model, inputShape: train.sampleShape, classes: train.classCount, seed: seed)
-            model.compile(optimizer: opt, loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            let fromLogits = (model.loss as? CrossEntropyLoss)?.fromLogits ?? false
+            model.compile(optimizer: opt, loss: SparseCategoricalCrossentropy(fromLogits: fromLogits), metrics: [.accuracy])
             printLine(model.summary())
             let lastFinite = LastFiniteWeights()
             var callbacks: [Callback] = [ProgressBar(output: stdioSink), lastFinite]
@@ -216,7 +243,7 @@ struct Train: ParsableCommand {
                 // last good batch's weights can be finite but already huge.
                 if let save {
                     if let epoch = lastFinite.restore(into: model) {
-                        try model.saveWeights(to: save, metadata: ["model": modelOptions.model])
+                        try saveModel(model, to: save)
                         printLine("saved the weights of epoch \(epoch), the last epoch end with a finite loss, to \(save)")
                     } else {
                         printLine("no epoch ended with a finite loss; nothing saved to \(save)")
@@ -228,12 +255,12 @@ struct Train: ParsableCommand {
             let sps = history.samplesPerSecond
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
             if let save {
-                try model.saveWeights(to: save, metadata: ["model": modelOptions.model])
-                printLine("saved weights to \(save)")
+                try saveModel(model, to: save)
+                printLine(Self.savesWholeModel(save) ? "saved the model to \(save)" : "saved weights to \(save)")
             }
             if let historyJson {
                 let object: [String: Any] = [
-                    "model": modelOptions.model,
+                    "model": modelOptions.name,
                     "epochs": history.jsonObject,
                     "test": ["loss": Double(result.loss), "accuracy": Double(result.accuracy ?? 0)],
                     "train_samples_per_second": sps,
@@ -247,7 +274,7 @@ struct Train: ParsableCommand {
                 try AtomicFile.write(data, to: historyJson)
             }
             if let report {
-                try ReportWriter.afterTraining(to: report, model: model, modelName: modelOptions.model, dataDirectory: dataOptions.data,
+                try ReportWriter.afterTraining(to: report, model: model, modelName: modelOptions.name, dataDirectory: dataOptions.data,
                                                history: history, train: train, test: test, optimizer: opt, batchSize: batch,
                                                plannedEpochs: plannedEpochs, seed: seed, validationSplit: split,
                                                wallSeconds: Date().timeIntervalSince(started), testLoss: result.loss)

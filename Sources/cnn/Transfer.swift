@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NN
 import NNData
+import NNKeras
 import NNReport
 import NNZoo
 
@@ -44,6 +45,10 @@ struct Transfer: ParsableCommand {
     var saveBase: String?
     @Option(help: "Load a base saved by an earlier run instead of pretraining (same --base, --alpha).")
     var loadBase: String?
+    @Option(help: "A Keras model file (.keras or .h5) as the pretrained base instead of --base: no pretraining; its last --top-layers layers are replaced by the new head.")
+    var modelFile: String?
+    @Option(help: "With --model-file: how many layers at its end form the classifier to replace (default 1).")
+    var topLayersOfFile: Int = 1
     @Option(help: "Write the accuracies and timings as JSON here.")
     var json: String?
 
@@ -61,6 +66,8 @@ struct Transfer: ParsableCommand {
         // Keras uses 0.25...1.4; 4 already means 4096-filter layers. Far larger ones overflowed the
         // filter counts (issue 13: `--alpha 1e30` crashed).
         if !(alpha > 0 && alpha <= Self.maxAlpha) { throw ValidationError("--alpha must be in (0, \(Self.maxAlpha)], got \(alpha)") }
+        if topLayersOfFile < 1 { throw ValidationError("--top-layers-of-file must be at least 1, got \(topLayersOfFile)") }
+        if modelFile != nil && loadBase != nil { throw ValidationError("--model-file and --load-base name two bases; give one") }
         if labelsPerClass < 1 { throw ValidationError("--labels-per-class must be at least 1, got \(labelsPerClass)") }
         if pretrainEpochs < 1 { throw ValidationError("--pretrain-epochs must be at least 1, got \(pretrainEpochs)") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -101,7 +108,10 @@ struct Transfer: ParsableCommand {
             // Pretrain the base on classes 0-4 and save it.
             let basePath: String
             var pretrainAccuracy: Float?
-            if let loadBase {
+            if let modelFile {
+                basePath = modelFile
+                printLine("base: \(modelFile) (no pretraining; its last \(topLayersOfFile) layer(s) replaced by the new head)")
+            } else if let loadBase {
                 basePath = loadBase
                 printLine("base: loading \(loadBase) (no pretraining)")
             } else {
@@ -199,7 +209,7 @@ struct Transfer: ParsableCommand {
                     "head": head,
                     "base": base,
                     "seed": seed,
-                    "epochs": ["pretrain": loadBase == nil ? pretrainEpochs : 0, "few_label": epochs, "fine_tune": fineTuneEpochs],
+                    "epochs": ["pretrain": loadBase == nil && modelFile == nil ? pretrainEpochs : 0, "few_label": epochs, "fine_tune": fineTuneEpochs],
                     "ridge_lambda": Double(ridgeLambda),
                     "ridge_solver": ridgeSolver,
                     "bn_statistics": recomputeBnStatistics ? "recomputed" : "moving_average",
@@ -212,10 +222,25 @@ struct Transfer: ParsableCommand {
         }
     }
 
-    private var baseDescription: String { base == "mobilenet" ? "mobilenet (alpha \(alpha))" : base }
+    private var baseDescription: String { modelFile ?? (base == "mobilenet" ? "mobilenet (alpha \(alpha))" : base) }
+
+    /// The model file's architecture (its weights when `weights`), checked against the data, with
+    /// its last `--top-layers-of-file` layers replaced by a `classes`-way softmax head.
+    private func fileModel(_ path: String, classes: Int, inputShape shape: [Int], weights: Bool, headName: String) throws -> Sequential {
+        let model = try KerasModelFile.read(path, compile: false, seed: seed, loadWeights: weights).model
+        guard model.inputShape == shape else {
+            throw NNError.invalidArgument("--model-file \(path) takes inputs of \(model.inputShape) but the data's images are \(shape)")
+        }
+        guard topLayersOfFile < model.layers.count else {
+            throw NNError.invalidArgument("--top-layers-of-file \(topLayersOfFile) would leave nothing of \(path)'s \(model.layers.count) layers")
+        }
+        try model.replaceHead(dropping: topLayersOfFile, with: [Dense(units: classes, activation: .softmax, name: headName)])
+        return model
+    }
 
     /// The base network with a `classes`-way softmax head as its last layer.
     private func makeModel(classes: Int, inputShape shape: [Int]) throws -> Sequential {
+        if let modelFile { return try fileModel(modelFile, classes: classes, inputShape: shape, weights: false, headName: "predictions") }
         switch base {
         case "mobilenet":
             // Keras's transfer recipe: MobileNet without its top, average-pooled, then a Dense head.
@@ -236,11 +261,24 @@ struct Transfer: ParsableCommand {
 
     /// The base loaded from `basePath` under a new, untrained head, with the base frozen.
     private func transferModel(basePath: String, classes: Int, inputShape: [Int]) throws -> Sequential {
-        let model = try makeModel(classes: classes, inputShape: inputShape)
-        try model.replaceHead(dropping: topLayers, with: [Dense(units: classes, activation: .softmax, name: "new_head")])
-        let (_, kept) = try model.loadBaseWeights(from: basePath)
-        guard Set(kept) == ["new_head.kernel", "new_head.bias"] else {
-            throw NNError.invalidArgument("\(basePath) is not a \(baseDescription) base: it lacks \(kept.filter { !$0.hasPrefix("new_head.") })")
+        let model: Sequential
+        if let modelFile {
+            model = try fileModel(modelFile, classes: classes, inputShape: inputShape, weights: true, headName: "new_head")
+        } else {
+            model = try makeModel(classes: classes, inputShape: inputShape)
+            try model.replaceHead(dropping: topLayers, with: [Dense(units: classes, activation: .softmax, name: "new_head")])
+            // A Keras weights file (keras.applications' MobileNet, say) loads by layer name.
+            let kept: [String]
+            if KerasModelFile.isKerasFile(basePath) {
+                kept = try model.loadKerasWeights(from: basePath).kept.flatMap { name in
+                    model.layer(named: name)!.parameters.map { "\(name).\($0.name)" }
+                }
+            } else {
+                kept = try model.loadBaseWeights(from: basePath).kept
+            }
+            guard Set(kept) == ["new_head.kernel", "new_head.bias"] else {
+                throw NNError.invalidArgument("\(basePath) is not a \(baseDescription) base: it lacks \(kept.filter { !$0.hasPrefix("new_head.") })")
+            }
         }
         try model.freeze(0..<(model.layers.count - 1))
         model.compile(optimizer: Adam(learningRate: learningRate.value), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])

@@ -67,6 +67,20 @@ public enum SafeTensors {
         }
     }
 
+    /// What a file in another well-known format appears to be, said instead of a meaningless
+    /// header length (a `.keras` archive's first bytes read as 7,741,253,907,690,769,232).
+    static func otherFormat(_ data: Data) -> String? {
+        let b = [UInt8](data.prefix(8))
+        if b.starts(with: [0x50, 0x4B, 0x03, 0x04]) || b.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
+            return "this is a zip archive, as a Keras .keras model is; load it with loadModel(from:) from NNKeras (cnn: --model-file)"
+        }
+        if b == [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] {
+            return "this is an HDF5 file, as a Keras .h5 model or weights file is; load a whole model with loadModel(from:) (cnn: --model-file), weights with loadKerasWeights(from:) (NNKeras)"
+        }
+        if b.starts(with: [0x1F, 0x8B]) { return "this is a gzip file; decompress it first" }
+        return nil
+    }
+
     /// The most dimensions a tensor may have: far above any real model, low enough that a hostile
     /// shape cannot make error messages or shape arrays huge.
     public static let maxRank = 64
@@ -79,6 +93,7 @@ public enum SafeTensors {
     public static func decode(_ data: Data, path: String = "<data>") throws -> File {
         func corrupt(_ reason: String) -> IOError { .corrupt(path: path, reason: reason) }
         let base = data.startIndex  // `data` may be a slice
+        if let other = otherFormat(data) { throw corrupt(other) }
         guard data.count >= 8 else { throw corrupt("file is \(data.count) bytes, shorter than the 8-byte header length") }
         let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(data[base + $1]) << (8 * UInt64($1)) }
         guard headerLength <= UInt64(data.count - 8) else {

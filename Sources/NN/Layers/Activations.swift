@@ -116,8 +116,8 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 }
 
-/// A layer that only applies an activation (Keras `Activation("relu")`, `Softmax`, and `ReLU`, the
-/// subclass below): the engine's one activation layer, whatever the function.
+/// A layer that only applies an activation (Keras `Activation("relu")`, and the subclasses `ReLU`
+/// and `Softmax` below): the engine's one activation layer, whatever the function.
 public class ActivationLayer: Layer {
     public let activation: Activation
     private var output = ScratchBuffer()
@@ -137,8 +137,8 @@ public class ActivationLayer: Layer {
     }
 
     package override var endsInSoftmax: Bool { activation == .softmax }
-    public override var typeName: String { activation == .relu || activation == .relu6 ? "ReLU" : (activation == .softmax ? "Softmax" : "Activation") }
-    public override var defaultNameStem: String { activation == .relu || activation == .relu6 ? "re_lu" : (activation == .softmax ? "softmax" : "activation") }
+    public override var typeName: String { "Activation" }
+    public override var defaultNameStem: String { "activation" }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
@@ -183,10 +183,23 @@ public final class ReLU: ActivationLayer {
         super.init(maxValue == 6 ? .relu6 : .relu, reluCap: maxValue == 6 ? nil : maxValue, name: name)
     }
 
+    public override var typeName: String { "ReLU" }
+    public override var defaultNameStem: String { "re_lu" }
+
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         if let maxValue, !(maxValue > 0) {
             throw NNError.invalidArgument("layer '\(displayName)' (ReLU): max value must be positive, got \(maxValue)")
         }
         return inputShape
     }
+}
+
+/// Keras's `Softmax` layer: the softmax over the last axis (the only axis Keras's default and this
+/// engine support), fused with a following cross-entropy loss like any softmax.
+public final class Softmax: ActivationLayer {
+    public init(name: String? = nil) {
+        super.init(.softmax, reluCap: nil, name: name)
+    }
+    public override var typeName: String { "Softmax" }
+    public override var defaultNameStem: String { "softmax" }
 }

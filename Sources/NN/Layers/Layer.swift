@@ -42,6 +42,10 @@ open class Layer {
     private var parameterSizeError: Error?
     /// Elements of the values and gradients `addParameter` allocated in the current `build`.
     private var parameterElements = 0
+    /// A lower cap than one tensor's on the elements of values and gradients `build` may allocate,
+    /// with the reason for errors: a model read from a file may not allocate more than the file's
+    /// weights can fill (a hostile config declaring a 2^38-unit Dense is refused before allocating).
+    package var parameterLimit: (elements: Int, reason: String)?
 
     public init(name: String? = nil) {
         self.name = name ?? ""
@@ -104,6 +108,9 @@ open class Layer {
             let (total, o2) = parameterElements.addingReportingOverflow(withGradient)
             guard !o1, !o2, total <= Tensor.maxElementCount else {
                 throw NNError.invalidArgument("\(what): shape \(shape) brings the layer's parameters and gradients to more than \(Tensor.maxElementCount) elements, the limit of one tensor")
+            }
+            if let limit = parameterLimit, total > limit.elements {
+                throw NNError.invalidArgument("\(what): shape \(shape) brings the layer's parameters and gradients to more than \(limit.elements) elements, \(limit.reason)")
             }
             parameterElements = total
         } catch {

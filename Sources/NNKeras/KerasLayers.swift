@@ -1,0 +1,483 @@
+import Foundation
+import NN
+
+/// Every layer of the engine as a Keras layer config and back: Keras's class names and config keys
+/// (Keras 3's, and Keras 2's where they differ), so a `.keras` or `.h5` file names the same layers,
+/// arguments and defaults a Keras user wrote. Anything the engine does not compute exactly as Keras
+/// does is a problem reported by name, never silently approximated.
+enum KerasLayers {
+    /// The class names `decode` knows (InputLayer is the model's input, not a layer here).
+    static let classNames = ["Dense", "Conv2D", "DepthwiseConv2D", "MaxPooling2D", "BatchNormalization", "Dropout",
+                             "Flatten", "Reshape", "ZeroPadding2D", "GlobalAveragePooling2D", "Activation", "ReLU",
+                             "Softmax", "Rescaling"]
+
+    // MARK: Layer → config
+
+    /// The Keras layer entry for `layer`: `{"module", "class_name", "config", "registered_name", "build_config"}`.
+    static func encode(_ layer: Layer) throws -> JSONValue {
+        var c: [(key: String, value: JSONValue)] = [("name", .string(layer.name)), ("trainable", .bool(layer.trainable)),
+                                                    ("dtype", dtypePolicy)]
+        let className: String
+        switch layer {
+        case let l as Dense:
+            className = "Dense"
+            c += [("units", .integer(l.units)), ("activation", .string(l.activation.rawValue)), ("use_bias", .bool(l.useBias)),
+                  ("kernel_initializer", try initializer(l.kernelInitializer)), ("bias_initializer", try initializer(l.biasInitializer)),
+                  ("kernel_regularizer", regularizer(l.kernelL2)), ("bias_regularizer", .null), ("kernel_constraint", .null),
+                  ("bias_constraint", .null)]
+        case let l as Conv2D:
+            className = "Conv2D"
+            c += [("filters", .integer(l.filters)), ("kernel_size", pair(l.kernelSize)), ("strides", pair(l.strides)),
+                  ("padding", .string(l.padding.rawValue)), ("data_format", .string("channels_last")),
+                  ("dilation_rate", pair((1, 1))), ("groups", .integer(1)), ("activation", .string(l.activation.rawValue)),
+                  ("use_bias", .bool(l.useBias)), ("kernel_initializer", try initializer(l.kernelInitializer)),
+                  ("bias_initializer", try initializer(l.biasInitializer)), ("kernel_regularizer", regularizer(l.kernelL2)),
+                  ("bias_regularizer", .null), ("activity_regularizer", .null), ("kernel_constraint", .null), ("bias_constraint", .null)]
+        case let l as DepthwiseConv2D:
+            className = "DepthwiseConv2D"
+            c += [("depth_multiplier", .integer(l.depthMultiplier)), ("kernel_size", pair(l.kernelSize)), ("strides", pair(l.strides)),
+                  ("padding", .string(l.padding.rawValue)), ("data_format", .string("channels_last")),
+                  ("dilation_rate", pair((1, 1))), ("activation", .string(l.activation.rawValue)), ("use_bias", .bool(l.useBias)),
+                  ("depthwise_initializer", try initializer(l.depthwiseInitializer)),
+                  ("bias_initializer", try initializer(l.biasInitializer)), ("depthwise_regularizer", regularizer(l.kernelL2)),
+                  ("bias_regularizer", .null), ("activity_regularizer", .null), ("depthwise_constraint", .null), ("bias_constraint", .null)]
+        case let l as MaxPooling2D:
+            className = "MaxPooling2D"
+            c += [("pool_size", pair(l.poolSize)), ("padding", .string(l.padding.rawValue)), ("strides", pair(l.strides)),
+                  ("data_format", .string("channels_last"))]
+        case let l as BatchNormalization:
+            className = "BatchNormalization"
+            c += [("axis", .integer(-1)), ("momentum", .float(l.momentum)), ("epsilon", .float(l.epsilon)), ("center", .bool(true)),
+                  ("scale", .bool(true)), ("beta_initializer", try initializer(.zeros)), ("gamma_initializer", try initializer(.ones)),
+                  ("moving_mean_initializer", try initializer(.zeros)), ("moving_variance_initializer", try initializer(.ones)),
+                  ("beta_regularizer", .null), ("gamma_regularizer", .null), ("beta_constraint", .null), ("gamma_constraint", .null),
+                  ("synchronized", .bool(false))]
+        case let l as Dropout:
+            className = "Dropout"
+            c += [("rate", .float(l.rate)), ("seed", l.seed.map { .integer(Int(truncatingIfNeeded: $0 & 0x7FFF_FFFF_FFFF_FFFF)) } ?? .null),
+                  ("noise_shape", .null)]
+        case is Flatten:
+            className = "Flatten"
+            c += [("data_format", .string("channels_last"))]
+        case let l as Reshape:
+            className = "Reshape"
+            c += [("target_shape", .array(l.targetShape.map { .integer($0) }))]
+        case let l as ZeroPadding2D:
+            className = "ZeroPadding2D"
+            let p = l.padding
+            c += [("padding", .array([.array([.integer(p.0.top), .integer(p.0.bottom)]), .array([.integer(p.1.left), .integer(p.1.right)])])),
+                  ("data_format", .string("channels_last"))]
+        case let l as GlobalAveragePooling2D:
+            className = "GlobalAveragePooling2D"
+            c += [("data_format", .string("channels_last")), ("keepdims", .bool(l.keepdims))]
+        case let l as Rescaling:
+            className = "Rescaling"
+            c += [("scale", .float(l.scale)), ("offset", .float(l.offset))]
+        case let l as ReLU:
+            className = "ReLU"
+            c += [("max_value", l.maxValue.map { .float($0) } ?? .null), ("negative_slope", .float(0)), ("threshold", .float(0))]
+        case is Softmax:
+            className = "Softmax"
+            c += [("axis", .integer(-1))]
+        case let l as ActivationLayer:
+            className = "Activation"
+            c += [("activation", .string(l.activation.rawValue))]
+        default:
+            throw NNError.invalidArgument("layer '\(layer.name)' (\(layer.typeName)) has no Keras equivalent this engine can write")
+        }
+        var entry: [(key: String, value: JSONValue)] = [("module", .string("keras.layers")), ("class_name", .string(className)),
+                                                        ("config", .object(c)), ("registered_name", .null)]
+        if layer.isBuilt { entry.append(("build_config", .object([("input_shape", .batchShape(layer.inputShape))]))) }
+        return .object(entry)
+    }
+
+    /// Keras 3's float32 dtype policy, as every layer config carries it.
+    static let dtypePolicy: JSONValue = .object([("module", .string("keras")), ("class_name", .string("DTypePolicy")),
+                                                 ("config", .object([("name", .string("float32"))])), ("registered_name", .null)])
+
+    static func pair(_ p: (Int, Int)) -> JSONValue { .array([.integer(p.0), .integer(p.1)]) }
+
+    static func regularizer(_ l2: Float) -> JSONValue {
+        guard l2 != 0 else { return .null }
+        return .object([("module", .string("keras.regularizers")), ("class_name", .string("L2")),
+                        ("config", .object([("l2", .float(l2))])), ("registered_name", .null)])
+    }
+
+    static func initializer(_ i: Initializer) throws -> JSONValue {
+        let (name, config): (String, [(key: String, value: JSONValue)])
+        switch i {
+        case .glorotUniform: (name, config) = ("GlorotUniform", [("seed", .null)])
+        case .heNormal: (name, config) = ("HeNormal", [("seed", .null)])
+        case .heUniform: (name, config) = ("HeUniform", [("seed", .null)])
+        case .zeros: (name, config) = ("Zeros", [])
+        case .ones: (name, config) = ("Ones", [])
+        case .constant(let v): (name, config) = ("Constant", [("value", .float(v))])
+        case .orthogonal(let gain): (name, config) = ("Orthogonal", [("gain", .float(gain)), ("seed", .null)])
+        case .randomNormal(let mean, let stddev): (name, config) = ("RandomNormal", [("mean", .float(mean)), ("stddev", .float(stddev)), ("seed", .null)])
+        case .randomUniform(let low, let high): (name, config) = ("RandomUniform", [("minval", .float(low)), ("maxval", .float(high)), ("seed", .null)])
+        }
+        return .object([("module", .string("keras.initializers")), ("class_name", .string(name)),
+                        ("config", .object(config)), ("registered_name", .null)])
+    }
+
+    // MARK: Config → layer
+
+    /// The layer a Keras layer entry describes, or nil with every reason in `problems` (the caller
+    /// reports all layers' problems in one error). `entry` is `{"class_name", "config", …}`.
+    static func decode(_ entry: JSONValue, index: Int, problems: inout [String]) -> Decoded? {
+        let className = entry["class_name"]?.stringValue ?? "?"
+        guard let config = entry["config"], case .object = config else {
+            problems.append("layer \(index) (\(className)): no config object")
+            return nil
+        }
+        let name = config["name"]?.stringValue ?? entry["name"]?.stringValue ?? ""
+        var r = ConfigReader(config: config, label: "layer '\(name.isEmpty ? "#\(index)" : name)' (\(className))")
+        let layer: Layer?
+        switch className {
+        case "Dense":
+            let units = r.positiveInt("units")
+            let activation = r.activation("activation")
+            let useBias = r.bool("use_bias", default: true)
+            let ki = r.initializer("kernel_initializer", default: .glorotUniform)
+            let bi = r.initializer("bias_initializer", default: .zeros)
+            let l2 = r.l2("kernel_regularizer")
+            r.requireNull(["bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank", "quantization_config"])
+            layer = units.map { Dense(units: $0, activation: activation, useBias: useBias, kernelInitializer: ki, biasInitializer: bi, kernelL2: l2, name: name) }
+        case "Conv2D":
+            let filters = r.positiveInt("filters")
+            let kernelSize = r.pair("kernel_size")
+            let strides = r.pair("strides", default: (1, 1))
+            let padding = r.padding("padding")
+            r.channelsLast()
+            r.requireOnes("dilation_rate")
+            r.requireValue("groups", 1)
+            let activation = r.activation("activation")
+            let useBias = r.bool("use_bias", default: true)
+            let ki = r.initializer("kernel_initializer", default: .glorotUniform)
+            let bi = r.initializer("bias_initializer", default: .zeros)
+            let l2 = r.l2("kernel_regularizer")
+            r.requireNull(["bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank"])
+            if let filters, let kernelSize, let strides {
+                layer = Conv2D(filters: filters, kernelSize: kernelSize, strides: strides, padding: padding, activation: activation,
+                               useBias: useBias, kernelInitializer: ki, biasInitializer: bi, kernelL2: l2, name: name)
+            } else { layer = nil }
+        case "DepthwiseConv2D":
+            let multiplier = r.positiveInt("depth_multiplier", default: 1)
+            let kernelSize = r.pair("kernel_size")
+            let strides = r.pair("strides", default: (1, 1))
+            let padding = r.padding("padding")
+            r.channelsLast()
+            r.requireOnes("dilation_rate")
+            let activation = r.activation("activation")
+            let useBias = r.bool("use_bias", default: true)
+            let ki = r.initializer("depthwise_initializer", default: .glorotUniform)
+            let bi = r.initializer("bias_initializer", default: .zeros)
+            let l2 = r.l2("depthwise_regularizer")
+            r.requireNull(["bias_regularizer", "activity_regularizer", "depthwise_constraint", "bias_constraint", "lora_rank"])
+            if let multiplier, let kernelSize, let strides {
+                layer = DepthwiseConv2D(kernelSize: kernelSize, strides: strides, padding: padding, depthMultiplier: multiplier,
+                                        activation: activation, useBias: useBias, depthwiseInitializer: ki, biasInitializer: bi,
+                                        kernelL2: l2, name: name)
+            } else { layer = nil }
+        case "MaxPooling2D":
+            let poolSize = r.pair("pool_size", default: (2, 2))
+            let strides = r.optionalPair("strides")
+            let padding = r.padding("padding")
+            r.channelsLast()
+            layer = poolSize.map { MaxPooling2D(poolSize: $0, strides: strides ?? $0, padding: padding, name: name) }
+        case "BatchNormalization":
+            r.lastAxis("axis")
+            let momentum = r.float("momentum", default: 0.99)
+            let epsilon = r.float("epsilon", default: 1e-3)
+            r.requireValue("center", true)
+            r.requireValue("scale", true)
+            r.requireInitializer("beta_initializer", .zeros)
+            r.requireInitializer("gamma_initializer", .ones)
+            r.requireInitializer("moving_mean_initializer", .zeros)
+            r.requireInitializer("moving_variance_initializer", .ones)
+            r.requireNull(["beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint", "renorm_clipping"])
+            r.requireValue("renorm", false)
+            r.ignore(["synchronized", "renorm_momentum", "fused", "virtual_batch_size", "adjustment"])
+            layer = BatchNormalization(momentum: momentum, epsilon: epsilon, name: name)
+        case "Dropout":
+            let rate = r.float("rate", default: 0)
+            let seed = r.optionalInt("seed")
+            r.requireNull(["noise_shape"])
+            layer = Dropout(rate: rate, seed: seed.map { UInt64(bitPattern: Int64($0)) }, name: name)
+        case "Flatten":
+            r.channelsLast()
+            layer = Flatten(name: name)
+        case "Reshape":
+            let target = r.intArray("target_shape")
+            layer = target.map { Reshape($0, name: name) }
+        case "ZeroPadding2D":
+            let padding = r.padding2D("padding")
+            r.channelsLast()
+            layer = padding.map { ZeroPadding2D(padding: $0, name: name) }
+        case "GlobalAveragePooling2D":
+            r.channelsLast()
+            let keepdims = r.bool("keepdims", default: false)
+            layer = GlobalAveragePooling2D(keepdims: keepdims, name: name)
+        case "Activation":
+            let activation = r.activation("activation")
+            layer = ActivationLayer(activation, name: name)
+        case "ReLU":
+            let maxValue = r.optionalFloat("max_value")
+            r.requireValue("negative_slope", 0.0)
+            r.requireValue("threshold", 0.0)
+            layer = ReLU(maxValue: maxValue, name: name)
+        case "Softmax":
+            r.lastAxis("axis")
+            layer = Softmax(name: name)
+        case "Rescaling":
+            let scale = r.float("scale", default: 1)
+            let offset = r.float("offset", default: 0)
+            layer = Rescaling(scale: scale, offset: offset, name: name)
+        case "Sequential", "Functional", "Model":
+            problems.append("\(r.label): a model nested inside the model is not supported; flatten it into one list of layers")
+            return nil
+        default:
+            problems.append("\(r.label): this engine has no \(className) layer (it has \(classNames.joined(separator: ", ")))")
+            return nil
+        }
+        if let trainable = config["trainable"]?.boolValue { layer?.trainable = trainable }
+        r.finish()
+        problems += r.problems
+        guard r.problems.isEmpty, let layer else { return nil }
+        return Decoded(layer: layer, lastAxis: r.lastAxisRequired)
+    }
+
+    /// A decoded layer and, when its config named a positive axis that must be the last one
+    /// (BatchNormalization's `axis: 3`), that axis, checked once the model knows its input rank.
+    struct Decoded {
+        let layer: Layer
+        let lastAxis: Int?
+    }
+}
+
+/// Reads one layer's config, noting every unsupported option by key; `finish` then reports keys no
+/// reader asked about, unless they hold null or false (the "off" value of every Keras option this
+/// engine lacks, so a newer Keras's additions pass while a used one is named).
+struct ConfigReader {
+    let config: JSONValue
+    let label: String
+    private(set) var problems: [String] = []
+    private var seen: Set<String> = ["name", "trainable", "dtype", "batch_input_shape", "batch_shape", "input_shape", "input_dim"]
+
+    init(config: JSONValue, label: String) {
+        self.config = config
+        self.label = label
+    }
+
+    private mutating func value(_ key: String) -> JSONValue? {
+        seen.insert(key)
+        guard let v = config[key], !v.isNull else { return nil }
+        return v
+    }
+
+    mutating func problem(_ key: String, _ what: String) { problems.append("\(label): \(key) \(what)") }
+
+    mutating func ignore(_ keys: [String]) { for k in keys { seen.insert(k) } }
+
+    mutating func finish() {
+        for key in config.objectKeys where !seen.contains(key) {
+            let v = config[key]!
+            if v.isNull || v.boolValue == false { continue }
+            problems.append("\(label): option \(key) = \(v.summary) is not supported")
+        }
+        if let dtype = config["dtype"], !dtype.isNull {
+            let name = dtype.stringValue ?? dtype["config"]?["name"]?.stringValue
+            if name != "float32" { problems.append("\(label): dtype \(name ?? dtype.summary) is not supported (float32 only)") }
+        }
+    }
+
+    mutating func positiveInt(_ key: String, default d: Int? = nil) -> Int? {
+        guard let v = value(key) else {
+            if d == nil { problem(key, "is missing") }
+            return d
+        }
+        guard let n = v.intValue, n > 0, n <= Tensor.maxElementCount else { problem(key, "must be a positive integer, got \(v.summary)"); return nil }
+        return n
+    }
+
+    mutating func optionalInt(_ key: String) -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let n = v.intValue else { problem(key, "must be an integer, got \(v.summary)"); return nil }
+        return n
+    }
+
+    mutating func float(_ key: String, default d: Float) -> Float {
+        guard let v = value(key) else { return d }
+        guard let x = v.doubleValue, Float(x).isFinite else { problem(key, "must be a finite number, got \(v.summary)"); return d }
+        return Float(x)
+    }
+
+    mutating func optionalFloat(_ key: String) -> Float? {
+        guard let v = value(key) else { return nil }
+        guard let x = v.doubleValue, Float(x).isFinite else { problem(key, "must be a finite number, got \(v.summary)"); return nil }
+        return Float(x)
+    }
+
+    mutating func bool(_ key: String, default d: Bool) -> Bool {
+        guard let v = value(key) else { return d }
+        guard let b = v.boolValue else { problem(key, "must be true or false, got \(v.summary)"); return d }
+        return b
+    }
+
+    /// An int `n` (as `(n, n)`) or a two-element list.
+    mutating func pair(_ key: String, default d: (Int, Int)? = nil) -> (Int, Int)? {
+        guard let v = value(key) else {
+            if d == nil { problem(key, "is missing") }
+            return d
+        }
+        if let n = v.intValue, n > 0, n <= Tensor.maxElementCount { return (n, n) }
+        if let a = v.arrayValue, a.count == 2, let x = a[0].intValue, let y = a[1].intValue,
+           x > 0, y > 0, x <= Tensor.maxElementCount, y <= Tensor.maxElementCount { return (x, y) }
+        problem(key, "must be a positive integer or two, got \(v.summary)")
+        return nil
+    }
+
+    mutating func optionalPair(_ key: String) -> (Int, Int)? {
+        guard config[key].map({ !$0.isNull }) ?? false else { seen.insert(key); return nil }
+        return pair(key)
+    }
+
+    mutating func intArray(_ key: String) -> [Int]? {
+        guard let v = value(key), let a = v.arrayValue, !a.isEmpty, a.count <= 64 else {
+            problem(key, "must be a list of sizes, got \(config[key]?.summary ?? "nothing")")
+            return nil
+        }
+        let ints = a.compactMap(\.intValue)
+        guard ints.count == a.count else { problem(key, "must hold integers, got \(v.summary)"); return nil }
+        return ints
+    }
+
+    mutating func padding(_ key: String) -> Padding {
+        guard let v = value(key) else { return .valid }
+        guard let s = v.stringValue, let p = Padding(rawValue: s.lowercased()) else {
+            problem(key, "\(v.summary) is not supported (valid or same)")
+            return .valid
+        }
+        return p
+    }
+
+    /// ZeroPadding2D's `padding`: n, (h, w) or ((top, bottom), (left, right)).
+    mutating func padding2D(_ key: String) -> ((Int, Int), (Int, Int))? {
+        guard let v = value(key) else { return ((1, 1), (1, 1)) }
+        func size(_ x: JSONValue) -> Int? { x.intValue.flatMap { $0 >= 0 && $0 <= Tensor.maxElementCount ? $0 : nil } }
+        if let n = size(v) { return ((n, n), (n, n)) }
+        if let a = v.arrayValue, a.count == 2 {
+            if let h = size(a[0]), let w = size(a[1]) { return ((h, h), (w, w)) }
+            if let hs = a[0].arrayValue, let ws = a[1].arrayValue, hs.count == 2, ws.count == 2,
+               let t = size(hs[0]), let b = size(hs[1]), let l = size(ws[0]), let r = size(ws[1]) { return ((t, b), (l, r)) }
+        }
+        problem(key, "must be n, [h, w] or [[top, bottom], [left, right]], got \(v.summary)")
+        return nil
+    }
+
+    mutating func channelsLast() {
+        if let v = value("data_format"), v.stringValue != "channels_last" {
+            problem("data_format", "\(v.summary) is not supported (channels_last only: the engine is NHWC)")
+        }
+    }
+
+    /// An axis option that must be the last one: -1, or a positive axis that `Sequential` checks
+    /// against the input rank once built (Keras 2 writes BatchNormalization's as `[3]`).
+    mutating func lastAxis(_ key: String) {
+        guard let v = value(key) else { return }
+        let axis = v.intValue ?? v.arrayValue.flatMap { $0.count == 1 ? $0[0].intValue : nil }
+        guard let axis, axis == -1 || axis > 0 else { problem(key, "\(v.summary) is not supported (the last axis only)"); return }
+        if axis > 0 { lastAxisRequired = axis }
+    }
+    /// A positive `axis` that must turn out to be the last (checked once the input shape is known).
+    private(set) var lastAxisRequired: Int?
+
+    mutating func requireOnes(_ key: String) {
+        guard let v = value(key) else { return }
+        if v.intValue == 1 { return }
+        if let a = v.arrayValue, a.allSatisfy({ $0.intValue == 1 }) { return }
+        problem(key, "\(v.summary) is not supported (1 only)")
+    }
+
+    mutating func requireValue(_ key: String, _ expected: Int) {
+        guard let v = value(key) else { return }
+        if v.intValue != expected { problem(key, "\(v.summary) is not supported (\(expected) only)") }
+    }
+
+    mutating func requireValue(_ key: String, _ expected: Double) {
+        guard let v = value(key) else { return }
+        if v.doubleValue != expected { problem(key, "\(v.summary) is not supported (\(expected) only)") }
+    }
+
+    mutating func requireValue(_ key: String, _ expected: Bool) {
+        guard let v = value(key) else { return }
+        if v.boolValue != expected { problem(key, "\(v.summary) is not supported (\(expected) only)") }
+    }
+
+    mutating func requireNull(_ keys: [String]) {
+        for key in keys {
+            if let v = value(key), v.boolValue != false { problem(key, "\(Self.describe(v)) is not supported") }
+        }
+    }
+
+    mutating func requireInitializer(_ key: String, _ expected: Initializer) {
+        if initializer(key, default: expected) != expected { problem(key, "other than \(expected) is not supported") }
+    }
+
+    /// The activation by its Keras name (a string, or Keras 2's serialized function).
+    mutating func activation(_ key: String) -> Activation {
+        guard let v = value(key) else { return .linear }
+        let name = v.stringValue ?? v["config"]?.stringValue ?? v["class_name"]?.stringValue
+        if let name, let a = Activation(rawValue: name == "softmax_v2" ? "softmax" : name) { return a }
+        problem(key, "\(name.map { "'\($0)'" } ?? v.summary) is not supported (\(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
+        return .linear
+    }
+
+    /// An initializer by class name (Keras 3 and 2 objects) or by its snake_case string.
+    mutating func initializer(_ key: String, default d: Initializer) -> Initializer {
+        guard let v = value(key) else { return d }
+        let name = (v.stringValue ?? v["class_name"]?.stringValue ?? "").lowercased().replacingOccurrences(of: "_", with: "")
+        let c = v["config"]
+        func number(_ k: String, _ fallback: Float) -> Float { c?[k]?.doubleValue.map(Float.init) ?? fallback }
+        switch name {
+        case "glorotuniform": return .glorotUniform
+        case "henormal": return .heNormal
+        case "heuniform": return .heUniform
+        case "zeros", "zero": return .zeros
+        case "ones", "one": return .ones
+        case "constant": return .constant(number("value", 0))
+        case "orthogonal": return .orthogonal(gain: number("gain", 1))
+        case "randomnormal": return .randomNormal(mean: number("mean", 0), stddev: number("stddev", 0.05))
+        case "randomuniform": return .randomUniform(low: number("minval", -0.05), high: number("maxval", 0.05))
+        default:
+            problem(key, "\(Self.describe(v)) is not supported (GlorotUniform, HeNormal, HeUniform, Zeros, Ones, Constant, Orthogonal, RandomNormal, RandomUniform)")
+            return d
+        }
+    }
+
+    /// The L2 factor of a kernel regularizer (`L2`, or `L1L2` with l1 = 0); anything else is a problem.
+    mutating func l2(_ key: String) -> Float {
+        guard let v = value(key) else { return 0 }
+        let name = v["class_name"]?.stringValue ?? v.stringValue ?? ""
+        let c = v["config"]
+        let l1 = c?["l1"]?.doubleValue ?? 0
+        switch name {
+        case "L2", "l2":
+            if let x = c?["l2"]?.doubleValue ?? (c == nil ? 0.01 : nil), Float(x).isFinite, x >= 0 { return Float(x) }
+        case "L1L2", "l1_l2":
+            if l1 == 0, let x = c?["l2"]?.doubleValue ?? 0, Float(x).isFinite, x >= 0 { return Float(x) }
+        default: break
+        }
+        problem(key, "\(Self.describe(v)) is not supported (L2 only)")
+        return 0
+    }
+
+    /// A short name for a config value: a Keras object by class name and config, others by summary.
+    static func describe(_ v: JSONValue) -> String {
+        if let name = v["class_name"]?.stringValue {
+            let args = v["config"].map { c in c.objectKeys.compactMap { k in c[k].flatMap { $0.isNull ? nil : "\(k)=\($0.summary)" } } } ?? []
+            return args.isEmpty ? name : "\(name)(\(args.prefix(4).joined(separator: ", ")))"
+        }
+        return v.summary
+    }
+}
