@@ -465,7 +465,7 @@ struct ConfigReader {
         case "L2", "l2":
             if let x = c?["l2"]?.doubleValue ?? (c == nil ? 0.01 : nil), Float(x).isFinite, x >= 0 { return Float(x) }
         case "L1L2", "l1_l2":
-            if l1 == 0, let x = c?["l2"]?.doubleValue ?? 0, Float(x).isFinite, x >= 0 { return Float(x) }
+            if l1 == 0, let x = Optional(c?["l2"]?.doubleValue ?? 0), Float(x).isFinite, x >= 0 { return Float(x) }
         default: break
         }
         problem(key, "\(Self.describe(v)) is not supported (L2 only)")

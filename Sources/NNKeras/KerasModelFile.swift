@@ -99,7 +99,7 @@ public struct KerasModelFile {
         let root = file.root
         guard let configText = try root.stringAttribute("model_config") else {
             if try root.stringArrayAttribute("layer_names") != nil || root.isGroup("layers") {
-                throw IOError.invalidFile(path: path, format: "Keras model file", reason: "this is a weights-only file (no architecture); build the model in code and load it with loadKerasWeights(from:) (cnn: --model M --keras-weights \(path))")
+                throw IOError.invalidFile(path: path, format: "Keras model file", reason: "this is a weights-only file (no architecture); build the model in code and load it with loadKerasWeights(from:) (cnn: --model M --weights \(path))")
             }
             throw IOError.invalidFile(path: path, format: "Keras .h5 model file", reason: "the HDF5 file has no model_config attribute (not written by Keras's model.save)")
         }

@@ -135,6 +135,17 @@ package struct HDF5Group {
         }
     }
 
+    /// The number of elements of a dataset, read from its dataspace only (no data), checked as
+    /// `readFloats` checks it: what a model read from a file may allocate is bounded by this.
+    package func elementCount(_ name: String) throws -> Int {
+        let full = try join(name)
+        return try HDF5Library.locked {
+            let dataset = try openObject(full, kind: H5I_DATASET, what: "dataset")
+            defer { hdf5Close(dataset) }
+            return try elementCount(datasetShape(dataset, full), full)
+        }
+    }
+
     /// An integer scalar (Keras's optimizer `iteration`, int64), also accepting a one-element 1-D dataset.
     package func readInteger(_ name: String) throws -> Int64 {
         let full = try join(name)
