@@ -6,6 +6,7 @@ and reads the files the engine writes.
     interop.py evaluate MODEL_FILE DATA_DIR OUT_JSON
     interop.py resave IN.keras OUT.keras
     interop.py compare-weights A.keras B.keras [--optimizer]
+    interop.py compare-figures FIGURES_JSON CNN_OUTPUT [--probabilities P.json] [--label TEXT]
 
 MODEL is mlp, convnet, deep-convnet (the engine's zoo recipes, as scripts/peers/train_peer.py
 builds them) or mobilenet025 (keras.applications.MobileNet, alpha 0.25). The figures JSON holds
@@ -198,6 +199,40 @@ def compare_weights(a):
     print(f"identical: {len(left)} datasets under {', '.join(prefixes)}")
 
 
+# ---- figures ------------------------------------------------------------------------------
+
+# What "the same model" means across two float32 engines: sums in another order move the loss in
+# the 4th-5th digit and may flip an image whose top two classes tie within rounding.
+LOSS_TOLERANCE, ACCURACY_TOLERANCE, PROBABILITY_TOLERANCE = 0.002, 0.001, 1e-5
+
+
+def compare_figures(a):
+    """One table row: Keras's figures (JSON) against `cnn evaluate`'s output line and the
+    probabilities `cnn predict --probabilities-json` wrote. Exit 1 if any is out of tolerance."""
+    import re
+    expected = json.load(open(a.figures))
+    text = open(a.cnn_output).read()
+    m = re.search(r"test loss: (\S+) - test accuracy: (\S+)", text)
+    if not m:
+        print(f"{a.label:34} FAIL  no 'test loss: X - test accuracy: Y' line in the cnn output")
+        raise SystemExit(1)
+    loss, accuracy = float(m.group(1)), float(m.group(2))
+    d_loss, d_acc = abs(loss - expected["loss"]), abs(accuracy - expected["accuracy"])
+    ok = d_loss <= LOSS_TOLERANCE and d_acc <= ACCURACY_TOLERANCE
+    d_prob = "-"
+    if a.probabilities:
+        ours, theirs = np.array(json.load(open(a.probabilities)), dtype=np.float64), np.array(expected["predictions"])
+        if ours.shape != theirs.shape:
+            d_prob, ok = f"shape {list(ours.shape)}≠{list(theirs.shape)}", False
+        else:
+            worst = float(np.abs(ours - theirs).max())
+            d_prob, ok = f"{worst:.1e}", ok and worst <= PROBABILITY_TOLERANCE
+    print(f"{a.label:34} {expected['loss']:8.4f} {loss:8.4f} {d_loss:8.1e}  {expected['accuracy']:7.4f} {accuracy:7.4f} "
+          f"{d_acc:8.1e}  {d_prob:>9}  {'PASS' if ok else 'FAIL'}")
+    if not ok:
+        raise SystemExit(1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -220,6 +255,11 @@ def main():
     s.add_argument("a"), s.add_argument("b")
     s.add_argument("--optimizer", action="store_true", help="compare optimizer/ (Adam's state) too")
     s.set_defaults(run=compare_weights)
+    s = sub.add_parser("compare-figures", help="Keras's figures against cnn evaluate/predict output")
+    s.add_argument("figures"), s.add_argument("cnn_output")
+    s.add_argument("--probabilities", help="JSON [[p, ...], ...] written by cnn predict --probabilities-json")
+    s.add_argument("--label", default="")
+    s.set_defaults(run=compare_figures)
     a = p.parse_args()
     if a.command == "make-data" and (a.size < 1 or a.channels < 1):
         p.error("--size and --channels must be positive")
