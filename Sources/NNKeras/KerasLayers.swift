@@ -11,6 +11,65 @@ enum KerasLayers {
                              "Flatten", "Reshape", "ZeroPadding2D", "GlobalAveragePooling2D", "Activation", "ReLU",
                              "Softmax", "Rescaling"]
 
+    /// The Keras class of an engine layer (nil for a layer Keras has no equivalent of).
+    static func className(of layer: Layer) -> String? {
+        switch layer {
+        case is Dense: return "Dense"
+        case is Conv2D: return "Conv2D"
+        case is DepthwiseConv2D: return "DepthwiseConv2D"
+        case is MaxPooling2D: return "MaxPooling2D"
+        case is BatchNormalization: return "BatchNormalization"
+        case is Dropout: return "Dropout"
+        case is Flatten: return "Flatten"
+        case is Reshape: return "Reshape"
+        case is ZeroPadding2D: return "ZeroPadding2D"
+        case is GlobalAveragePooling2D: return "GlobalAveragePooling2D"
+        case is Rescaling: return "Rescaling"
+        case is ReLU: return "ReLU"
+        case is Softmax: return "Softmax"
+        case is ActivationLayer: return "Activation"
+        default: return nil
+        }
+    }
+
+    /// Where Keras 3 keeps each layer's variables in `model.weights.h5`: not under the layer's name
+    /// (names are generated, so Keras does not trust them) but under its class name in snake case,
+    /// numbered in model order — `conv2d`, `conv2d_1`, `batch_normalization`, … (Keras's
+    /// `_save_container_state`). `classNames` lists the model's layers in order.
+    static func weightKeys(classNames: [String]) -> [String] {
+        var used: [String: Int] = [:]
+        return classNames.map { className in
+            let stem = snakeCase(className)
+            if let n = used[stem] {
+                used[stem] = n + 1
+                return "\(stem)_\(n + 1)"
+            }
+            used[stem] = 0
+            return stem
+        }
+    }
+
+    /// Keras's `naming.to_snake_case`: `DepthwiseConv2D` → `depthwise_conv2d`, `ReLU` → `re_lu`.
+    static func snakeCase(_ name: String) -> String {
+        let chars = Array(name.filter { $0.isLetter || $0.isNumber || $0 == "_" })
+        // (.)([A-Z][a-z]+) → \1_\2, then ([a-z])([A-Z]) → \1_\2, then lowercase.
+        var first: [Character] = []
+        var i = 0
+        while i < chars.count {
+            if i > 0, chars[i].isUppercase, i + 1 < chars.count, chars[i + 1].isLowercase, chars[i].isASCII {
+                first.append("_")
+            }
+            first.append(chars[i])
+            i += 1
+        }
+        var second: [Character] = []
+        for (j, c) in first.enumerated() {
+            if j > 0, c.isUppercase, first[j - 1].isLowercase { second.append("_") }
+            second.append(c)
+        }
+        return String(second).lowercased()
+    }
+
     // MARK: Layer → config
 
     /// The Keras layer entry for `layer`: `{"module", "class_name", "config", "registered_name", "build_config"}`.

@@ -75,7 +75,8 @@ public struct KerasModelFile {
         let weights = try HDF5File.open(image: entry("model.weights.h5"), name: "\(path)/model.weights.h5")
         let architecture = try KerasModelConfig.architecture(config, path: path)
         let layersGroup = try weights.root.isGroup("layers") ? weights.root.group("layers") : nil
-        let source = KerasWeightSource.keras3(layersGroup, file: "\(path)/model.weights.h5")
+        let source = KerasWeightSource.keras3(layersGroup, file: "\(path)/model.weights.h5",
+                                              keys: KerasWeightSource.keras3Keys(architecture.layers.map(\.layer)))
         let model = try KerasModelConfig.build(architecture, path: path, seed: options.seed, budget: source.budget)
         if options.loadWeights { try source.load(into: model, strict: true) }
         var restored = false
@@ -165,7 +166,8 @@ extension Sequential {
             }
             let file = try HDF5File.open(image: weights.data, name: "\(path)/model.weights.h5")
             holder = file
-            source = .keras3(try file.root.isGroup("layers") ? file.root.group("layers") : nil, file: "\(path)/model.weights.h5")
+            source = .keras3(try file.root.isGroup("layers") ? file.root.group("layers") : nil, file: "\(path)/model.weights.h5",
+                             keys: KerasWeightSource.keras3Keys(layers))
         case .hdf5:
             let file = try HDF5File.open(image: data, name: path)
             holder = file
@@ -175,7 +177,7 @@ extension Sequential {
             } else if try root.stringArrayAttribute("layer_names") != nil {
                 source = .legacy(root, file: path)
             } else if try root.isGroup("layers") {
-                source = .keras3(try root.group("layers"), file: path)
+                source = .keras3(try root.group("layers"), file: path, keys: KerasWeightSource.keras3Keys(layers))
             } else {
                 throw IOError.invalidFile(path: path, format: "Keras weights file", reason: "the HDF5 file has neither layer_names, model_weights nor layers")
             }
@@ -223,24 +225,33 @@ enum KerasFiles {
 /// variable order (kernel, bias; gamma, beta, moving mean, moving variance), which is the order the
 /// engine's layers register their parameters in.
 enum KerasWeightSource {
-    /// `.keras` / Keras 3 `.weights.h5`: `layers/<name>/vars/0, 1, …` (the group may be absent when
-    /// no layer has weights).
-    case keras3(HDF5Group?, file: String)
+    /// `.keras` / Keras 3 `.weights.h5`: `layers/<key>/vars/0, 1, …` (the group may be absent when
+    /// no layer has weights), where `keys` maps each layer's name to its key (see
+    /// `KerasLayers.weightKeys`). Keras 3 matches layers by position in the model, not by name.
+    case keras3(HDF5Group?, file: String, keys: [String: String])
     /// Legacy `.h5`: a group per layer with a `weight_names` attribute naming its datasets.
     case legacy(HDF5Group, file: String)
 
     var file: String {
         switch self {
-        case let .keras3(_, file), let .legacy(_, file): return file
+        case let .keras3(_, file, _), let .legacy(_, file): return file
         }
     }
 
-    /// The layer names the file has weights for, or nil when it says nothing about that layer.
+    /// Each layer's Keras 3 weights key, by layer name.
+    static func keras3Keys(_ layers: [Layer]) -> [String: String] {
+        let keys = KerasLayers.weightKeys(classNames: layers.map { KerasLayers.className(of: $0) ?? $0.typeName })
+        return Dictionary(zip(layers.map(\.name), keys), uniquingKeysWith: { a, _ in a })
+    }
+
+    /// A layer's variables in the file (name and reader, in order), or nil when the file has none
+    /// for that layer.
     func variables(of layer: String) throws -> [(name: String, read: () throws -> Tensor)]? {
         switch self {
-        case let .keras3(group, _):
-            guard let group, try group.isGroup("\(layer)/vars") else { return nil }
-            let vars = try group.group("\(layer)/vars")
+        case let .keras3(group, _, keys):
+            let key = keys[layer] ?? layer
+            guard let group, try group.isGroup("\(key)/vars") else { return nil }
+            let vars = try group.group("\(key)/vars")
             let names = try vars.childNames().filter { Int($0) != nil }.sorted { Int($0)! < Int($1)! }
             guard names.map({ Int($0)! }) == Array(0..<names.count) else {
                 throw IOError.invalidFile(path: file, format: "Keras weights file", reason: "layer '\(layer)' has variables \(names.prefix(8)) instead of 0, 1, …")
@@ -271,7 +282,7 @@ enum KerasWeightSource {
 
     private func elementCount(layer: String, variable: String) throws -> Int {
         switch self {
-        case let .keras3(group, _): return try group!.group("\(layer)").elementCount(variable)
+        case let .keras3(group, _, keys): return try group!.group(keys[layer] ?? layer).elementCount(variable)
         case let .legacy(group, _): return try group.group(layer).elementCount(variable)
         }
     }
@@ -393,10 +404,12 @@ enum KerasFileWriter {
                                            ("saved_by", .string("NN (Swift CNN engine)"))])
         let h5 = try HDF5Writer()
         try h5.createGroup("layers")
+        let keys = KerasWeightSource.keras3Keys(model.layers)
         for layer in model.layers {
-            try h5.createGroup("layers/\(layer.name)/vars")
-            try h5.setStringAttribute("name", layer.name, on: "layers/\(layer.name)/vars")
-            for (i, p) in layer.parameters.enumerated() { try h5.writeFloats("layers/\(layer.name)/vars/\(i)", p.value) }
+            let group = "layers/\(keys[layer.name]!)/vars"
+            try h5.createGroup(group)
+            try h5.setStringAttribute("name", layer.name, on: group)
+            for (i, p) in layer.parameters.enumerated() { try h5.writeFloats("\(group)/\(i)", p.value) }
         }
         if let optimizer = model.optimizer {
             try h5.createGroup("optimizer/vars")
