@@ -1,6 +1,6 @@
 // The fuzz binary's one libFuzzer entry point. scripts/fuzz compiles every target (Fuzz/*/*.swift)
 // with the engine's sources into one binary, built once, and picks the target with NN_FUZZ_TARGET
-// (idx, safetensors, checkpoint, history). NN_FUZZ_WRITE_SEEDS=DIR makes the checkpoint target
+// (idx, safetensors, checkpoint, history, zip, hdf5, keras, kerasconfig, images). NN_FUZZ_WRITE_SEEDS=DIR makes the checkpoint target
 // write its seed files there and exit (how Fuzz/corpus/checkpoint was made).
 import Foundation
 
@@ -23,7 +23,12 @@ private let target: (UnsafePointer<UInt8>, Int) -> CInt = {
     case "safetensors": return fuzzSafeTensors
     case "checkpoint": return fuzzCheckpoint
     case "history": return fuzzHistory
-    default: fatalError("NN_FUZZ_TARGET must be idx, safetensors, checkpoint or history, got '\(name)'")
+    case "zip": return fuzzZip
+    case "hdf5": return fuzzHDF5
+    case "keras": return fuzzKeras
+    case "kerasconfig": return fuzzKerasConfig
+    case "images": return fuzzImages
+    default: fatalError("NN_FUZZ_TARGET must be idx, safetensors, checkpoint, history, zip, hdf5, keras, kerasconfig or images, got '\(name)'")
     }
 }()
 

@@ -32,7 +32,11 @@ public struct KerasModelFile {
     /// `Sequential(…, seed:)`); with `loadWeights` false the file's weights are not loaded and the
     /// model starts from that seed's initialization (training an architecture afresh).
     public static func read(_ path: String, compile: Bool = true, seed: UInt64 = 0, loadWeights: Bool = true) throws -> KerasModelFile {
-        let data = try InputFile.read(path)
+        try read(data: InputFile.read(path), path: path, compile: compile, seed: seed, loadWeights: loadWeights)
+    }
+
+    /// `read` on a file's bytes; `path` names it in errors (the fuzz target's entry).
+    package static func read(data: Data, path: String, compile: Bool = true, seed: UInt64 = 0, loadWeights: Bool = true) throws -> KerasModelFile {
         let options = Options(compile: compile, seed: seed, loadWeights: loadWeights)
         switch KerasFiles.kind(of: data) {
         case .zip: return try readKeras(data, path: path, options)
