@@ -1,5 +1,5 @@
 """The Keras side of scripts/check-keras-interop: Keras writes model files the engine must read,
-and reads the files the engine writes.
+and reads the files the engine writes. Run with the venv's interpreter (.peers/venv/bin/python).
 
     interop.py make-data SRC_IDX_DIR OUT_DIR [--size 96] [--channels 3] [--train N] [--test M]
     interop.py train MODEL DATA_DIR OUT_PREFIX [--epochs E] [--seed S]

@@ -1,6 +1,6 @@
 """Writes small model files that Keras itself wrote, for the Swift tests of NNKeras.
 
-    make_fixtures.py OUTDIR
+    .peers/venv/bin/python scripts/keras/make_fixtures.py OUTDIR   (e.g. Tests/NNTests/Fixtures/keras)
 
 For each model (seq_all, seq_flat, and mobilenet if small enough) it writes
     NAME.keras          model.save: the Keras 3 zip (config.json, metadata.json, model.weights.h5)
