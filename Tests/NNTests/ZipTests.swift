@@ -36,6 +36,15 @@ final class ZipTests: XCTestCase {
             XCTAssertEqual(try ZipArchive.read(archive, path: "e.zip"),
                            [.init(name: "a", data: Data()), .init(name: "b", data: Data())])
         }
+        // A deflated empty entry written as no bytes at all (not the 2-byte empty stream) is empty.
+        var bare = try ZipArchive.write([("a", Data())], compress: true)
+        let layout = Layout(bare)
+        XCTAssertEqual(u32(bare, layout.central[0] + 20), 2)
+        bare.removeSubrange(layout.local[0] + 31..<layout.local[0] + 33)
+        put32(&bare, layout.central[0] - 2 + 20, 0)
+        put32(&bare, layout.local[0] + 18, 0)
+        put32(&bare, bare.count - 22 + 16, UInt32(layout.centralOffset - 2))
+        XCTAssertEqual(try ZipArchive.read(bare, path: "e.zip"), [.init(name: "a", data: Data())])
         let empty = try ZipArchive.write([])
         XCTAssertEqual(empty.count, 22)
         XCTAssertTrue(ZipArchive.looksLikeZip(empty))
@@ -91,7 +100,8 @@ final class ZipTests: XCTestCase {
     func testReadsPythonArchives() throws {
         for (label, archive) in [("stored", PythonZip.stored), ("deflated", PythonZip.deflated),
                                  ("zip64 local headers (force_zip64)", PythonZip.localZip64),
-                                 ("zip64 end record and extra fields", PythonZip.zip64)] {
+                                 ("zip64 end record and extra fields", PythonZip.zip64),
+                                 ("data descriptors (an unseekable output)", PythonZip.streamed)] {
             let data = try XCTUnwrap(Data(base64Encoded: archive, options: .ignoreUnknownCharacters), label)
             XCTAssertTrue(ZipArchive.looksLikeZip(data), label)
             XCTAssertEqual(try ZipArchive.read(data, path: label), pythonEntries, label)
@@ -409,7 +419,7 @@ final class ZipTests: XCTestCase {
     func testMutatedArchivesAreReadOrRefused() throws {
         var rng = RandomGenerator(seed: 7)
         var bases = [try ZipArchive.write(sample), try ZipArchive.write(sample, compress: true)]
-        for text in [PythonZip.stored, PythonZip.deflated, PythonZip.zip64, PythonZip.localZip64] {
+        for text in [PythonZip.stored, PythonZip.deflated, PythonZip.zip64, PythonZip.localZip64, PythonZip.streamed] {
             bases.append(try XCTUnwrap(Data(base64Encoded: text, options: .ignoreUnknownCharacters)))
         }
         var refused = 0, read = 0
@@ -492,7 +502,8 @@ final class ZipTests: XCTestCase {
 /// ZIP_DEFLATED with `writestr`; `open(..., "w", force_zip64=True)` (zip64 fields in the local
 /// headers only, as Keras's large weights files get); and deflated with zipfile.ZIP64_LIMIT = 16
 /// and ZIP_FILECOUNT_LIMIT = 2 patched, so that the central directory's zip64 extra fields and the
-/// zip64 end record and locator are written for these small members too.
+/// zip64 end record and locator are written for these small members too; and deflated to an
+/// unseekable stream, so that every entry has a data descriptor (flag bit 3, zeros in its local header).
 private enum PythonZip {
     static let stored = """
         UEsDBBQAAAAAAAU5plhB5D05PwAAAD8AAAANAAAAbWV0YWRhdGEuanNvbnsia2VyYXNfdmVyc2lvbiI6ICIzLjUuMCIsICJkYXRl
@@ -557,5 +568,19 @@ private enum PythonZip {
         //9hc3NldHMvAQAIAO8AAAAAAAAAUEsBAi0DLQAAAAgABTmmWF37Hrz//////////xAAHAAAAAAAAAAAAIAB/////21vZGVsLndl
         aWdodHMuaDUBABgAyAEAAAAAAAATAQAAAAAAABQBAAAAAAAAUEsGBiwAAAAAAAAALQAtAAAAAAAAAAAABAAAAAAAAAAEAAAAAAAA
         AD8BAAAAAAAAaQIAAAAAAABQSwYHAAAAAKgDAAAAAAAAAQAAAFBLBQYAAAAABAAEAD8BAABpAgAAAAA=
+        """
+    static let streamed = """
+        UEsDBBQACAAIAAU5plgAAAAAAAAAAAAAAAANAAAAbWV0YWRhdGEuanNvbqtWyk4tSiyOL0stKs7Mz1OyUlAy1jPVM1DSUVBKSSxJ
+        jS9OLEtNAQkbGRiZ6BoYApGDgYEVGCnVAgBQSwcIQeQ9OToAAAA/AAAAUEsDBBQACAAIAAU5plgAAAAAAAAAAAAAAAALAAAAY29u
+        ZmlnLmpzb26rVkrOSSwujs9LzE1VslJQCk4tLE3NK8lMzFHSUVBKzs9Ly0wHilcr5SRWphYVA5nRsbW11XTUBQBQSwcIR41mEzkA
+        AACiAAAAUEsDBBQACAAAAAU5plgAAAAAAAAAAAAAAAAHAAAAYXNzZXRzL1BLBwgAAAAAAAAAAAAAAABQSwMEFAAIAAgABTmmWAAA
+        AAAAAAAAAAAAABAAAABtb2RlbC53ZWlnaHRzLmg1Y2BkYmZhZWPn4OTi5uHl4xcQFBIWERUTl5CUkpaRlZNXUFRSVlFVU9fQ1NLW
+        0dXTNzA0MjYxNTO3sLSytrG1s3dwdHJ2cXVz9/D08vbx9fMPCAwKDgkNC4+IjIqOiY2LT0hMSk5JTUvPyMzKzsnNyy8oLCouKS0r
+        r6isqq6pratvaGxqbmlta+/o7Oru6e3rnzBx0uQpU6dNnzFz1uw5c+fNX7Bw0eIlS5ctX7Fy1eo1a9et37Bx0+YtW7dt37Fz1+49
+        e/ftP3Dw0OEjR48dP3Hy1OkzZ8+dv3Dx0uUrV69dv3Hz1u07d+/df/Dw0eMnT589f/Hy1es3b9+9//Dx0+cvX799//Hz1+8/f//9
+        ZxgmAABQSwcIXfsevBMBAADIAQAAUEsBAhQDFAAIAAgABTmmWEHkPTk6AAAAPwAAAA0AAAAAAAAAAAAAAIABAAAAAG1ldGFkYXRh
+        Lmpzb25QSwECFAMUAAgACAAFOaZYR41mEzkAAACiAAAACwAAAAAAAAAAAAAAgAF1AAAAY29uZmlnLmpzb25QSwECFAMUAAgAAAAF
+        OaZYAAAAAAAAAAAAAAAABwAAAAAAAAAAAAAAgAHnAAAAYXNzZXRzL1BLAQIUAxQACAAIAAU5plhd+x68EwEAAMgBAAAQAAAAAAAA
+        AAAAAACAARwBAABtb2RlbC53ZWlnaHRzLmg1UEsFBgAAAAAEAAQA5wAAAG0CAAAAAA==
         """
 }
