@@ -64,7 +64,7 @@ public struct KerasModelFile {
     }
 
     private static func readKeras(_ data: Data, path: String, _ options: Options) throws -> KerasModelFile {
-        let entries = try ZipArchive.read(data, path: path)
+        let entries = try ZipArchive.read(data, path: path, maxTotalBytes: KerasFiles.inflateLimit(data.count))
         func entry(_ name: String) throws -> Data {
             guard let e = entries.first(where: { $0.name == name }) else {
                 throw IOError.invalidFile(path: path, format: "Keras .keras archive", reason: "it has no \(name) (it holds \(entries.prefix(5).map(\.name).joined(separator: ", ")))")
@@ -164,7 +164,7 @@ extension Sequential {
         var holder: HDF5File?
         switch KerasFiles.kind(of: data) {
         case .zip:
-            let entries = try ZipArchive.read(data, path: path)
+            let entries = try ZipArchive.read(data, path: path, maxTotalBytes: KerasFiles.inflateLimit(data.count))
             guard let weights = entries.first(where: { $0.name == "model.weights.h5" }) else {
                 throw IOError.invalidFile(path: path, format: "Keras .keras archive", reason: "it has no model.weights.h5")
             }
@@ -211,6 +211,13 @@ enum KerasFiles {
         }
         if data.count >= 9, data[data.startIndex + 8] == UInt8(ascii: "{") { return .safetensors }
         return .other
+    }
+
+    /// The most a `.keras` archive may inflate to: Keras stores its members uncompressed and float
+    /// weights hardly compress, so 16× the archive (at least 64 MiB) is generous for any real file
+    /// while a small decompression bomb stays small.
+    static func inflateLimit(_ archiveBytes: Int) -> Int {
+        min(ZipArchive.defaultMaxTotalBytes, max(64 << 20, archiveBytes.multipliedReportingOverflow(by: 16).partialValue))
     }
 
     static func json(_ data: Data, name: String) throws -> JSONValue {
