@@ -12,7 +12,7 @@ struct Train: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: "Passes over the training data (default: the model's recipe).")
+    @Option(help: "Passes over the training data (default: the model's recipe; 0 trains nothing: evaluate and --save, e.g. to convert a --model-file).")
     var epochs: Int?
     @Option(help: "Samples per step (default: the model's recipe).")
     var batchSize: Int?
@@ -50,7 +50,7 @@ struct Train: ParsableCommand {
     var reinitialize = false
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let epochs, epochs < 0 { throw ValidationError("--epochs must not be negative, got \(epochs)") }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let learningRate { try learningRate.validatePositive(flag: "--learning-rate") }
         if overrideLearningRate && (resume == nil || learningRate == nil) {

@@ -53,7 +53,7 @@ final class CLITests: CLITestCase {
         let cases: [([String], String)] = [
             (["--epochs", "-1"], "--epochs"),
             (["--epochs=-1"], "--epochs"),
-            (["--epochs", "0"], "--epochs"),
+            (["--epochs", "-5"], "--epochs"),
             (["--batch-size", "0"], "--batch-size"),
             (["--learning-rate", "abc"], "--learning-rate"),
             (["--learning-rate", "-0.1"], "--learning-rate"),
