@@ -108,16 +108,16 @@ public enum ImageFile {
         }
     }
 
-    /// The header of the file at `path`. Only its first 256 KB are read unless the header lies
+    /// The header of the file at `path`. Only its first 64 KB are read unless the header lies
     /// beyond them (a JPEG's EXIF block can be long), so checking a folder of photos is cheap.
     public static func header(path: String) throws -> ImageHeader {
         let handle = try InputFile.open(path)
         let prefix: Data
-        do { prefix = try handle.read(upToCount: 1 << 18) ?? Data() } catch {
+        do { prefix = try handle.read(upToCount: 1 << 16) ?? Data() } catch {
             throw IOError.cannotRead(path: path, reason: error.localizedDescription)
         }
         do { return try header(data: prefix, name: path) } catch {
-            guard prefix.count == 1 << 18 else { throw error }
+            guard prefix.count == 1 << 16 else { throw error }
             return try header(data: try read(path), name: path)
         }
     }
