@@ -4,8 +4,9 @@ import NN
 
 /// JPEG through libjpeg-turbo's TurboJPEG API, which returns errors as -1 (no `longjmp` reaches
 /// Swift). Baseline, progressive, arithmetic, grayscale, CMYK and YCCK (converted to RGB as
-/// TensorFlow does). The default (accurate integer) DCT and fancy upsampling are TensorFlow's
-/// `decode_jpeg` defaults, so the pixels are the same bytes TensorFlow gives (both are libjpeg-turbo).
+/// TensorFlow does). The fast integer DCT (`TJFLAG_FASTDCT`) and fancy upsampling are TensorFlow's
+/// `decode_jpeg` defaults (its `dct_method=""` is `INTEGER_FAST`; the accurate DCT differs by up
+/// to 4 levels), so the pixels are the bytes TensorFlow gives (both are libjpeg-turbo).
 /// One handle per decoder; a decoder is used by one thread at a time.
 final class JPEGDecoder {
     private let handle: tjhandle
@@ -48,7 +49,7 @@ final class JPEGDecoder {
             resize(&buffer, to: w * h * outChannels)
             let status = buffer.withUnsafeMutableBufferPointer { out in
                 tjDecompress2(handle, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt(bytes.count),
-                              out.baseAddress, Int32(w), 0, Int32(h), format.rawValue, 0)
+                              out.baseAddress, Int32(w), 0, Int32(h), format.rawValue, TJFLAG_FASTDCT)
             }
             if status != 0 { try checkWarning(name: name) }
             guard cmyk else { return (w, h, outChannels) }
