@@ -84,6 +84,7 @@ let package = Package(
         .executableTarget(name: "nn-bench", dependencies: ["NN", "NNZoo", "NNReference", "MallocCounter", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/NNBench"),
         // Counts heap allocations in nn-bench (allocations per training step, measured).
         .target(name: "MallocCounter", path: "Benchmarks/MallocCounter"),
-        .testTarget(name: "NNTests", dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNKeras", "NNImages", "NNReference"]),
+        // Fixtures/ holds files other programs wrote (Keras models, images), read by path.
+        .testTarget(name: "NNTests", dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNKeras", "NNImages", "NNReference"], exclude: ["Fixtures"]),
     ]
 )
