@@ -38,6 +38,27 @@ final class GradientCheckTests: XCTestCase {
         try checker.check(noBias, input: data.tensor([1, 5]), "Dense 5→3 no bias, batch 1")
     }
 
+    /// Dense on the last axis of a rank-3 sample (Keras's rule): every position shares the kernel,
+    /// so the kernel and bias gradients sum over positions as well as samples.
+    func testGradientCheckDenseOnLastAxis() throws {
+        var data = TestData(seed: 4)
+        let layer = Dense(units: 4, activation: .tanh)
+        try layer.build(inputShape: [3, 2, 5], seed: 4)
+        XCTAssertEqual(layer.outputShape, [3, 2, 4])
+        XCTAssertEqual(layer.kernel.value.shape, [5, 4])
+        layer.bias!.value.assign(data.tensor([4], -0.5, 0.5))
+        try checker(for: .tanh).check(layer, input: data.tensor([2, 3, 2, 5]), "Dense [3, 2, 5]→[3, 2, 4] + tanh")
+        // Each position is the flat Dense of its last axis.
+        let x = data.tensor([2, 3, 2, 5])
+        let y = try layer.forward(x).copy()
+        let flat = Dense(units: 4, activation: .tanh)
+        try flat.build(inputShape: [5], seed: 9)
+        flat.kernel.value.assign(layer.kernel.value)
+        flat.bias!.value.assign(layer.bias!.value)
+        let yFlat = try flat.forward(x.reshaped([12, 5]))
+        XCTAssertEqual(y.elements, yFlat.elements)
+    }
+
     func testGradientCheckDenseFusedActivations() throws {
         var data = TestData(seed: 2)
         for a in [Activation.relu, .sigmoid, .tanh, .softmax] {

@@ -1,4 +1,5 @@
-/// A fully connected layer, `y = activation(x · kernel + bias)` with kernel `[in, out]` (Keras layout).
+/// A fully connected layer, `y = activation(x · kernel + bias)` with kernel `[in, out]` (Keras layout),
+/// on the last axis of its input as in Keras (a rank-3 sample `[H, W, C]` gives `[H, W, units]`).
 /// Forward, weight gradient and input gradient are one `sgemm` each over the whole batch.
 public final class Dense: KernelLayer {
     public let units: Int
@@ -19,23 +20,26 @@ public final class Dense: KernelLayer {
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         guard units > 0 else { throw NNError.invalidArgument("layer '\(displayName)' (Dense): units must be positive, got \(units)") }
-        guard inputShape.count == 1 else {
-            throw NNError.invalidArgument("layer '\(displayName)' (Dense) expects flat inputs [N, features] but its input shape is \(inputShape); add a Flatten layer before it")
-        }
-        return [units]
+        return Array(inputShape.dropLast()) + [units]
     }
 
     public override func createParameters(rng: inout RandomGenerator) throws {
-        addKernelAndBias(kernelShape: [inputShape[0], units], biasCount: units, rng: &rng)
+        addKernelAndBias(kernelShape: [inFeatures, units], biasCount: units, rng: &rng)
     }
 
+    /// The last input axis, the one the kernel contracts (Keras applies Dense to the last axis of
+    /// inputs of any rank: `[N, H, W, C]` → `[N, H, W, units]`, every position with the same kernel).
+    private var inFeatures: Int { inputShape.last! }
+    /// Rows of the GEMMs for a batch of `n`: one per sample and position.
+    private func rows(_ n: Int) -> Int { n * (inputShape.count == 1 ? 1 : inputShape.dropLast().reduce(1, *)) }
+
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        let n = input.shape[0], inFeatures = inputShape[0]
+        let n = input.shape[0], m = rows(n)
         let out = output.tensor(batch: n, sampleShape: outputShape)
         // With softmax the logits are kept apart for a fused cross-entropy loss.
         let z = activation == .softmax ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
-        BiasAdd.broadcast(bias?.value, rows: n, into: z)
-        BLAS.gemm(m: n, n: units, k: inFeatures, a: input.pointer, b: kernel.value.pointer,
+        BiasAdd.broadcast(bias?.value, rows: m, into: z)
+        BLAS.gemm(m: m, n: units, k: inFeatures, a: input.pointer, b: kernel.value.pointer,
                   beta: bias == nil ? 0 : 1, c: z.pointer)
         if activation == .softmax { out.assign(z); softmaxLogits = z }
         activation.apply(out.pointer, count: out.count, width: units)
@@ -44,15 +48,15 @@ public final class Dense: KernelLayer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let (x, y) = try lastPass()
-        let n = outputGradient.shape[0], inFeatures = inputShape[0]
+        let n = outputGradient.shape[0], m = rows(n)
         let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
                                             outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)
         // dW = xᵀ · dz ; db = dzᵀ · 1 ; dx = dz · Wᵀ
-        BLAS.gemm(transA: true, m: inFeatures, n: units, k: n, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
-        if let bias { BiasAdd.gradient(dz, rows: n, width: units, ones: &ones, into: bias.gradient) }
+        BLAS.gemm(transA: true, m: inFeatures, n: units, k: m, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
+        if let bias { BiasAdd.gradient(dz, rows: m, width: units, ones: &ones, into: bias.gradient) }
         guard computesInputGradient else { return Layer.skippedGradient }
         let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
-        BLAS.gemm(transB: true, m: n, n: inFeatures, k: units, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
+        BLAS.gemm(transB: true, m: m, n: inFeatures, k: units, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
         return dx
     }
 }
