@@ -14,6 +14,7 @@ static inline unsigned nn_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned nn_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline unsigned nn_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned nn_h5f_acc_excl(void) { return H5F_ACC_EXCL; }
+static inline unsigned nn_h5f_obj_all(void) { return H5F_OBJ_ALL; }
 
 static inline hid_t nn_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t nn_h5p_link_access(void) { return H5P_LINK_ACCESS; }

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import NN
-import NNKeras
+@testable import NNKeras
 
 /// The libhdf5 wrapper (NNKeras/HDF5): what `HDF5Writer` writes reads back through `HDF5File` with the
 /// same groups, values and attributes; a file h5py wrote reads as h5py reads it; and hostile or broken
@@ -154,6 +154,43 @@ final class HDF5Tests: TemporaryDirectoryTestCase {
             }
         }
         XCTAssertEqual(failed, 0)
+    }
+
+    /// Every file, group, dataset and attribute opened is closed,
+    /// on success and on every error path.
+    func testNoIdentifierIsLeft() throws {
+        let image = try kerasLikeImage()
+        let fixture = h5pyFixture()
+        let before = HDF5Library.openIdentifierCounts()
+        do {
+            let root = try HDF5File.open(image: image, name: "m.h5").root
+            _ = try root.childNames()
+            _ = try root.readFloats("layers/conv2d/vars/0")
+            _ = try root.readInteger("optimizer/vars/0")
+            _ = try root.stringAttribute("model_config")
+            _ = try root.group("layers").stringArrayAttribute("layer_names")
+            _ = try? root.readFloats("optimizer/vars/0")
+            _ = try? root.readInteger("layers/conv2d/vars/0")
+            _ = try? root.group("nothing")
+            let h5py = try HDF5File.open(image: fixture, name: "h5py.h5").root
+            for name in try h5py.childNames() {
+                _ = try? h5py.readFloats(name)
+                _ = try? h5py.readInteger(name)
+                _ = try? h5py.isGroup(name)
+            }
+            for name in ["keras_version", "fixed", "number", "vlenarray", "absent"] {
+                _ = try? h5py.stringAttribute(name)
+                _ = try? h5py.stringArrayAttribute(name)
+            }
+            _ = try? HDF5File.open(image: image.prefix(image.count / 2), name: "cut.h5").root.readFloats("layers/conv2d/vars/0")
+            let writer = try HDF5Writer()
+            try writer.writeFloats("a/b", Tensor(shape: [2], elements: [1, 2]))
+            try writer.setStringArrayAttribute("names", ["x"], on: "a")
+            _ = try? writer.writeFloats("a/b", Tensor(shape: [1]))
+            _ = try writer.fileImage()
+            _ = try HDF5Writer()  // dropped unfinished
+        }
+        XCTAssertEqual(HDF5Library.openIdentifierCounts(), before)
     }
 
     // MARK: Files h5py wrote
