@@ -33,6 +33,7 @@ package final class HDF5File {
     /// from a zip. `name` is used in error messages only.
     package static func open(image: Data, name: String) throws -> HDF5File {
         guard !image.isEmpty else { throw HDF5Library.error(name, "it is empty") }
+        try checkGlobalHeaps(image, name: name)
         return try HDF5Library.locked {
             let fapl = H5Pcreate(nn_h5p_file_access())
             guard fapl >= 0 else { throw HDF5Library.error(name, "cannot create a file access list", libraryMessage: true) }
@@ -53,6 +54,45 @@ package final class HDF5File {
 
     /// The root group "/".
     package var root: HDF5Group { HDF5Group(file: self, path: "/") }
+
+    /// Refuses a global heap collection that libhdf5 1.10 would parse forever. Variable-length
+    /// strings (Keras's `model_config`, `layer_names`) live in such collections ("GCOL"), and
+    /// libhdf5's deserializer steps from object to object by each object's size: a free-space
+    /// object (index 0) of size 0 never advances, and reading the attribute hangs (found by the
+    /// fuzzer). Every "GCOL" in the image is walked as libhdf5 would walk it before libhdf5 sees
+    /// the file; a false match inside other data can only refuse, never hang.
+    static func checkGlobalHeaps(_ image: Data, name: String) throws {
+        let signature: [UInt8] = Array("GCOL".utf8)
+        try image.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let n = bytes.count
+            func le(_ at: Int, _ width: Int) -> Int {
+                var v: UInt64 = 0
+                for k in 0..<width { v |= UInt64(bytes[at + k]) << (8 * UInt64(k)) }
+                return v > UInt64(Int.max) ? Int.max : Int(v)
+            }
+            var i = 0
+            while i + 16 <= n {
+                guard bytes[i] == signature[0], bytes[i + 1] == signature[1], bytes[i + 2] == signature[2],
+                      bytes[i + 3] == signature[3] else { i += 1; continue }
+                // Header: signature, version, 3 reserved bytes, collection size; then objects of a
+                // 16-byte header (index, references, reserved, size) and their data, 8-aligned.
+                let size = le(i + 8, 8)
+                let end = i + min(size, n - i)
+                var p = i + 16
+                while p + 16 <= end {
+                    let index = le(p, 2), objectSize = le(p + 8, 8)
+                    let need = index > 0 ? 16 &+ (objectSize > Int.max - 23 ? Int.max - 16 : (objectSize + 7) & ~7) : objectSize
+                    guard need > 0 else {
+                        throw HDF5Library.error(name, "its global heap collection at byte \(i) holds an empty free-space object at byte \(p), on which libhdf5 would loop forever")
+                    }
+                    guard need <= end - p else { break }
+                    p += need
+                }
+                i += 4
+            }
+        }
+    }
 }
 
 /// A group of an open `HDF5File`, by its absolute path. Names passed to its methods are relative to
