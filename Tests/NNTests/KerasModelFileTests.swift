@@ -238,6 +238,173 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
             XCTAssertLessThanOrEqual(Self.maxDifference(try model.predict(e.inputs), e.predictions), 1e-5, ext)
         }
     }
+
+    // MARK: 2. Round trips: ours → file → ours
+
+    /// Twelve samples of 8×8×3 and their labels of 3 classes: three batches of four.
+    static func trainingData(seed: UInt64 = 5) -> (x: Tensor, y: Tensor) {
+        var data = TestData(seed: seed)
+        let x = data.tensor([12, 8, 8, 3], -1, 1)
+        return (x, labelTensor(data.labels(12, classes: 3)))
+    }
+
+    /// A model with every layer Keras and the engine share, a frozen layer, L2 on three kernels,
+    /// compiled with `optimizer` and trained three steps (one epoch, no shuffle).
+    static func allLayersModel(_ optimizer: Optimizer) throws -> Sequential {
+        let frozen = Dense(units: 16, activation: .relu, name: "frozen_dense")
+        frozen.trainable = false
+        let model = try Sequential(inputShape: [8, 8, 3], layers: [
+            Rescaling(scale: 0.5, offset: 0.25, name: "scale"),
+            Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu, kernelL2: 1e-3, name: "conv"),
+            BatchNormalization(momentum: 0.8, epsilon: 0.01, name: "bn"),
+            MaxPooling2D(poolSize: 2, name: "pool"),
+            ZeroPadding2D(padding: 1, name: "pad"),
+            DepthwiseConv2D(kernelSize: (3, 3), strides: (2, 2), depthMultiplier: 2, kernelL2: 2e-3, name: "dw"),
+            ReLU(maxValue: 6, name: "relu6"),
+            ActivationLayer(.tanh, name: "act"),
+            Dropout(rate: 0.3, seed: 42, name: "drop"),
+            Flatten(name: "flat"),
+            frozen,
+            Reshape([2, 2, 4], name: "reshape"),
+            GlobalAveragePooling2D(name: "gap"),
+            Dense(units: 3, kernelL2: 1e-3, name: "head"),
+            Softmax(name: "softmax"),
+        ], seed: 9)
+        model.compile(optimizer: optimizer, loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+        let (x, y) = trainingData()
+        try model.fit(x: x, y: y, batchSize: 4, epochs: 1, shuffle: false, verbose: .silent)
+        return model
+    }
+
+    /// Everything a file must carry over, compared; parameters and optimizer slots bit for bit.
+    func assertSameModel(_ a: Sequential, _ b: Sequential, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.inputShape, b.inputShape, what, file: file, line: line)
+        XCTAssertEqual(a.layers.map(\.name), b.layers.map(\.name), what, file: file, line: line)
+        XCTAssertEqual(a.layers.map(\.typeName), b.layers.map(\.typeName), what, file: file, line: line)
+        XCTAssertEqual(a.layers.map(\.trainable), b.layers.map(\.trainable), what, file: file, line: line)
+        XCTAssertEqual(a.layers.map(\.outputShape), b.layers.map(\.outputShape), what, file: file, line: line)
+        XCTAssertEqual(a.namedParameters.map(\.name), b.namedParameters.map(\.name), what, file: file, line: line)
+        for ((name, p), (_, q)) in zip(a.namedParameters, b.namedParameters) {
+            XCTAssertEqual(p.value.shape, q.value.shape, "\(what) \(name)", file: file, line: line)
+            XCTAssertEqual(Self.bits(p.value), Self.bits(q.value), "\(what) \(name)", file: file, line: line)
+            XCTAssertEqual(p.l2, q.l2, "\(what) \(name) l2", file: file, line: line)
+            XCTAssertEqual(p.trainable, q.trainable, "\(what) \(name) trainable", file: file, line: line)
+        }
+        for (l, m) in zip(a.layers, b.layers) {
+            if let k = l as? KernelLayer, let j = m as? KernelLayer {
+                XCTAssertEqual(k.kernelL2, j.kernelL2, "\(what) \(l.name) kernelL2", file: file, line: line)
+                XCTAssertEqual(k.activation, j.activation, "\(what) \(l.name) activation", file: file, line: line)
+                XCTAssertEqual(k.useBias, j.useBias, "\(what) \(l.name) useBias", file: file, line: line)
+            }
+            if let k = l as? BatchNormalization, let j = m as? BatchNormalization {
+                XCTAssertEqual(k.momentum, j.momentum, "\(what) \(l.name)", file: file, line: line)
+                XCTAssertEqual(k.epsilon, j.epsilon, "\(what) \(l.name)", file: file, line: line)
+            }
+            if let k = l as? Dropout, let j = m as? Dropout {
+                XCTAssertEqual(k.rate, j.rate, "\(what) \(l.name)", file: file, line: line)
+                XCTAssertEqual(k.seed, j.seed, "\(what) \(l.name)", file: file, line: line)
+            }
+            if let k = l as? Rescaling, let j = m as? Rescaling {
+                XCTAssertEqual(k.scale, j.scale, "\(what) \(l.name)", file: file, line: line)
+                XCTAssertEqual(k.offset, j.offset, "\(what) \(l.name)", file: file, line: line)
+            }
+            if let k = l as? DepthwiseConv2D, let j = m as? DepthwiseConv2D {
+                XCTAssertEqual(k.depthMultiplier, j.depthMultiplier, "\(what) \(l.name)", file: file, line: line)
+                XCTAssertEqual([k.strides.0, k.strides.1], [j.strides.0, j.strides.1], "\(what) \(l.name)", file: file, line: line)
+            }
+            if let k = l as? ActivationLayer, let j = m as? ActivationLayer {
+                XCTAssertEqual(k.activation, j.activation, "\(what) \(l.name)", file: file, line: line)
+            }
+        }
+        guard let o = a.optimizer, let r = b.optimizer else {
+            XCTAssertNil(a.optimizer, what, file: file, line: line)
+            XCTAssertNil(b.optimizer, what, file: file, line: line)
+            return
+        }
+        XCTAssertTrue(type(of: o) == type(of: r), "\(what): \(type(of: o)) vs \(type(of: r))", file: file, line: line)
+        XCTAssertEqual(o.learningRate.bitPattern, r.learningRate.bitPattern, what, file: file, line: line)
+        XCTAssertEqual(o.iterations, r.iterations, what, file: file, line: line)
+        XCTAssertEqual(o.slotNames, r.slotNames, what, file: file, line: line)
+        XCTAssertEqual(a.trainableParameters.count, b.trainableParameters.count, what, file: file, line: line)
+        for (p, q) in zip(a.trainableParameters, b.trainableParameters) {
+            let s = o.state(for: p), t = r.state(for: q)
+            XCTAssertEqual(s.count, t.count, what, file: file, line: line)
+            for (i, (x, y)) in zip(s, t).enumerated() {
+                XCTAssertEqual(Self.bits(x), Self.bits(y), "\(what) \(p.name) slot \(o.slotNames[i])", file: file, line: line)
+            }
+        }
+        if let x = o as? Adam, let y = r as? Adam {
+            XCTAssertEqual([x.beta1, x.beta2, x.epsilon], [y.beta1, y.beta2, y.epsilon], what, file: file, line: line)
+        }
+        if let x = o as? SGD, let y = r as? SGD {
+            XCTAssertEqual(x.momentum, y.momentum, what, file: file, line: line)
+            XCTAssertEqual(x.nesterov, y.nesterov, what, file: file, line: line)
+        }
+        if let x = o as? RMSProp, let y = r as? RMSProp {
+            XCTAssertEqual([x.rho, x.epsilon], [y.rho, y.epsilon], what, file: file, line: line)
+        }
+        XCTAssertTrue(type(of: a.loss!) == type(of: b.loss!), what, file: file, line: line)
+        XCTAssertEqual(a.metrics, b.metrics, what, file: file, line: line)
+    }
+
+    /// Saves a trained model as .keras and .h5, reads both back, compares, then trains all three
+    /// three more steps: the loaded models must end bit-identical to the original.
+    func checkRoundTrip(_ optimizer: Optimizer, file: StaticString = #filePath, line: UInt = #line) throws {
+        let original = try Self.allLayersModel(optimizer)
+        let bn = try XCTUnwrap(original.layer(named: "bn") as? BatchNormalization)
+        XCTAssertTrue(bn.movingMean.value.elements.contains { $0 != 0 }, "moving mean still zero", file: file, line: line)
+        XCTAssertTrue(bn.movingVariance.value.elements.contains { $0 != 1 }, "moving variance still one", file: file, line: line)
+        XCTAssertEqual(original.optimizer?.iterations, 3, file: file, line: line)
+        var loaded: [(String, Sequential)] = []
+        for ext in ["keras", "h5"] {
+            let path = dir + "/model.\(ext)"
+            try original.save(to: path)
+            let read = try KerasModelFile.read(path)
+            XCTAssertEqual(read.format, ext == "keras" ? .keras : .h5, file: file, line: line)
+            XCTAssertTrue(read.restoredOptimizerState, "\(ext): optimizer state not restored", file: file, line: line)
+            XCTAssertTrue(read.warnings.isEmpty, "\(ext): \(read.warnings)", file: file, line: line)
+            assertSameModel(original, read.model, "\(optimizer.name) .\(ext)", file: file, line: line)
+            loaded.append((ext, read.model))
+        }
+        // The files carry no generator state (neither do Keras's): the dropout masks continue from
+        // the original's generator, so only the file's contents decide the outcome.
+        let dropout = try XCTUnwrap(original.layer(named: "drop"))
+        for (_, m) in loaded { m.layer(named: "drop")!.randomState = dropout.randomState }
+        let (x, y) = Self.trainingData(seed: 77)
+        try original.fit(x: x, y: y, batchSize: 4, epochs: 1, shuffle: false, verbose: .silent)
+        for (ext, m) in loaded {
+            try m.fit(x: x, y: y, batchSize: 4, epochs: 1, shuffle: false, verbose: .silent)
+            assertSameModel(original, m, "\(optimizer.name) .\(ext) after 3 more steps", file: file, line: line)
+        }
+        XCTAssertEqual(original.optimizer?.iterations, 6, file: file, line: line)
+    }
+
+    func testRoundTripAdam() throws { try checkRoundTrip(Adam(learningRate: 0.01, beta1: 0.85, beta2: 0.995, epsilon: 1e-6)) }
+    func testRoundTripSGDMomentum() throws { try checkRoundTrip(SGD(learningRate: 0.05, momentum: 0.9, nesterov: true)) }
+    func testRoundTripRMSProp() throws { try checkRoundTrip(RMSProp(learningRate: 0.003, rho: 0.8, epsilon: 1e-6)) }
+    func testRoundTripPlainSGD() throws { try checkRoundTrip(SGD(learningRate: 0.1)) }
+
+    /// An uncompiled model round-trips without a compile config, and loads uncompiled.
+    func testRoundTripUncompiled() throws {
+        let model = try Sequential(inputShape: [4, 4, 1], layers: [Flatten(), Dense(units: 2, activation: .softmax)], seed: 1)
+        for ext in ["keras", "h5"] {
+            let path = dir + "/plain.\(ext)"
+            try model.save(to: path)
+            let read = try KerasModelFile.read(path)
+            XCTAssertNil(read.model.loss, ext)
+            XCTAssertNil(read.model.optimizer, ext)
+            XCTAssertFalse(read.restoredOptimizerState, ext)
+            assertSameModel(model, read.model, ext)
+        }
+    }
+
+    /// A path that is neither .keras nor .h5 is refused, naming both.
+    func testSaveNeedsKnownExtension() throws {
+        let model = try Sequential(inputShape: [4], layers: [Dense(units: 2)])
+        let text = errorText("save to .bin") { try model.save(to: dir + "/m.bin") }
+        assertContains(text, [".keras", ".h5"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.bin"))
+    }
 }
 
 private func flatten(_ v: Any) -> [Float] { KerasModelFileTests.flattenAny(v) }
