@@ -649,6 +649,39 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
         assertContains(text, ["dense_1", "[32, 9]", "[32, 8]"], "wrong shape")
     }
 
+    /// BUG: a weight smaller than the model's (here [32, 7] for a [32, 8] kernel) is reported as the
+    /// parameter budget ("brings the layer's parameters … to more than N elements, more than its
+    /// weights … can fill", a KerasFileError "uses what this engine does not support") instead of
+    /// the loader's "kernel has shape [32, 7] in the file but [32, 8] in the model": the budget
+    /// (KerasWeightSource.budget, 2 × the file's elements) fires while building, before the shapes
+    /// are compared.
+    func testBUG_SmallerWeightShapeNamesBothShapes() throws {
+        let model = try seqFlat()
+        let weights = try Self.weightsImage(model) { layer, i, t in
+            layer == "dense_1" && i == 0 ? .floats(Tensor(shape: [32, 7])) : .floats(t)
+        }
+        let path = try writeArchive("smaller.keras", from: "seq_flat.keras", weights: weights)
+        assertContains(readError(path, "smaller shape"), ["dense_1", "[32, 7]", "[32, 8]"], "smaller shape")
+    }
+
+    /// BUG: an int64 dataset where a float bias belongs is reported as the parameter budget (see
+    /// above) rather than as what it is: the dataset holds integers, not floating-point numbers.
+    func testBUG_IntegerWeightSaysInteger() throws {
+        let model = try seqFlat()
+        let weights = try Self.weightsImage(model) { layer, i, t in layer == "dense_2" && i == 1 ? .integer(3) : .floats(t) }
+        let path = try writeArchive("int2.keras", from: "seq_flat.keras", weights: weights)
+        assertContains(readError(path, "integer bias"), ["dense_2", "integer"], "integer bias")
+    }
+
+    /// BUG: a layer missing one of its variables in the file is reported as the parameter budget
+    /// rather than "has 1 variables in the file but 2 in the model".
+    func testBUG_MissingVariableSaysSo() throws {
+        let model = try seqFlat()
+        let weights = try Self.weightsImage(model) { layer, i, t in layer == "dense_1" && i == 1 ? .absent : .floats(t) }
+        let path = try writeArchive("missing-var2.keras", from: "seq_flat.keras", weights: weights)
+        assertContains(readError(path, "missing bias"), ["dense_1", "1 variables in the file but 2"], "missing bias")
+    }
+
     func testIntegerWhereKernelExpected() throws {
         let model = try seqFlat()
         let weights = try Self.weightsImage(model) { layer, i, t in layer == "dense_2" && i == 1 ? .integer(3) : .floats(t) }
