@@ -384,6 +384,56 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
     func testRoundTripRMSProp() throws { try checkRoundTrip(RMSProp(learningRate: 0.003, rho: 0.8, epsilon: 1e-6)) }
     func testRoundTripPlainSGD() throws { try checkRoundTrip(SGD(learningRate: 0.1)) }
 
+    /// Options the all-layers model does not use: ReLU caps other than 6, asymmetric padding,
+    /// rectangular kernels and strides, same-padded pooling, keepdims, no bias, initializers,
+    /// unseeded dropout, and the other losses; predictions bit-identical after the round trip.
+    func testRoundTripLayerVariants() throws {
+        let losses: [Loss] = [CategoricalCrossentropy(fromLogits: true), SparseCategoricalCrossentropy(fromLogits: true), MeanSquaredError()]
+        for (n, loss) in losses.enumerated() {
+            let model = try Sequential(inputShape: [9, 7, 2], layers: [
+                ZeroPadding2D(padding: ((1, 2), (0, 3)), name: "pad"),
+                Conv2D(filters: 3, kernelSize: (3, 2), strides: (2, 1), padding: .valid, activation: .sigmoid, useBias: false,
+                       kernelInitializer: .heNormal, name: "conv"),
+                ReLU(maxValue: 3, name: "relu3"),
+                MaxPooling2D(poolSize: (3, 2), strides: (2, 2), padding: .same, name: "pool"),
+                DepthwiseConv2D(kernelSize: (1, 2), strides: (1, 1), padding: .same, depthMultiplier: 1, activation: .relu6,
+                                depthwiseInitializer: .randomNormal(mean: 0.1, stddev: 0.2), biasInitializer: .constant(0.5), name: "dw"),
+                ReLU(name: "relu"),
+                Dropout(rate: 0.5, name: "drop"),
+                GlobalAveragePooling2D(keepdims: true, name: "gap"),
+                Flatten(name: "flat"),
+                Dense(units: 4, kernelInitializer: .orthogonal(gain: 1.5), biasInitializer: .randomUniform(low: -0.1, high: 0.2), name: "logits"),
+            ], seed: 21)
+            model.compile(optimizer: Adam(learningRate: 0.02), loss: loss, metrics: n == 2 ? [] : [.accuracy])
+            var data = TestData(seed: 8)
+            let x = data.tensor([8, 9, 7, 2])
+            let y = n == 1 ? labelTensor(data.labels(8, classes: 4)) : oneHotRows(data.labels(8, classes: 4), classes: 4)
+            try model.fit(x: x, y: y, batchSize: 4, epochs: 1, shuffle: false, verbose: .silent)
+            for ext in ["keras", "h5"] {
+                let path = dir + "/variants\(n).\(ext)"
+                try model.save(to: path)
+                let read = try KerasModelFile.read(path)
+                let what = "\(loss.name) .\(ext)"
+                XCTAssertTrue(read.restoredOptimizerState, what)
+                assertSameModel(model, read.model, what)
+                let loaded = read.model
+                XCTAssertEqual((loaded.layer(named: "relu3") as? ReLU)?.maxValue, 3, what)
+                XCTAssertNil((loaded.layer(named: "relu") as? ReLU)?.maxValue, what)
+                XCTAssertEqual((loaded.layer(named: "conv") as? KernelLayer)?.kernelInitializer, .heNormal, what)
+                XCTAssertEqual((loaded.layer(named: "dw") as? KernelLayer)?.kernelInitializer, .randomNormal(mean: 0.1, stddev: 0.2), what)
+                XCTAssertEqual((loaded.layer(named: "dw") as? KernelLayer)?.biasInitializer, .constant(0.5), what)
+                XCTAssertEqual((loaded.layer(named: "logits") as? KernelLayer)?.kernelInitializer, .orthogonal(gain: 1.5), what)
+                XCTAssertNil((loaded.layer(named: "drop") as? Dropout)?.seed, what)
+                let pad = try XCTUnwrap(loaded.layer(named: "pad") as? ZeroPadding2D)
+                XCTAssertEqual([pad.padding.0.top, pad.padding.0.bottom, pad.padding.1.left, pad.padding.1.right], [1, 2, 0, 3], what)
+                XCTAssertEqual((loaded.loss as? CrossEntropyLoss)?.fromLogits, (loss as? CrossEntropyLoss)?.fromLogits, what)
+                XCTAssertEqual(Self.bits(try loaded.predict(x)), Self.bits(try model.predict(x)), what)
+                let e1 = try model.evaluate(x: x, y: y), e2 = try loaded.evaluate(x: x, y: y)
+                XCTAssertEqual(e1.loss.bitPattern, e2.loss.bitPattern, what)
+            }
+        }
+    }
+
     /// An uncompiled model round-trips without a compile config, and loads uncompiled.
     func testRoundTripUncompiled() throws {
         let model = try Sequential(inputShape: [4, 4, 1], layers: [Flatten(), Dense(units: 2, activation: .softmax)], seed: 1)
