@@ -113,7 +113,7 @@ enum KerasLayers {
                   ("synchronized", .bool(false))]
         case let l as Dropout:
             className = "Dropout"
-            c += [("rate", .float(l.rate)), ("seed", l.seed.map { .integer(Int(truncatingIfNeeded: $0 & 0x7FFF_FFFF_FFFF_FFFF)) } ?? .null),
+            c += [("rate", .float(l.rate)), ("seed", l.seed.map { .integer(Int(Int64(bitPattern: $0))) } ?? .null),
                   ("noise_shape", .null)]
         case is Flatten:
             className = "Flatten"

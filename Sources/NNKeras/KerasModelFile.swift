@@ -281,15 +281,20 @@ enum KerasWeightSource {
     /// the gradients), so a config cannot make a layer allocate more than its weights can fill.
     func budget(_ layer: String) -> (elements: Int, reason: String)? {
         let reason = "more than its weights in \(file) can fill"
-        guard let vars = try? variables(of: layer) else { return (0, reason) }
+        // Small layers always build, so the loader then names what is wrong with their weights (a
+        // missing variable, a shape, an integer dataset); only large ones are held to the file.
+        guard let vars = try? variables(of: layer) else { return (Self.minimumBudget, reason) }
         var total = 0
         for v in vars {
             // Shapes only: the reader checks sizes before it reads. `elementCount` reads no data.
-            guard let count = try? elementCount(layer: layer, variable: v.name) else { return (0, reason) }
-            total += count
+            guard let count = try? elementCount(layer: layer, variable: v.name) else { return (Self.minimumBudget, reason) }
+            total = total.addingReportingOverflow(count).partialValue
         }
-        return (2 * total, reason)
+        return (max(total.multipliedReportingOverflow(by: 2).partialValue, Self.minimumBudget), reason)
     }
+
+    /// What any layer may allocate whatever the file holds: 2^20 elements (4 MiB).
+    static let minimumBudget = 1 << 20
 
     private func elementCount(layer: String, variable: String) throws -> Int {
         switch self {
@@ -325,7 +330,10 @@ enum KerasWeightSource {
             var layerUpdates: [(Parameter, Tensor)] = []
             var mismatch: String?
             for (p, v) in zip(params, vars) {
-                let t = try v.read()
+                let t: Tensor
+                do { t = try v.read() } catch {
+                    throw IOError.invalidFile(path: file, format: "Keras weights file", reason: "layer '\(layer.name)' (\(layer.typeName)) \(p.name) (\(v.name)): \(error)")
+                }
                 if t.shape != p.value.shape {
                     mismatch = "layer '\(layer.name)' (\(layer.typeName)) \(p.name) has shape \(t.shape) in the file (\(v.name)) but \(p.value.shape) in the model"
                     break

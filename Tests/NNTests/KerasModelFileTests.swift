@@ -456,9 +456,9 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/m.bin"))
     }
 
-    /// BUG: a Dropout seed of 2^63 or more is written masked to 63 bits (KerasLayers.encode), so the
-    /// loaded layer has another seed and draws other masks than the saved one.
-    func testBUG_DropoutSeedAbove2To63RoundTrips() throws {
+    /// A Dropout seed of 2^63 or more keeps its 64 bits through a file (it was once masked to 63, so
+    /// the loaded layer drew other masks than the saved one).
+    func testDropoutSeedAbove2To63RoundTrips() throws {
         let seed: UInt64 = 0xF000_0000_0000_0001
         let model = try Sequential(inputShape: [4], layers: [Dropout(rate: 0.5, seed: seed, name: "drop"), Dense(units: 2, name: "d")])
         let path = dir + "/seed.keras"
@@ -699,13 +699,10 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
         assertContains(text, ["dense_1", "[32, 9]", "[32, 8]"], "wrong shape")
     }
 
-    /// BUG: a weight smaller than the model's (here [32, 7] for a [32, 8] kernel) is reported as the
-    /// parameter budget ("brings the layer's parameters … to more than N elements, more than its
-    /// weights … can fill", a KerasFileError "uses what this engine does not support") instead of
-    /// the loader's "kernel has shape [32, 7] in the file but [32, 8] in the model": the budget
-    /// (KerasWeightSource.budget, 2 × the file's elements) fires while building, before the shapes
-    /// are compared.
-    func testBUG_SmallerWeightShapeNamesBothShapes() throws {
+    /// A weight smaller than the model's (here [32, 7] for a [32, 8] kernel) is named with both shapes,
+    /// not reported as the parameter budget (which once fired while building, before the shapes
+    /// were compared; small layers now always build).
+    func testSmallerWeightShapeNamesBothShapes() throws {
         let model = try seqFlat()
         let weights = try Self.weightsImage(model) { layer, i, t in
             layer == "dense_1" && i == 0 ? .floats(Tensor(shape: [32, 7])) : .floats(t)
@@ -714,18 +711,16 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
         assertContains(readError(path, "smaller shape"), ["dense_1", "[32, 7]", "[32, 8]"], "smaller shape")
     }
 
-    /// BUG: an int64 dataset where a float bias belongs is reported as the parameter budget (see
-    /// above) rather than as what it is: the dataset holds integers, not floating-point numbers.
-    func testBUG_IntegerWeightSaysInteger() throws {
+    /// An int64 dataset where a float bias belongs is reported as what it is, naming the layer.
+    func testIntegerWeightSaysInteger() throws {
         let model = try seqFlat()
         let weights = try Self.weightsImage(model) { layer, i, t in layer == "dense_2" && i == 1 ? .integer(3) : .floats(t) }
         let path = try writeArchive("int2.keras", from: "seq_flat.keras", weights: weights)
         assertContains(readError(path, "integer bias"), ["dense_2", "integer"], "integer bias")
     }
 
-    /// BUG: a layer missing one of its variables in the file is reported as the parameter budget
-    /// rather than "has 1 variables in the file but 2 in the model".
-    func testBUG_MissingVariableSaysSo() throws {
+    /// A layer missing one of its variables says so ("has 1 variables in the file but 2").
+    func testMissingVariableSaysSo() throws {
         let model = try seqFlat()
         let weights = try Self.weightsImage(model) { layer, i, t in layer == "dense_1" && i == 1 ? .absent : .floats(t) }
         let path = try writeArchive("missing-var2.keras", from: "seq_flat.keras", weights: weights)
