@@ -188,6 +188,13 @@ public final class ImageFolder: SampleSource, @unchecked Sendable {
     // MARK: SampleSource
 
     /// Decodes, converts and resizes the images at `indices`, split over the worker threads.
+    /// Throws the first image that failed to decode while copying (`fit`, `evaluate` and `predict`
+    /// ask after every batch), naming the file.
+    public func checkHealth() throws { try checkFailures() }
+
+    /// Decoding files is worth doing on the `Batcher`'s own thread while the previous batch trains.
+    public var prefersPrefetch: Bool { true }
+
     public func copySamples(_ indices: ArraySlice<Int>, to destination: UnsafeMutablePointer<Float>) {
         let parts = max(1, min(indices.count, Parallel.partCount(indices.count, grain: 1)))
         Parallel.run(parts, DecodeWork(folder: self, indices: indices, destination: destination))

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Serves samples in mini-batches through two buffers allocated once, so a training loop does no
 /// allocation per batch: every batch is copied into `images` and `labels` (`min(batchSize, count)`
 /// samples long), and a smaller last batch is a `prefix(batch:)` view of the same buffers.
@@ -24,6 +26,9 @@ public final class Batcher {
     private let yRow: Int
     /// The view of the last short batch, kept so repeated epochs do not rebuild it.
     private var shortBatch: (images: Tensor, labels: Tensor)?
+    /// For a source that `prefersPrefetch`: a second pair of buffers that the next batch is copied
+    /// into on a thread of its own while the current one trains (nil otherwise).
+    private var prefetcher: Prefetcher?
 
     /// Batches of `x` and, when given, `y`, which must have as many samples.
     public init(x: any SampleSource, y: Tensor? = nil, batchSize: Int, shuffleSeed: UInt64? = nil) throws {
@@ -41,7 +46,12 @@ public final class Batcher {
         labels = Tensor(shape: [capacity] + (y.map { Array($0.shape.dropFirst()) } ?? [0]))
         order = Array(0..<x.sampleCount)
         yRow = y.map { $0.count / max(1, $0.shape[0]) } ?? 0
+        if x.prefersPrefetch && x.sampleCount > capacity {
+            prefetcher = Prefetcher(images: Tensor(shape: images.shape), labels: Tensor(shape: labels.shape), capacity: capacity)
+        }
     }
+
+    deinit { prefetcher?.stop() }
 
     /// Batches of a dataset's images (kept as bytes when loaded as bytes) and labels.
     public convenience init(dataset: Dataset, batchSize: Int, shuffleSeed: UInt64? = nil) throws {
@@ -62,22 +72,47 @@ public final class Batcher {
     /// Draws this epoch's order from `rng` (a model's generator, so its state fixes the order).
     /// Each order depends only on the generator's state, so a resumed run repeats it.
     public func shuffle(using rng: inout RandomGenerator) {
+        prefetcher?.cancel()
         for i in order.indices { order[i] = i }
         rng.shuffle(&order)
     }
 
     /// Copies batch `index` of the current order into the buffers and returns the filled part.
+    /// For a source that prefers prefetching, batch `index + 1` is then copied into the other pair
+    /// of buffers while the caller trains on this one; the returned tensors stay valid until the
+    /// next call, as without prefetching.
     public func batch(_ index: Int) -> (images: Tensor, labels: Tensor) {
         precondition(index >= 0 && index < batchCount, "batch \(index) out of range 0..<\(batchCount)")
         let start = index * batchSize
         let n = min(batchSize, count - start)
-        let indices = order[start..<(start + n)]
+        var (xs, ys) = (images, labels)
+        if let p = prefetcher {
+            // The batch the thread copied, if it is this one; else copy it here. Either way the
+            // buffers that now hold it are the pair the thread does not write next.
+            (xs, ys) = p.current
+            if !p.take(index) {
+                copy(order[start..<(start + n)], images: xs, labels: ys)
+            }
+            (xs, ys) = p.current
+            if index + 1 < batchCount {
+                let nextStart = start + n
+                p.start(index + 1, order[nextStart..<min(nextStart + batchSize, count)], batcher: self)
+            }
+        } else {
+            let indices = order[start..<(start + n)]
+            x.copySamples(indices, to: xs.pointer)
+            if let y { y.copySamples(indices, to: ys.pointer) }
+        }
+        if n == xs.shape[0] { return (xs, ys) }
+        if let s = shortBatch, s.labels.shape[0] == n, s.images.isSameView(as: xs.prefix(batch: n)) { return s }
+        shortBatch = (xs.prefix(batch: n), ys.prefix(batch: n))
+        return shortBatch!
+    }
+
+    /// Copies `indices` of the source into a pair of buffers (the prefetch thread's work).
+    fileprivate func copy(_ indices: ArraySlice<Int>, images: Tensor, labels: Tensor) {
         x.copySamples(indices, to: images.pointer)
         if let y { y.copySamples(indices, to: labels.pointer) }
-        if n == images.shape[0] { return (images, labels) }
-        if let s = shortBatch, s.labels.shape[0] == n { return s }
-        shortBatch = (images.prefix(batch: n), labels.prefix(batch: n))
-        return shortBatch!
     }
 
     /// One pass over the samples; each element overwrites the previous batch's buffers.
@@ -90,5 +125,81 @@ public final class Batcher {
             defer { index += 1 }
             return batcher.batch(index)
         }
+    }
+}
+
+/// The next batch copied on a thread of its own (one per `Batcher`, started once) into one of two
+/// pairs of buffers, so decoding image files hides behind the training step. The thread runs the
+/// source's `copySamples` under a one-thread pool of its own: a kernel it dispatches runs inline
+/// rather than competing with the training step for the engine's workers. Nothing is allocated
+/// per batch: the indices go through an array of `capacity` written in place.
+private final class Prefetcher: @unchecked Sendable {
+    private let pairs: [(images: Tensor, labels: Tensor)]
+    private var indices: [Int]
+    private var indexCount = 0
+    /// Which pair the caller holds now; the thread writes the other.
+    private var held = 0
+    /// The batch the thread is copying or has copied into the other pair, or nil.
+    private var pending: Int?
+    private weak var batcher: Batcher?
+    private let go = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private var stopping = false
+    private let pool = WorkerPool(threads: 1)
+
+    init(images: Tensor, labels: Tensor, capacity: Int) {
+        pairs = [(images, labels), (Tensor(shape: images.shape), Tensor(shape: labels.shape))]
+        indices = Array(repeating: 0, count: capacity)
+        // The thread holds the prefetcher until `stop` ends its loop.
+        let thread = Thread { self.loop() }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    var current: (images: Tensor, labels: Tensor) { pairs[held] }
+
+    /// Waits for an in-flight copy; true (and the copied pair now held) when it was batch `index`.
+    func take(_ index: Int) -> Bool {
+        guard let p = pending else { return false }
+        done.wait()
+        pending = nil
+        guard p == index else { return false }
+        held = 1 - held
+        return true
+    }
+
+    /// Forgets an in-flight copy (a new order is coming), after it finishes.
+    func cancel() {
+        if pending != nil { done.wait(); pending = nil }
+    }
+
+    /// Starts copying batch `index` (`slice` of the order) into the pair the caller does not hold.
+    func start(_ index: Int, _ slice: ArraySlice<Int>, batcher: Batcher) {
+        indexCount = slice.count
+        for (k, i) in zip(0..., slice) { indices[k] = i }
+        self.batcher = batcher
+        pending = index
+        go.signal()
+    }
+
+    func stop() {
+        cancel()
+        stopping = true
+        go.signal()
+    }
+
+    private func loop() {
+        pool.installed {
+            while true {
+                go.wait()
+                if stopping { break }
+                if let batcher {
+                    let other = pairs[1 - held]
+                    batcher.copy(indices[0..<indexCount], images: other.images, labels: other.labels)
+                }
+                done.signal()
+            }
+        }
+        pool.retire()
     }
 }

@@ -15,6 +15,17 @@ public protocol SampleSource {
     func subset(_ indices: [Int]) -> Self
     /// All samples as one Float32 tensor `[sampleCount] + sampleShape`.
     var tensor: Tensor { get }
+    /// Throws what went wrong while copying samples (an image file that no longer decodes):
+    /// `copySamples` cannot throw, so `fit`, `evaluate` and `predict` ask after every batch.
+    func checkHealth() throws
+    /// Whether copying a batch costs enough (decoding files) that a `Batcher` should copy the next
+    /// batch on a thread of its own while the current one trains.
+    var prefersPrefetch: Bool { get }
+}
+
+extension SampleSource {
+    public func checkHealth() throws {}
+    public var prefersPrefetch: Bool { false }
 }
 
 extension Tensor: SampleSource {

@@ -101,6 +101,7 @@ extension Sequential {
             for step in 0..<steps {
                 for c in callbacks { try c.onBatchBegin(step, model: self) }
                 let (xb, yb) = batcher.batch(step)
+                try batcher.x.checkHealth()
                 let result = try trainStep(x: xb, y: yb)
                 if !result.loss.isFinite {
                     let logs = Logs(loss: result.loss, samples: seen, seconds: elapsed())
@@ -183,6 +184,7 @@ extension Sequential {
         var lossSum: Double = 0, correct = 0
         for b in 0..<batcher.batchCount {
             let (xb, yb) = batcher.batch(b)
+            try batcher.x.checkHealth()
             let output = try forward(xb, training: false)
             lossSum += Double(try head.loss(output: output, target: yb, gradient: nil)) * Double(xb.shape[0])
             if metrics.contains(.accuracy) { correct += Metric.correctCount(output: output, target: yb) }
@@ -203,7 +205,9 @@ extension Sequential {
         let result = Tensor(shape: [x.sampleCount] + outputShape)
         let width = outputShape.reduce(1, *)
         for b in 0..<batcher.batchCount {
-            let out = try forward(batcher.batch(b).images, training: false)
+            let images = batcher.batch(b).images
+            try batcher.x.checkHealth()
+            let out = try forward(images, training: false)
             (result.pointer + b * batchSize * width).update(from: out.pointer, count: out.count)
         }
         return result
