@@ -23,6 +23,8 @@ public struct KerasModelFile {
     public let restoredOptimizerState: Bool
     /// Parts of the compile config not restored (an unsupported metric, say), as Keras warns.
     public let warnings: [String]
+    /// The class names the model was saved with (`save(to:classNames:)`; Keras itself stores none).
+    public let classNames: [String]?
 
     /// Keras 3's zip archive, or the HDF5 file of Keras 2 and `model.save("m.h5")`.
     public enum Format: String, Sendable { case keras, h5 }
@@ -73,8 +75,14 @@ public struct KerasModelFile {
         }
         let config = try KerasFiles.json(entry("config.json"), name: "\(path)/config.json")
         var version: String?
-        if let metadata = entries.first(where: { $0.name == "metadata.json" }) {
-            version = (try? KerasFiles.json(metadata.data, name: "\(path)/metadata.json"))?["keras_version"]?.stringValue
+        var classNames: [String]?
+        if let metadata = entries.first(where: { $0.name == "metadata.json" }),
+           let json = try? KerasFiles.json(metadata.data, name: "\(path)/metadata.json") {
+            version = json["keras_version"]?.stringValue
+            classNames = json["class_names"]?.arrayValue.flatMap { a in
+                let names = a.compactMap(\.stringValue)
+                return names.count == a.count && names.count <= 1 << 16 ? names : nil
+            }
         }
         let weights = try HDF5File.open(image: entry("model.weights.h5"), name: "\(path)/model.weights.h5")
         let architecture = try KerasModelConfig.architecture(config, path: path)
@@ -97,7 +105,7 @@ public struct KerasModelFile {
             }
         }
         return KerasModelFile(model: model, format: .keras, kerasVersion: version, name: architecture.name,
-                              restoredOptimizerState: restored, warnings: warnings)
+                              restoredOptimizerState: restored, warnings: warnings, classNames: classNames)
     }
 
     private static func readH5(_ file: HDF5File, path: String, _ options: Options) throws -> KerasModelFile {
@@ -131,8 +139,9 @@ public struct KerasModelFile {
             }
         }
         let version = try root.stringAttribute("keras_version")
+        let classNames = try root.stringArrayAttribute("class_names").flatMap { $0.count <= 1 << 16 ? $0 : nil }
         return KerasModelFile(model: model, format: .h5, kerasVersion: version, name: architecture.name,
-                              restoredOptimizerState: restored, warnings: warnings)
+                              restoredOptimizerState: restored, warnings: warnings, classNames: classNames)
     }
 }
 
@@ -140,12 +149,13 @@ extension Sequential {
     /// Keras `model.save(path)`: the whole model — architecture, weights, compile config and
     /// optimizer state — as a `.keras` archive, or as a legacy `.h5` file when `path` ends in
     /// `.h5`/`.hdf5`. Written atomically (the one output-file rule). Keras's `load_model` reads both.
-    public func save(to path: String) throws {
+    /// `classNames` go into the file's metadata (Keras ignores them) for `predict` to name classes.
+    public func save(to path: String, classNames: [String]? = nil) throws {
         let lower = path.lowercased()
         if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") {
-            try AtomicFile.write(KerasFileWriter.legacyH5(self), to: path)
+            try AtomicFile.write(KerasFileWriter.legacyH5(self, classNames: classNames), to: path)
         } else if lower.hasSuffix(".keras") {
-            try AtomicFile.write(KerasFileWriter.kerasArchive(self), to: path)
+            try AtomicFile.write(KerasFileWriter.kerasArchive(self, classNames: classNames), to: path)
         } else {
             throw NNError.invalidArgument("save(to: \(path)): the path must end in .keras (Keras 3's format) or .h5 (legacy); weights alone go to saveWeights(to:) (safetensors)")
         }
@@ -415,12 +425,16 @@ enum KerasFileWriter {
     static let kerasVersion = "3.15.1"
 
     /// `metadata.json`, `config.json`, `model.weights.h5` in a zip without compression, as Keras writes.
-    static func kerasArchive(_ model: Sequential) throws -> Data {
+    static func kerasArchive(_ model: Sequential, classNames: [String]? = nil) throws -> Data {
         var config = try KerasModelConfig.config(of: model)
         if let compile = try KerasModelConfig.compileConfig(of: model) { config.append(("compile_config", compile)) }
         let date = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
-        let metadata: JSONValue = .object([("keras_version", .string(kerasVersion)), ("date_saved", .string(date)),
+        var metadata: JSONValue = .object([("keras_version", .string(kerasVersion)), ("date_saved", .string(date)),
                                            ("saved_by", .string("NN (Swift CNN engine)"))])
+        if let classNames, case var .object(members) = metadata {
+            members.append(("class_names", .array(classNames.map { .string($0) })))
+            metadata = .object(members)
+        }
         let h5 = try HDF5Writer()
         try h5.createGroup("layers")
         let keys = KerasWeightSource.keras3Keys(model.layers)
@@ -445,8 +459,9 @@ enum KerasFileWriter {
     }
 
     /// A legacy `.h5` as Keras's `model.save("m.h5")` writes it.
-    static func legacyH5(_ model: Sequential) throws -> Data {
+    static func legacyH5(_ model: Sequential, classNames: [String]? = nil) throws -> Data {
         let h5 = try HDF5Writer()
+        if let classNames { try h5.setStringArrayAttribute("class_names", classNames, on: "/") }
         var config = try KerasModelConfig.config(of: model)
         config.removeAll { $0.key == "build_config" }
         try h5.setStringAttribute("backend", "tensorflow", on: "/")

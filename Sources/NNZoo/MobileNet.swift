@@ -43,12 +43,12 @@ public enum MobileNet {
 
     /// A MobileNet v1 for `inputShape` images. `alpha` scales every layer's filters (Keras's width
     /// multiplier: int(filters · alpha)); `depthMultiplier` is each depthwise layer's; `dropout` is
-    /// the rate before `conv_preds`. Without the top, `pooling: .average` ends in a flat feature
+    /// the rate before `conv_preds`; `preprocessing` layers go in front. Without the top, `pooling: .average` ends in a flat feature
     /// vector (`GlobalAveragePooling2D`), `.none` in the last block's `[h, w, 1024·alpha]` map.
     public static func build(inputShape: [Int] = [224, 224, 3], alpha: Double = 1, depthMultiplier: Int = 1,
                              dropout: Float = 1e-3, includeTop: Bool = true, pooling: Pooling = .none,
                              classes: Int = 1000, classifierActivation: Activation = .softmax,
-                             seed: UInt64 = 0) throws -> Sequential {
+                             seed: UInt64 = 0, preprocessing: [Layer] = []) throws -> Sequential {
         guard inputShape.count == 3 else {
             throw NNError.invalidArgument("MobileNet needs images [height, width, channels], got input shape \(inputShape)")
         }
@@ -60,7 +60,7 @@ public enum MobileNet {
             throw NNError.invalidArgument("MobileNet: alpha (\(alpha)), depth multiplier (\(depthMultiplier)) and classes (\(classes)) must be positive")
         }
         return try Sequential(inputShape: inputShape,
-                              layers: layers(inputShape: inputShape, alpha: alpha, depthMultiplier: depthMultiplier,
+                              layers: preprocessing + layers(inputShape: inputShape, alpha: alpha, depthMultiplier: depthMultiplier,
                                              dropout: dropout, includeTop: includeTop, pooling: pooling, classes: classes,
                                              classifierActivation: classifierActivation),
                               seed: seed)

@@ -30,19 +30,20 @@ public enum ModelZoo {
 
     /// Builds a model by name for `inputShape` images and `classes` classes.
     /// `alpha` is MobileNet's width multiplier (see `MobileNet.checkAlpha`); other models ignore it.
+    /// `preprocessing` layers (Rescaling, augmentation) go in front, as a Keras user puts them.
     public static func build(_ name: String, inputShape: [Int] = [28, 28, 1], classes: Int = 10, seed: UInt64 = 0,
-                             alpha: Double = 1) throws -> Sequential {
+                             alpha: Double = 1, preprocessing: [Layer] = []) throws -> Sequential {
         switch name {
         case "mlp":
             // Flatten → Dense(128, relu) → Dense(10, softmax): the Keras beginner tutorial.
-            return try Sequential(inputShape: inputShape, layers: [
+            return try Sequential(inputShape: inputShape, layers: preprocessing + [
                 Flatten(),
                 Dense(units: 128, activation: .relu),
                 Dense(units: classes, activation: .softmax),
             ], seed: seed)
         case "convnet":
             // The Keras "simple MNIST convnet" reduced to one conv block.
-            return try Sequential(inputShape: inputShape, layers: [
+            return try Sequential(inputShape: inputShape, layers: preprocessing + [
                 Conv2D(filters: 32, kernelSize: 3, activation: .relu),
                 MaxPooling2D(poolSize: 2),
                 Flatten(),
@@ -53,7 +54,7 @@ public enum ModelZoo {
             // Conv2D(32) → BN → pool, then two Conv2D(64) → BN → pool, then a BatchNorm/Dropout dense head;
             // same padding and ReLU throughout, L2 1e-4 on every kernel, Dropout after each block.
             let l2: Float = 1e-4
-            return try Sequential(inputShape: inputShape, layers: [
+            return try Sequential(inputShape: inputShape, layers: preprocessing + [
                 Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu, kernelL2: l2),
                 BatchNormalization(),
                 MaxPooling2D(poolSize: 2),
@@ -72,7 +73,7 @@ public enum ModelZoo {
             ], seed: seed)
         case "mobilenet":
             // Keras's MobileNet v1, alpha 1 (see MobileNet.swift; inputs under 32×32 get a stride-1 conv1).
-            return try MobileNet.build(inputShape: inputShape, alpha: alpha, classes: classes, seed: seed)
+            return try MobileNet.build(inputShape: inputShape, alpha: alpha, classes: classes, seed: seed, preprocessing: preprocessing)
         default:
             throw NNError.invalidArgument("unknown model '\(name)'; choose one of \(names.joined(separator: ", "))")
         }

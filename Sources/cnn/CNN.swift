@@ -17,45 +17,6 @@ struct CNN: ParsableCommand {
     )
 }
 
-/// Options every command that reads data shares.
-struct DataOptions: ParsableArguments {
-    @Option(help: "Directory with the four MNIST-named IDX files (gzipped or not).")
-    var data: String = DataSets.fashionMNISTDirectory
-
-    @Option(help: "Threads the engine uses, 1...\(DataOptions.maxThreads) (default: the core count, or OPENBLAS_NUM_THREADS when set).")
-    var threads: Int?
-
-    /// One OS thread is created per requested thread, so an absurd count would exhaust the system
-    /// (issue 13: 12,783 threads for `--threads 100000`). 256 is far above any core count this
-    /// engine gains from (its kernels stop scaling long before) and cheap to create.
-    static let maxThreads = 256
-
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if let threads, threads > Self.maxThreads {
-            throw ValidationError("--threads must be at most \(Self.maxThreads), got \(threads)")
-        }
-    }
-
-    func apply() { if let threads { Parallel.threads = threads } }
-
-    /// Loads both sets; a file given as `--data` and a test set whose images differ in shape from
-    /// the training set's are named here, before a layer would report a shape error.
-    func load() throws -> (train: Dataset, test: Dataset) {
-        if OutputPaths.exists(data) && !OutputPaths.isDirectory(data) {
-            throw NNError.invalidArgument("--data \(data) is a file, not a directory (give the directory holding the four IDX files)")
-        }
-        let (train, test) = try DataSets.load(directory: data)
-        if train.sampleShape != test.sampleShape {
-            let base = URL(fileURLWithPath: data).appendingPathComponent(DataSets.testImagesFile).path
-            let name = OutputPaths.exists(base) ? base : base + ".gz"
-            func dims(_ s: [Int]) -> String { s.map(String.init).joined(separator: "×") }
-            throw NNError.invalidArgument("\(name) has images of \(dims(test.sampleShape)) but the training images are \(dims(train.sampleShape))")
-        }
-        return (train, test)
-    }
-}
-
 /// Options naming a model: one of the zoo's, or a Keras model file.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Model: \(ModelZoo.names.joined(separator: ", ")) (default: convnet).")
@@ -88,9 +49,11 @@ struct ModelOptions: ParsableArguments {
 
     /// A zoo model built for the data, or the file's model checked against the data: the input
     /// shape must be the images' and the output must have a probability per class.
-    func build(for data: Dataset, seed: UInt64 = 0, compile: Bool = false, reinitialize: Bool = false) throws -> Sequential {
+    func build(for data: Dataset, seed: UInt64 = 0, compile: Bool = false, reinitialize: Bool = false,
+               preprocessing: [Layer] = []) throws -> Sequential {
         guard let file = try loadFile(compile: compile, seed: seed, reinitialize: reinitialize) else {
-            return try ModelZoo.build(model ?? "convnet", inputShape: data.sampleShape, classes: data.classCount, seed: seed)
+            return try ModelZoo.build(model ?? "convnet", inputShape: data.sampleShape, classes: data.classCount, seed: seed,
+                                      preprocessing: preprocessing)
         }
         let model = file.model
         func dims(_ s: [Int]) -> String { s.map(String.init).joined(separator: "×") }
@@ -131,7 +94,9 @@ struct SavedModelOptions: ParsableArguments {
     func load() throws -> (model: Sequential, train: Dataset, test: Dataset) {
         dataOptions.apply()
         let (train, test) = try dataOptions.load()
-        let model = try modelOptions.build(for: test, compile: true)
+        // A zoo model trained on an image folder has Rescaling(1/255) in front (see `Train`).
+        let model = try modelOptions.build(for: test, compile: true,
+                                           preprocessing: dataOptions.isImageFolder ? [Rescaling(scale: 1 / 255, name: "rescaling")] : [])
         if let weights { try loadWeights(into: model, from: weights) }
         // The data's labels are class indices: the file's cross-entropy, made sparse, keeps its from_logits.
         let fromLogits = (model.loss as? CrossEntropyLoss)?.fromLogits ?? false

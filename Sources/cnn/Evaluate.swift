@@ -3,6 +3,7 @@ import Foundation
 import NN
 import NNData
 import NNKeras
+import NNImages
 import NNReport
 import NNZoo
 
@@ -20,7 +21,7 @@ struct Evaluate: ParsableCommand {
 }
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Predict the class of chosen test images.")
+    static let configuration = CommandConfiguration(abstract: "Predict the class of chosen test images, or of image files (--image).")
     @OptionGroup var saved: SavedModelOptions
     @Option(parsing: .upToNextOption, help: "Indices of test images.")
     var index: [Int] = [0]
@@ -28,15 +29,19 @@ struct Predict: ParsableCommand {
     var top: Int = 3
     @Option(help: "Also write every chosen image's full probability row as JSON ([[p0, p1, …], …]) here.")
     var probabilitiesJson: String?
+    @Option(parsing: .upToNextOption, help: "Image files (PNG, JPEG, BMP, GIF) to classify instead of test images: resized to the model's input, in its colour mode.")
+    var image: [String] = []
 
     func validate() throws {
         if top < 1 { throw ValidationError("--top must be at least 1, got \(top)") }
         if index.contains(where: { $0 < 0 }) { throw ValidationError("--index values must not be negative") }
+        if image.count > 100_000 { throw ValidationError("--image takes at most 100,000 files") }
     }
 
     func run() throws {
         try NNCommand.run {
             try OutputPaths.check([.init("--probabilities-json", probabilitiesJson)])
+            if !image.isEmpty { return try predictFiles() }
             let (model, _, test) = try saved.load()
             if let bad = index.first(where: { $0 >= test.count }) {
                 throw NNError.invalidArgument("--index \(bad) is out of range: the test set has \(test.count) images")
@@ -57,6 +62,64 @@ struct Predict: ParsableCommand {
                 printLine("image \(i): predicted \(best) (\(className(best))), true \(truth) (\(className(truth))) - top: " + tops.joined(separator: ", "))
             }
         }
+    }
+}
+
+extension Predict {
+    /// `--image`: each file decoded in the model's colour mode, resized to its input (bilinear, as
+    /// Keras's image loading does), predicted, and printed with its top classes by name.
+    func predictFiles() throws {
+        saved.dataOptions.apply()
+        let model: Sequential
+        var classNames: [String]?
+        if let file = try saved.modelOptions.loadFile(compile: false) {
+            model = file.model
+            classNames = file.classNames
+            if let weights = saved.weights { try loadWeights(into: model, from: weights) }
+        } else {
+            let (loaded, _, test) = try saved.load()
+            model = loaded
+            classNames = test.classNames
+            if let weights = saved.weights, let names = SafeTensorsClassNames.read(weights) { classNames = names }
+        }
+        let shape = model.inputShape
+        guard shape.count == 3, (1...4).contains(shape[2]) else {
+            throw NNError.invalidArgument("--image needs a model of images [height, width, 1…4 channels]; this one takes \(shape)")
+        }
+        // Pixels are 0–255 as Keras loads them; a model without Rescaling in front was trained on
+        // 0–1 inputs (the engine's IDX data), so those get the same 1/255 here.
+        let rescales = model.layers.first is Rescaling
+        let batch = Tensor(shape: [image.count] + shape)
+        let size = shape.reduce(1, *)
+        for (i, path) in image.enumerated() {
+            let decoded = try ImageFile.decode(path: path, channels: shape[2])
+            let pixels = try decoded.resized(height: shape[0], width: shape[1])
+            guard pixels.count == size else { throw NNError.invalidArgument("\(path): decoded to \(pixels.shape), expected \(shape)") }
+            let scale: Float = rescales ? 1 : 1 / 255
+            for k in 0..<size { batch[flat: i * size + k] = pixels[flat: k] * scale }
+        }
+        let probabilities = try model.predict(batch)
+        let classes = model.outputShape.reduce(1, *)
+        if let probabilitiesJson {
+            let rows = image.indices.map { row in (0..<classes).map { Double(probabilities[flat: row * classes + $0]) } }
+            try AtomicFile.write(JSONSerialization.data(withJSONObject: rows), to: probabilitiesJson)
+        }
+        func name(_ c: Int) -> String { c < (classNames?.count ?? 0) ? classNames![c] : "class \(c)" }
+        for (row, path) in image.enumerated() {
+            let p = (0..<classes).map { probabilities[flat: row * classes + $0] }
+            let ranked = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
+            printLine("\(path): " + ranked.map { String(format: "%@ %.3f", name($0), p[$0]) }.joined(separator: ", "))
+        }
+    }
+}
+
+/// The class names `cnn train --save` records in a safetensors file's metadata.
+enum SafeTensorsClassNames {
+    static func read(_ path: String) -> [String]? {
+        guard !KerasModelFile.isKerasFile(path), let file = try? SafeTensors.load(path),
+              let text = file.metadata["class_names"],
+              let names = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else { return nil }
+        return names
     }
 }
 

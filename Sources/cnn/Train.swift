@@ -122,6 +122,16 @@ struct Train: ParsableCommand {
     func preflight() throws -> CheckpointLock? {
         try OutputPaths.check([.init("--checkpoint", checkpoint), .init("--save", save), .init("--history-json", historyJson),
                                .init("--report", report, .directory)])
+        // Nothing is written into an image folder: a report's PNGs there would become training images.
+        if dataOptions.isImageFolder {
+            for folder in [dataOptions.data] + (dataOptions.testData.map { [$0] } ?? []) {
+                for (flag, path) in [("--checkpoint", checkpoint), ("--save", save), ("--history-json", historyJson), ("--report", report)] {
+                    if let path, AtomicFile.isInside(path, directory: folder) || OutputPaths.sameTarget(path, folder) {
+                        throw NNError.invalidArgument("\(flag) \(path) is inside the image folder \(folder); write outputs elsewhere (they would be read as images)")
+                    }
+                }
+            }
+        }
         // No output may replace an input data file, and the report directory (replaced whole) may not hold one.
         let names: [String] = [DataSets.trainImagesFile, DataSets.trainLabelsFile, DataSets.testImagesFile, DataSets.testLabelsFile]
         var dataFiles: [String] = []
@@ -177,11 +187,12 @@ struct Train: ParsableCommand {
     }
 
     /// `--save`: the whole model in Keras's format for `.keras`/`.h5`, else safetensors weights.
-    func saveModel(_ model: Sequential, to path: String) throws {
+    func saveModel(_ model: Sequential, to path: String, classNames: [String]) throws {
         if Self.savesWholeModel(path) {
-            try model.save(to: path)
+            try model.save(to: path, classNames: classNames)
         } else {
-            try model.saveWeights(to: path, metadata: ["model": modelOptions.name])
+            let names = String(decoding: try JSONSerialization.data(withJSONObject: classNames), as: UTF8.self)
+            try model.saveWeights(to: path, metadata: ["model": modelOptions.name, "class_names": names])
         }
     }
 
@@ -192,9 +203,15 @@ struct Train: ParsableCommand {
             let interrupts = InterruptReporter.install(checkpoint: checkpoint)
             dataOptions.apply()
             let recipe = ModelZoo.recipe(modelOptions.model ?? "convnet")
-            var (train, test) = try dataOptions.load()
+            var (train, test, testSource) = try dataOptions.loadDescribed()
             if let limit, limit < train.count { train = train.prefix(limit) }
-            let model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize)
+            if dataOptions.isImageFolder {
+                printLine("data: \(train.count) images of \(train.classCount) classes (\(train.classNames.prefix(10).joined(separator: ", "))\(train.classCount > 10 ? ", …" : "")) from \(dataOptions.data); test set: \(test.count) images, \(testSource)")
+            }
+            // Image folders hold 0–255 pixels, as Keras's image_dataset_from_directory gives them:
+            // a zoo model gets Keras's Rescaling(1/255) in front (a model file brings its own).
+            let preprocessing: [Layer] = dataOptions.isImageFolder ? [Rescaling(scale: 1 / 255, name: "rescaling")] : []
+            let model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize, preprocessing: preprocessing)
             // A model file's own optimizer (with its state) continues unless --optimizer names another.
             let opt: Optimizer
             if optimizer == nil, let fileOptimizer = model.optimizer {
@@ -243,7 +260,7 @@ struct Train: ParsableCommand {
                 // last good batch's weights can be finite but already huge.
                 if let save {
                     if let epoch = lastFinite.restore(into: model) {
-                        try saveModel(model, to: save)
+                        try saveModel(model, to: save, classNames: train.classNames)
                         printLine("saved the weights of epoch \(epoch), the last epoch end with a finite loss, to \(save)")
                     } else {
                         printLine("no epoch ended with a finite loss; nothing saved to \(save)")
@@ -255,7 +272,7 @@ struct Train: ParsableCommand {
             let sps = history.samplesPerSecond
             printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
             if let save {
-                try saveModel(model, to: save)
+                try saveModel(model, to: save, classNames: train.classNames)
                 printLine(Self.savesWholeModel(save) ? "saved the model to \(save)" : "saved weights to \(save)")
             }
             if let historyJson {
