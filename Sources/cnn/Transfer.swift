@@ -12,7 +12,7 @@ import NNZoo
 /// whole network fine-tuned after (b), and a closed-form ridge head on the frozen base's features.
 struct Transfer: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Transfer learning: pretrain on Fashion-MNIST classes 0-4, then learn 5-9 from a few labels (scratch vs frozen base + new head vs fine-tuned, and a ridge head).")
+        abstract: "Transfer learning: pretrain on the first half of the classes (Fashion-MNIST's 0-4), then learn the rest from a few labels (scratch vs frozen base + new head vs fine-tuned, and a ridge head); with a pretrained --model-file or --load-base, learn every class of --data.")
 
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Base network: deep-convnet or mobilenet.")
@@ -21,7 +21,7 @@ struct Transfer: ParsableCommand {
     var alpha: Double = 0.25
     @Option(help: "Labelled training images per new class.")
     var labelsPerClass: Int = 50
-    @Option(help: "Pretraining epochs on classes 0-4.")
+    @Option(help: "Pretraining epochs on the source classes.")
     var pretrainEpochs: Int = 2
     @Option(help: "Epochs for (a) the scratch model and (b) the new head.")
     var epochs: Int = 30
@@ -55,7 +55,20 @@ struct Transfer: ParsableCommand {
     /// The largest `--alpha` accepted.
     static let maxAlpha = 4.0
 
-    static let sourceClasses = Array(0..<5), targetClasses = Array(5..<10)
+    /// The classes the base is pretrained on and those learned from a few labels: the two halves
+    /// of the data's classes (Fashion-MNIST: 0-4 and 5-9), or, with a pretrained base given
+    /// (--model-file, --load-base), none and all.
+    func classSplit(_ count: Int) -> (source: [Int], target: [Int]) {
+        if modelFile != nil || loadBase != nil { return ([], Array(0..<count)) }
+        return (Array(0..<count / 2), Array(count / 2..<count))
+    }
+
+    static func describe(_ classes: [Int], _ names: [String]) -> String {
+        guard let first = classes.first, let last = classes.last else { return "no classes" }
+        let range = classes.count > 1 ? "classes \(first)-\(last)" : "class \(first)"
+        let shown = classes.prefix(6).map { $0 < names.count ? names[$0] : "\($0)" }.joined(separator: ", ")
+        return "\(range) (\(shown)\(classes.count > 6 ? ", …" : ""))"
+    }
 
     func validate() throws {
         guard ["deep-convnet", "mobilenet"].contains(base) else {
@@ -94,18 +107,21 @@ struct Transfer: ParsableCommand {
             }
 
             let (train, test) = try dataOptions.load()
-            guard train.classCount >= 10 else {
-                throw NNError.invalidArgument("--data \(dataOptions.data) has \(train.classCount) classes; transfer needs 10 (0-4 to pretrain, 5-9 to transfer to)")
+            let (sourceClasses, targetClasses) = classSplit(train.classCount)
+            guard targetClasses.count >= 2, sourceClasses.isEmpty || sourceClasses.count >= 2 else {
+                throw NNError.invalidArgument("--data \(dataOptions.data) has \(train.classCount) classes; transfer needs at least 4 (two halves: pretrain on one, transfer to the other), or 2 with a pretrained --model-file or --load-base")
             }
-            let sourceTrain = train.filter(classes: Self.sourceClasses, relabel: true)
-            let sourceTest = test.filter(classes: Self.sourceClasses, relabel: true)
-            let target = train.filter(classes: Self.targetClasses, relabel: true).take(perClass: labelsPerClass, seed: seed)
-            let targetTest = test.filter(classes: Self.targetClasses, relabel: true)
-            let classes = Self.targetClasses.count
-            printLine("transfer: base \(baseDescription), pretrain on classes 0-4 (\(sourceTrain.count) images), "
-                      + "learn classes 5-9 from \(target.count) images (\(labelsPerClass) per class), test on \(targetTest.count)")
+            let sourceTrain = train.filter(classes: sourceClasses, relabel: true)
+            let sourceTest = test.filter(classes: sourceClasses, relabel: true)
+            let target = train.filter(classes: targetClasses, relabel: true).take(perClass: labelsPerClass, seed: seed)
+            let targetTest = test.filter(classes: targetClasses, relabel: true)
+            let classes = targetClasses.count
+            let sourceName = Self.describe(sourceClasses, train.classNames), targetName = Self.describe(targetClasses, train.classNames)
+            printLine("transfer: base \(baseDescription), "
+                      + (sourceClasses.isEmpty ? "" : "pretrain on \(sourceName) (\(sourceTrain.count) images), ")
+                      + "learn \(targetName) from \(target.count) images (\(labelsPerClass) per class), test on \(targetTest.count)")
 
-            // Pretrain the base on classes 0-4 and save it.
+            // Pretrain the base on the source classes and save it.
             let basePath: String
             var pretrainAccuracy: Float?
             if let modelFile {
@@ -115,9 +131,9 @@ struct Transfer: ParsableCommand {
                 basePath = loadBase
                 printLine("base: loading \(loadBase) (no pretraining)")
             } else {
-                let pretrained = try makeModel(classes: Self.sourceClasses.count, inputShape: train.sampleShape)
+                let pretrained = try makeModel(classes: sourceClasses.count, inputShape: train.sampleShape)
                 pretrained.compile(optimizer: Adam(learningRate: 1e-3), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
-                printLine("pretraining \(pretrainEpochs) epochs on classes 0-4:")
+                printLine("pretraining \(pretrainEpochs) epochs on \(sourceName):")
                 try timed("pretrain_seconds") {
                     _ = try pretrained.fit(sourceTrain, batchSize: 64, epochs: pretrainEpochs)
                 }
@@ -126,8 +142,8 @@ struct Transfer: ParsableCommand {
                 pretrainAccuracy = acc
                 basePath = saveBase ?? FileManager.default.temporaryDirectory
                     .appendingPathComponent("cnn-transfer-\(base)-seed\(seed).safetensors").path
-                try pretrained.saveWeights(to: basePath, metadata: ["model": base, "classes": "0-4"])
-                printLine(String(format: "pretrained base: test accuracy %.4f on classes 0-4; saved to ", acc) + basePath)
+                try pretrained.saveWeights(to: basePath, metadata: ["model": base, "classes": sourceClasses.map(String.init).joined(separator: ",")])
+                printLine(String(format: "pretrained base: test accuracy %.4f on the source classes; saved to ", acc) + basePath)
             }
 
             // (a) The same network from scratch on the few labels.
@@ -180,7 +196,7 @@ struct Transfer: ParsableCommand {
             timings["total_seconds"] = Date().timeIntervalSince(started)
 
             printLine("")
-            printLine("test accuracy on classes 5-9, \(labelsPerClass) labels per class (\(base)):")
+            printLine("test accuracy on \(targetName), \(labelsPerClass) labels per class (\(baseDescription)):")
             func padded(_ s: String) -> String { s + String(repeating: " ", count: max(0, 34 - s.count)) }
             printLine("  " + padded("") + "  accuracy   train time")
             func row(_ name: String, _ acc: Float, _ seconds: Double?) {
@@ -222,6 +238,11 @@ struct Transfer: ParsableCommand {
         }
     }
 
+    /// Image folders hold 0–255 pixels: a zoo base gets Keras's Rescaling(1/255) in front.
+    private var preprocessing: [Layer] {
+        dataOptions.isImageFolder ? [Rescaling(scale: 1 / 255, name: "rescaling")] : []
+    }
+
     private var baseDescription: String { modelFile ?? (base == "mobilenet" ? "mobilenet (alpha \(alpha))" : base) }
 
     /// The model file's architecture (its weights when `weights`), checked against the data, with
@@ -244,11 +265,11 @@ struct Transfer: ParsableCommand {
         switch base {
         case "mobilenet":
             // Keras's transfer recipe: MobileNet without its top, average-pooled, then a Dense head.
-            let layers = MobileNet.layers(inputShape: shape, alpha: alpha, includeTop: false, pooling: .average)
+            let layers = preprocessing + MobileNet.layers(inputShape: shape, alpha: alpha, includeTop: false, pooling: .average)
                 + [Dense(units: classes, activation: .softmax, name: "predictions")]
             return try Sequential(inputShape: shape, layers: layers, seed: seed)
         default:
-            return try ModelZoo.build(base, inputShape: shape, classes: classes, seed: seed)
+            return try ModelZoo.build(base, inputShape: shape, classes: classes, seed: seed, preprocessing: preprocessing)
         }
     }
 
