@@ -87,17 +87,21 @@ package enum FeatureMapImages {
 
     /// Sample `index` of an image batch `[N, H, W, C]` with values in `range`: gray for one
     /// channel, RGB for three, channel 0 otherwise.
-    package static func sample(_ index: Int, of images: Tensor, range: ClosedRange<Float> = 0...1, upscale: Int = 1) -> RasterImage {
+    package static func sample(_ index: Int, of images: Tensor, range: ClosedRange<Float>? = nil, upscale: Int = 1) -> RasterImage {
         precondition(images.rank == 4 && index >= 0 && index < images.shape[0],
                      "sample \(index) of images \(images.shape): need [N, H, W, C] and 0 <= index < N")
         let (h, w, c) = (images.shape[1], images.shape[2], images.shape[3])
         let base = images.pointer + index * h * w * c
+        // Without a range: 0–1 (the engine's IDX data), or 0–255 when a value says the pixels are
+        // unscaled (image folders, as Keras loads them).
+        let range = range ?? ((0..<(h * w * c)).contains { base[$0] > 1.5 } ? 0...255 : 0...1)
         let span = range.upperBound - range.lowerBound
         func byte(_ v: Float) -> UInt8 {
             let t = span > 0 ? (v - range.lowerBound) / span : 0
             return UInt8(((t.isFinite ? t : 0).clamped(0, 1) * 255).rounded())
         }
-        let channels = c == 3 ? 3 : 1
+        // RGB and RGBA show in colour (alpha dropped); gray and gray+alpha in gray.
+        let channels = c >= 3 ? 3 : 1
         var bytes = [UInt8](repeating: 0, count: h * w * channels)
         for p in 0..<(h * w) {
             for k in 0..<channels { bytes[p * channels + k] = byte(base[p * c + k]) }

@@ -379,4 +379,17 @@ final class ReportTests: XCTestCase {
             (0..<m.numberOfRanges).map { m.range(at: $0).location == NSNotFound ? "" : ns.substring(with: m.range(at: $0)) }
         }
     }
+
+    /// Image-folder samples are 0–255 RGB(A): they show in colour at their own values (alpha
+    /// dropped), and the engine's 0–1 gray images as before.
+    func testSamplesFromImageFoldersShowInColour() {
+        let rgba = Tensor(shape: [1, 1, 2, 4], elements: [255, 0, 0, 255, 10, 200, 30, 0])
+        let image = FeatureMapImages.sample(0, of: rgba)
+        XCTAssertEqual(image.channels, 3)
+        XCTAssertEqual(image.pixels, [255, 0, 0, 10, 200, 30])
+        let gray = Tensor(shape: [1, 1, 2, 1], elements: [0, 1])
+        let g = FeatureMapImages.sample(0, of: gray)
+        XCTAssertEqual(g.channels, 1)
+        XCTAssertEqual(g.pixels, [0, 255])
+    }
 }
