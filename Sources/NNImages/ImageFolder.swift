@@ -72,6 +72,10 @@ public final class ImageFolder: SampleSource, @unchecked Sendable {
     public let cropToAspectRatio: Bool
     /// Whether decoded samples are kept in memory after first use (`dataset.cache()`).
     public let cache: Bool
+    /// When set, every pixel value is divided by it as it is copied out (255: values in [0, 1],
+    /// exactly as the engine's IDX data are scaled, `b / 255`); nil (Keras's behaviour) leaves the
+    /// 0–255 values for a `Rescaling` layer in the model.
+    public var divisor: Float?
 
     private let sampleSize: Int
     private let lock = NSLock()
@@ -209,9 +213,11 @@ public final class ImageFolder: SampleSource, @unchecked Sendable {
             return Entry(path: filePaths[i], label: Int(labels[flat: i]), header: headers[i])
         }
         // Cannot throw: every size was validated when this folder was made.
-        return try! ImageFolder(directory: directory, entries: entries, classNames: classNames, labelMode: labelMode,
-                                colorMode: colorMode, imageSize: imageSize, interpolation: interpolation,
-                                cropToAspectRatio: cropToAspectRatio, cache: cache)
+        let part = try! ImageFolder(directory: directory, entries: entries, classNames: classNames, labelMode: labelMode,
+                                    colorMode: colorMode, imageSize: imageSize, interpolation: interpolation,
+                                    cropToAspectRatio: cropToAspectRatio, cache: cache)
+        part.divisor = divisor
+        return part
     }
 
     /// All samples as one Float32 tensor `[N, H, W, C]` (decoded now; not kept).
@@ -238,6 +244,7 @@ public final class ImageFolder: SampleSource, @unchecked Sendable {
                     out.update(repeating: 0, count: size)
                     folder.record(Failure(path: folder.filePaths[i], message: "\(error)"))
                 }
+                if let d = folder.divisor { for j in 0..<size { out[j] = out[j] / d } }
             }
         }
     }

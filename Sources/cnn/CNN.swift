@@ -94,9 +94,8 @@ struct SavedModelOptions: ParsableArguments {
     func load() throws -> (model: Sequential, train: Dataset, test: Dataset) {
         dataOptions.apply()
         let (train, test) = try dataOptions.load()
-        // A zoo model trained on an image folder has Rescaling(1/255) in front (see `Train`).
-        let model = try modelOptions.build(for: test, compile: true,
-                                           preprocessing: dataOptions.isImageFolder ? [Rescaling(scale: 1 / 255, name: "rescaling")] : [])
+        let model = try modelOptions.build(for: test, compile: true)
+        DataOptions.matchPixels(of: [train, test], to: model)
         if let weights { try loadWeights(into: model, from: weights) }
         // The data's labels are class indices: the file's cross-entropy, made sparse, keeps its from_logits.
         let fromLogits = (model.loss as? CrossEntropyLoss)?.fromLogits ?? false

@@ -69,8 +69,13 @@ struct DataOptions: ParsableArguments {
         }
     }
 
-    /// Whether `--data` is an image folder.
-    var isImageFolder: Bool { OutputPaths.isDirectory(data) && !Self.isIDXDirectory(data) }
+    /// Whether `--data` is an image folder: a directory with subfolders and no IDX files (one with
+    /// neither is taken for an IDX directory, whose error names the missing file).
+    var isImageFolder: Bool {
+        guard OutputPaths.isDirectory(data), !Self.isIDXDirectory(data),
+              let names = try? FileManager.default.contentsOfDirectory(atPath: data) else { return false }
+        return names.contains { !$0.hasPrefix(".") && OutputPaths.isDirectory(data + "/" + $0) }
+    }
 
     /// Loads both sets; a file given as `--data` and a test set whose images differ in shape from
     /// the training set's are named here, before a layer would report a shape error.
@@ -113,6 +118,14 @@ struct DataOptions: ParsableArguments {
         return (train, test, testDescription)
     }
 
+    /// Image folders are served as the engine's IDX data are, pixels / 255 in [0, 1], so a zoo
+    /// model trains the same on both; a model that begins with Keras's `Rescaling` (a Keras user's
+    /// own) gets the 0–255 values it expects instead.
+    static func matchPixels(of datasets: [Dataset], to model: Sequential) {
+        guard model.layers.first is Rescaling else { return }
+        for d in datasets { (d.inputs as? ImageFolder)?.divisor = nil }
+    }
+
     private var folderSize: (Int, Int) { imageSize.flatMap(Self.parseImageSize) ?? (256, 256) }
     private var folderColorMode: ImageFolder.ColorMode { colorMode.flatMap(ImageFolder.ColorMode.init) ?? .rgb }
 
@@ -120,11 +133,14 @@ struct DataOptions: ParsableArguments {
         if let testData {
             let folder = try ImageFolder(directory: data, colorMode: folderColorMode, imageSize: folderSize, shuffle: false,
                                          cache: cacheImages)
+            folder.divisor = 255
             let train = folder.dataset
             return (train, try loadTest(testData, like: train, &testDescription))
         }
         let (training, held) = try ImageFolder.split(directory: data, colorMode: folderColorMode, imageSize: folderSize,
                                                      seed: splitSeed, validationSplit: testSplit, cache: cacheImages)
+        training.divisor = 255
+        held.divisor = 255
         testDescription = String(format: "%g%% of %@ held out (--test-split %g, --split-seed %llu; give --test-data for a test folder)",
                                  testSplit * 100, data, testSplit, splitSeed)
         return (training.dataset, held.dataset)
@@ -139,6 +155,7 @@ struct DataOptions: ParsableArguments {
         }
         let folder = try ImageFolder(directory: path, classNames: train.classNames, colorMode: folderColorMode,
                                      imageSize: folderSize, shuffle: false, cache: cacheImages)
+        folder.divisor = 255
         testDescription = "\(path) (--test-data)"
         return folder.dataset
     }

@@ -87,7 +87,7 @@ extension Predict {
             throw NNError.invalidArgument("--image needs a model of images [height, width, 1…4 channels]; this one takes \(shape)")
         }
         // Pixels are 0–255 as Keras loads them; a model without Rescaling in front was trained on
-        // 0–1 inputs (the engine's IDX data), so those get the same 1/255 here.
+        // 0–1 inputs (the engine's IDX data and image folders), so those get the same / 255 here.
         let rescales = model.layers.first is Rescaling
         let batch = Tensor(shape: [image.count] + shape)
         let size = shape.reduce(1, *)
@@ -95,8 +95,8 @@ extension Predict {
             let decoded = try ImageFile.decode(path: path, channels: shape[2])
             let pixels = try decoded.resized(height: shape[0], width: shape[1])
             guard pixels.count == size else { throw NNError.invalidArgument("\(path): decoded to \(pixels.shape), expected \(shape)") }
-            let scale: Float = rescales ? 1 : 1 / 255
-            for k in 0..<size { batch[flat: i * size + k] = pixels[flat: k] * scale }
+            let divisor: Float = rescales ? 1 : 255
+            for k in 0..<size { batch[flat: i * size + k] = pixels[flat: k] / divisor }
         }
         let probabilities = try model.predict(batch)
         let classes = model.outputShape.reduce(1, *)

@@ -191,8 +191,12 @@ struct Train: ParsableCommand {
         if Self.savesWholeModel(path) {
             try model.save(to: path, classNames: classNames)
         } else {
-            let names = String(decoding: try JSONSerialization.data(withJSONObject: classNames), as: UTF8.self)
-            try model.saveWeights(to: path, metadata: ["model": modelOptions.name, "class_names": names])
+            var metadata = ["model": modelOptions.name]
+            // An image folder's classes are its own; IDX data's come back with --data.
+            if dataOptions.isImageFolder {
+                metadata["class_names"] = String(decoding: try JSONSerialization.data(withJSONObject: classNames), as: UTF8.self)
+            }
+            try model.saveWeights(to: path, metadata: metadata)
         }
     }
 
@@ -208,10 +212,8 @@ struct Train: ParsableCommand {
             if dataOptions.isImageFolder {
                 printLine("data: \(train.count) images of \(train.classCount) classes (\(train.classNames.prefix(10).joined(separator: ", "))\(train.classCount > 10 ? ", …" : "")) from \(dataOptions.data); test set: \(test.count) images, \(testSource)")
             }
-            // Image folders hold 0–255 pixels, as Keras's image_dataset_from_directory gives them:
-            // a zoo model gets Keras's Rescaling(1/255) in front (a model file brings its own).
-            let preprocessing: [Layer] = dataOptions.isImageFolder ? [Rescaling(scale: 1 / 255, name: "rescaling")] : []
-            let model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize, preprocessing: preprocessing)
+            let model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize)
+            DataOptions.matchPixels(of: [train, test], to: model)
             // A model file's own optimizer (with its state) continues unless --optimizer names another.
             let opt: Optimizer
             if optimizer == nil, let fileOptimizer = model.optimizer {

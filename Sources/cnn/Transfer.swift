@@ -107,6 +107,9 @@ struct Transfer: ParsableCommand {
             }
 
             let (train, test) = try dataOptions.load()
+            if let modelFile {
+                DataOptions.matchPixels(of: [train, test], to: try KerasModelFile.read(modelFile, compile: false, loadWeights: false).model)
+            }
             let (sourceClasses, targetClasses) = classSplit(train.classCount)
             guard targetClasses.count >= 2, sourceClasses.isEmpty || sourceClasses.count >= 2 else {
                 throw NNError.invalidArgument("--data \(dataOptions.data) has \(train.classCount) classes; transfer needs at least 4 (two halves: pretrain on one, transfer to the other), or 2 with a pretrained --model-file or --load-base")
@@ -238,11 +241,6 @@ struct Transfer: ParsableCommand {
         }
     }
 
-    /// Image folders hold 0–255 pixels: a zoo base gets Keras's Rescaling(1/255) in front.
-    private var preprocessing: [Layer] {
-        dataOptions.isImageFolder ? [Rescaling(scale: 1 / 255, name: "rescaling")] : []
-    }
-
     private var baseDescription: String { modelFile ?? (base == "mobilenet" ? "mobilenet (alpha \(alpha))" : base) }
 
     /// The model file's architecture (its weights when `weights`), checked against the data, with
@@ -265,11 +263,11 @@ struct Transfer: ParsableCommand {
         switch base {
         case "mobilenet":
             // Keras's transfer recipe: MobileNet without its top, average-pooled, then a Dense head.
-            let layers = preprocessing + MobileNet.layers(inputShape: shape, alpha: alpha, includeTop: false, pooling: .average)
+            let layers = MobileNet.layers(inputShape: shape, alpha: alpha, includeTop: false, pooling: .average)
                 + [Dense(units: classes, activation: .softmax, name: "predictions")]
             return try Sequential(inputShape: shape, layers: layers, seed: seed)
         default:
-            return try ModelZoo.build(base, inputShape: shape, classes: classes, seed: seed, preprocessing: preprocessing)
+            return try ModelZoo.build(base, inputShape: shape, classes: classes, seed: seed)
         }
     }
 

@@ -238,8 +238,8 @@ final class ModelTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("10") && "\(error)".contains("9"), "\(error)")
         }
         // A layer that cannot take the shape fails at build, naming itself.
-        XCTAssertThrowsError(try Sequential(inputShape: [4, 4, 1], layers: [Dense(units: 2, name: "flat_head")])) { error in
-            XCTAssertTrue("\(error)".contains("flat_head"), "\(error)")
+        XCTAssertThrowsError(try Sequential(inputShape: [4], layers: [Conv2D(filters: 2, kernelSize: 3, name: "image_head")])) { error in
+            XCTAssertTrue("\(error)".contains("image_head"), "\(error)")
         }
     }
 

@@ -46,6 +46,12 @@ public final class SparseCategoricalCrossentropy: CrossEntropyLoss, Loss {
     /// Every label must be a class id of the model's output: checked once for the whole data, so
     /// the error names the sample rather than a row of a shuffled batch.
     public func checkTargets(_ target: Tensor, outputShape: [Int]) throws {
+        // Dense applies to the last axis (as in Keras), so a model without Flatten outputs a map.
+        if outputShape.count > 1, target.rank == 1 {
+            throw NNError.invalidArgument("targets are one label per sample but the model outputs \(outputShape) per sample "
+                                          + "(loss '\(name)'); a classifier must end in [classes]: add Flatten or "
+                                          + "GlobalAveragePooling2D before its Dense head")
+        }
         guard let classes = outputShape.last, target.count == target.shape.first ?? 0,
               let bad = Self.firstInvalidLabel(target, classes: classes) else { return }
         let label = bad.label == bad.label.rounded() && abs(bad.label) < 1e9 ? String(Int(bad.label)) : "\(bad.label)"

@@ -129,8 +129,16 @@ public final class Sequential {
         didSet { configureInputGradient() }
     }
 
+    /// A layer computes dLoss/dInput only when something before it needs it: a layer with
+    /// parameters, or the caller (`computesInputGradient`). Layers in front without parameters
+    /// (Flatten, Rescaling, augmentation) need none, so the first layer with weights skips its
+    /// input-gradient GEMM and `backward` stops there.
     func configureInputGradient() {
-        for (i, layer) in layers.enumerated() { layer.computesInputGradient = i > 0 || computesInputGradient }
+        var needed = computesInputGradient
+        for layer in layers {
+            layer.computesInputGradient = needed
+            if !layer.parameters.isEmpty { needed = true }
+        }
     }
 
     /// Back-propagates dLoss/dOutput (or dLoss/dLogits when the softmax is fused with the loss).
@@ -139,7 +147,10 @@ public final class Sequential {
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
         try usingPool {
             var g = outputGradient
-            for layer in layers.reversed() { g = try layer.backward(g) }
+            for layer in layers.reversed() {
+                g = try layer.backward(g)
+                if !layer.computesInputGradient { return Layer.skippedGradient }
+            }
             return g
         }
     }
