@@ -34,7 +34,7 @@ public struct AugmentationFactor: Equatable, Sendable, ExpressibleByFloatLiteral
     public var isSingle: Bool { values.count == 1 }
 
     /// Keras's `_set_factor`: a pair sorted, one number f as (max(−|f|, floor), |f|).
-    func range(floor: Float = -.infinity) -> (lower: Float, upper: Float) {
+    public func range(floor: Float = -.infinity) -> (lower: Float, upper: Float) {
         if values.count == 1 { return (max(-abs(values[0]), floor), abs(values[0])) }
         return (min(values[0], values[1]), max(values[0], values[1]))
     }
