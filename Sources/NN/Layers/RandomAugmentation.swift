@@ -16,6 +16,9 @@ public class RandomImageLayer: Layer {
     public private(set) var lastParameters: [Float] = []
     /// Whether the last forward transformed (training) or passed the batch through.
     private var applied = false
+    /// A test hook: when set, training batches use these parameters (`parametersPerSample` per
+    /// image, in `lastParameters`'s layout) instead of drawing, e.g. to replay Keras's by hand.
+    package var presetParameters: [Float]?
 
     init(seed: UInt64?, salt: UInt64, name: String?) {
         self.seed = seed
@@ -48,7 +51,11 @@ public class RandomImageLayer: Layer {
         guard training else { return input }
         let n = input.shape[0]
         lastParameters.reserveCapacity(n * parametersPerSample)
-        for _ in 0..<n { drawSample(&rng, into: &lastParameters) }
+        if let preset = presetParameters, preset.count == n * parametersPerSample {
+            lastParameters.append(contentsOf: preset)
+        } else {
+            for _ in 0..<n { drawSample(&rng, into: &lastParameters) }
+        }
         return lastParameters.withUnsafeBufferPointer { transform(input, parameters: $0.baseAddress!) }
     }
 
