@@ -260,6 +260,25 @@ final class AugmentationTests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// In a model, augmentation in front costs no backward: nothing before the first layer with
+    /// parameters computes an input gradient, and the model's backward stops there.
+    func testParameterlessPrefixSkipsBackward() throws {
+        let model = try Sequential(inputShape: [8, 8, 3], layers: [
+            RandomFlip(), RandomRotation(factor: 0.1), Rescaling(scale: 0.5), Conv2D(filters: 2, kernelSize: 3),
+            MaxPooling2D(poolSize: 2), Flatten(), Dense(units: 2)], seed: 1)
+        XCTAssertEqual(model.layers.map(\.computesInputGradient), [false, false, false, false, true, true, true])
+        model.compile(optimizer: SGD(learningRate: 0.1), loss: SparseCategoricalCrossentropy(fromLogits: true))
+        var data = TestData(seed: 13)
+        let x = data.tensor([4, 8, 8, 3]), y = labelTensor([0, 1, 1, 0])
+        let first = try model.trainStep(x: x, y: y).loss
+        for _ in 0..<20 { _ = try model.trainStep(x: x, y: y) }
+        XCTAssertLessThan(try model.trainStep(x: x, y: y).loss, first, "it trains through the augmentation")
+        model.computesInputGradient = true
+        XCTAssertTrue(model.layers.allSatisfy(\.computesInputGradient))
+        _ = try model.forward(x, training: true)
+        XCTAssertEqual(try model.backward(Tensor(shape: [4, 2], repeating: 1)).shape, [4, 8, 8, 3], "saliency still reaches the input")
+    }
+
     // MARK: - Errors
 
     func testErrorsNameTheLayer() throws {

@@ -129,8 +129,16 @@ public final class Sequential {
         didSet { configureInputGradient() }
     }
 
+    /// A layer computes dLoss/dInput only when a layer before it has parameters (or the caller asked
+    /// for the model's): the first layer never needs it, nor does a parameterless prefix such as
+    /// preprocessing and augmentation (RandomFlip, RandomRotation, Rescaling…), whose backward
+    /// `backward` then skips altogether.
     func configureInputGradient() {
-        for (i, layer) in layers.enumerated() { layer.computesInputGradient = i > 0 || computesInputGradient }
+        var needed = computesInputGradient
+        for layer in layers {
+            layer.computesInputGradient = needed
+            if !layer.parameters.isEmpty { needed = true }
+        }
     }
 
     /// Back-propagates dLoss/dOutput (or dLoss/dLogits when the softmax is fused with the loss).
@@ -139,7 +147,11 @@ public final class Sequential {
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
         try usingPool {
             var g = outputGradient
-            for layer in layers.reversed() { g = try layer.backward(g) }
+            for layer in layers.reversed() {
+                g = try layer.backward(g)
+                // The layers before this one have no parameters and nobody reads their gradient.
+                if !layer.computesInputGradient { return Layer.skippedGradient }
+            }
             return g
         }
     }
