@@ -9,7 +9,8 @@ enum KerasLayers {
     /// The class names `decode` knows (InputLayer is the model's input, not a layer here).
     static let classNames = ["Dense", "Conv2D", "DepthwiseConv2D", "MaxPooling2D", "BatchNormalization", "Dropout",
                              "Flatten", "Reshape", "ZeroPadding2D", "GlobalAveragePooling2D", "Activation", "ReLU",
-                             "Softmax", "Rescaling"]
+                             "Softmax", "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+                             "RandomTranslation", "RandomContrast", "RandomBrightness"]
 
     /// The Keras class of an engine layer (nil for a layer Keras has no equivalent of).
     static func className(of layer: Layer) -> String? {
@@ -25,6 +26,14 @@ enum KerasLayers {
         case is ZeroPadding2D: return "ZeroPadding2D"
         case is GlobalAveragePooling2D: return "GlobalAveragePooling2D"
         case is Rescaling: return "Rescaling"
+        case is Resizing: return "Resizing"
+        case is CenterCrop: return "CenterCrop"
+        case is RandomFlip: return "RandomFlip"
+        case is RandomRotation: return "RandomRotation"
+        case is RandomZoom: return "RandomZoom"
+        case is RandomTranslation: return "RandomTranslation"
+        case is RandomContrast: return "RandomContrast"
+        case is RandomBrightness: return "RandomBrightness"
         case is ReLU: return "ReLU"
         case is Softmax: return "Softmax"
         case is ActivationLayer: return "Activation"
@@ -132,6 +141,45 @@ enum KerasLayers {
         case let l as Rescaling:
             className = "Rescaling"
             c += [("scale", .float(l.scale)), ("offset", .float(l.offset))]
+        case let l as Resizing:
+            className = "Resizing"
+            c += [("data_format", .string("channels_last")), ("height", .integer(l.height)), ("width", .integer(l.width)),
+                  ("interpolation", .string(l.interpolation.rawValue)), ("crop_to_aspect_ratio", .bool(l.cropToAspectRatio)),
+                  ("pad_to_aspect_ratio", .bool(false)), ("fill_mode", .string("constant")), ("fill_value", .float(0)),
+                  ("antialias", .bool(false))]
+        case let l as CenterCrop:
+            className = "CenterCrop"
+            c += [("data_format", .string("channels_last")), ("height", .integer(l.height)), ("width", .integer(l.width))]
+        case let l as RandomFlip:
+            className = "RandomFlip"
+            c += [("data_format", .string("channels_last")), ("seed", seed(l.seed)), ("mode", .string(l.mode.rawValue))]
+        case let l as RandomRotation:
+            // Keras writes the factor as the (lower, upper) pair it resolved.
+            className = "RandomRotation"
+            let r = l.factor.range()
+            c += [("data_format", .string("channels_last")), ("factor", factor(AugmentationFactor(r.lower, r.upper))),
+                  ("fill_mode", .string(l.fillMode.rawValue)), ("fill_value", .float(l.fillValue)),
+                  ("interpolation", .string(l.interpolation.rawValue)), ("seed", seed(l.seed))]
+        case let l as RandomZoom:
+            className = "RandomZoom"
+            c += [("data_format", .string("channels_last")), ("height_factor", factor(l.heightFactor)),
+                  ("width_factor", l.widthFactor.map(factor) ?? .null), ("fill_mode", .string(l.fillMode.rawValue)),
+                  ("interpolation", .string(l.interpolation.rawValue)), ("seed", seed(l.seed)), ("fill_value", .float(l.fillValue))]
+        case let l as RandomTranslation:
+            className = "RandomTranslation"
+            c += [("data_format", .string("channels_last")), ("height_factor", factor(l.heightFactor)),
+                  ("width_factor", factor(l.widthFactor)), ("fill_mode", .string(l.fillMode.rawValue)),
+                  ("interpolation", .string(l.interpolation.rawValue)), ("seed", seed(l.seed)), ("fill_value", .float(l.fillValue))]
+        case let l as RandomContrast:
+            className = "RandomContrast"
+            let r = l.factor.range(floor: 0)
+            c += [("data_format", .string("channels_last")), ("factor", factor(AugmentationFactor(r.lower, r.upper))),
+                  ("value_range", .array([.float(l.valueRange.lowerBound), .float(l.valueRange.upperBound)])), ("seed", seed(l.seed))]
+        case let l as RandomBrightness:
+            className = "RandomBrightness"
+            let r = l.factor.range()
+            c += [("data_format", .string("channels_last")), ("factor", factor(AugmentationFactor(r.lower, r.upper))),
+                  ("value_range", .array([.float(l.valueRange.lowerBound), .float(l.valueRange.upperBound)])), ("seed", seed(l.seed))]
         case let l as ReLU:
             className = "ReLU"
             c += [("max_value", l.maxValue.map { .float($0) } ?? .null), ("negative_slope", .float(0)), ("threshold", .float(0))]
@@ -153,6 +201,14 @@ enum KerasLayers {
     /// Keras 3's float32 dtype policy, as every layer config carries it.
     static let dtypePolicy: JSONValue = .object([("module", .string("keras")), ("class_name", .string("DTypePolicy")),
                                                  ("config", .object([("name", .string("float32"))])), ("registered_name", .null)])
+
+    /// A Keras factor: the one number, or the [lower, upper] list.
+    static func factor(_ f: AugmentationFactor) -> JSONValue {
+        f.isSingle ? .float(f.values[0]) : .array(f.values.map { .float($0) })
+    }
+
+    /// A layer seed as Keras's integer (all 64 bits, as Dropout's), or null.
+    static func seed(_ s: UInt64?) -> JSONValue { s.map { .integer(Int(Int64(bitPattern: $0))) } ?? .null }
 
     static func pair(_ p: (Int, Int)) -> JSONValue { .array([.integer(p.0), .integer(p.1)]) }
 
@@ -292,6 +348,60 @@ enum KerasLayers {
             let scale = r.float("scale", default: 1)
             let offset = r.float("offset", default: 0)
             layer = Rescaling(scale: scale, offset: offset, name: name)
+        case "Resizing":
+            let height = r.positiveInt("height"), width = r.positiveInt("width")
+            let interpolation = r.interpolation("interpolation")
+            let crop = r.bool("crop_to_aspect_ratio", default: false)
+            r.requireValue("pad_to_aspect_ratio", false)
+            r.requireValue("antialias", false)
+            r.channelsLast()
+            // Only read with pad_to_aspect_ratio, which is refused above.
+            r.ignore(["fill_mode", "fill_value"])
+            if let height, let width {
+                layer = Resizing(height: height, width: width, interpolation: interpolation, cropToAspectRatio: crop, name: name)
+            } else { layer = nil }
+        case "CenterCrop":
+            let height = r.positiveInt("height"), width = r.positiveInt("width")
+            r.channelsLast()
+            if let height, let width { layer = CenterCrop(height: height, width: width, name: name) } else { layer = nil }
+        case "RandomFlip":
+            let mode = r.string("mode", default: "horizontal_and_vertical")
+            let seed = r.seed("seed")
+            r.channelsLast()
+            if let m = RandomFlip.Mode(rawValue: mode) {
+                layer = RandomFlip(mode: m, seed: seed, name: name)
+            } else {
+                r.problem("mode", "'\(mode)' is not supported (horizontal, vertical, horizontal_and_vertical)")
+                layer = nil
+            }
+        case "RandomRotation":
+            let factor = r.factor("factor")
+            let (fill, interpolation, fillValue, seed) = r.affineOptions()
+            layer = factor.map { RandomRotation(factor: $0, fillMode: fill, interpolation: interpolation, fillValue: fillValue, seed: seed, name: name) }
+        case "RandomZoom":
+            let heightFactor = r.factor("height_factor")
+            let widthFactor = r.optionalFactor("width_factor")
+            let (fill, interpolation, fillValue, seed) = r.affineOptions()
+            layer = heightFactor.map {
+                RandomZoom(heightFactor: $0, widthFactor: widthFactor, fillMode: fill, interpolation: interpolation,
+                           fillValue: fillValue, seed: seed, name: name)
+            }
+        case "RandomTranslation":
+            let heightFactor = r.factor("height_factor"), widthFactor = r.factor("width_factor")
+            let (fill, interpolation, fillValue, seed) = r.affineOptions()
+            if let heightFactor, let widthFactor {
+                layer = RandomTranslation(heightFactor: heightFactor, widthFactor: widthFactor, fillMode: fill,
+                                          interpolation: interpolation, fillValue: fillValue, seed: seed, name: name)
+            } else { layer = nil }
+        case "RandomContrast", "RandomBrightness":
+            let factor = r.factor("factor")
+            let range = r.valueRange("value_range")
+            let seed = r.seed("seed")
+            r.channelsLast()
+            if let factor, let range {
+                layer = className == "RandomContrast" ? RandomContrast(factor: factor, valueRange: range, seed: seed, name: name)
+                                                      : RandomBrightness(factor: factor, valueRange: range, seed: seed, name: name)
+            } else { layer = nil }
         case "Sequential", "Functional", "Model":
             problems.append("\(r.label): a model nested inside the model is not supported; flatten it into one list of layers")
             return nil
@@ -432,6 +542,60 @@ struct ConfigReader {
         }
         problem(key, "must be n, [h, w] or [[top, bottom], [left, right]], got \(v.summary)")
         return nil
+    }
+
+    mutating func string(_ key: String, default d: String) -> String {
+        guard let v = value(key) else { return d }
+        guard let s = v.stringValue else { problem(key, "must be a string, got \(v.summary)"); return d }
+        return s
+    }
+
+    /// A layer seed (Keras's integer, any 64 bits) or nil.
+    mutating func seed(_ key: String) -> UInt64? { optionalInt(key).map { UInt64(bitPattern: Int64($0)) } }
+
+    mutating func interpolation(_ key: String) -> ImageInterpolation {
+        let s = string(key, default: "bilinear")
+        guard let i = ImageInterpolation(rawValue: s) else { problem(key, "'\(s)' is not supported (bilinear, nearest)"); return .bilinear }
+        return i
+    }
+
+    /// A Keras augmentation factor: one number or a [lower, upper] list (the layer checks the range).
+    mutating func factor(_ key: String) -> AugmentationFactor? {
+        guard config[key].map({ !$0.isNull }) ?? false else { seen.insert(key); problem(key, "is missing"); return nil }
+        return optionalFactor(key)
+    }
+
+    mutating func optionalFactor(_ key: String) -> AugmentationFactor? {
+        guard let v = value(key) else { return nil }
+        if let x = v.doubleValue, Float(x).isFinite { return AugmentationFactor(Float(x)) }
+        if let a = v.arrayValue, a.count == 2, let x = a[0].doubleValue, let y = a[1].doubleValue, Float(x).isFinite, Float(y).isFinite {
+            return AugmentationFactor(Float(x), Float(y))
+        }
+        problem(key, "must be a number or a [lower, upper] pair, got \(v.summary)")
+        return nil
+    }
+
+    /// `value_range`: two numbers (Keras sorts them), 0…255 when absent.
+    mutating func valueRange(_ key: String) -> ClosedRange<Float>? {
+        guard let v = value(key) else { return 0...255 }
+        if let a = v.arrayValue, a.count == 2, let x = a[0].doubleValue, let y = a[1].doubleValue,
+           Float(x).isFinite, Float(y).isFinite, x != y {
+            return Float(min(x, y))...Float(max(x, y))
+        }
+        problem(key, "must be two different numbers, got \(v.summary)")
+        return nil
+    }
+
+    /// The options RandomRotation, RandomZoom and RandomTranslation share.
+    mutating func affineOptions() -> (FillMode, ImageInterpolation, Float, UInt64?) {
+        let s = string("fill_mode", default: "reflect")
+        let fill = FillMode(rawValue: s) ?? .reflect
+        if FillMode(rawValue: s) == nil { problem("fill_mode", "'\(s)' is not supported (reflect, constant, wrap, nearest)") }
+        let interpolation = interpolation("interpolation")
+        let fillValue = float("fill_value", default: 0)
+        let seed = seed("seed")
+        channelsLast()
+        return (fill, interpolation, fillValue, seed)
     }
 
     mutating func channelsLast() {

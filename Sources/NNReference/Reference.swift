@@ -24,6 +24,11 @@
 ///     batchNormBackward(cache:gamma:outputGradient:) -> (input, gamma, beta)
 ///     dropout(_:mask:rate:) / dropoutBackward(mask:rate:outputGradient:)
 ///     flatten(_:) / flattenBackward(_:inputShape:)
+///     resize(_:height:width:bilinear:window:) / resizeBackward(...), aspectCropWindow(...)
+///     flip(_:flips:horizontal:vertical:) (its own transpose)
+///     affineTransform(_:transforms:fillMode:fillValue:bilinear:) / affineTransformBackward(...),
+///         rotationTransform / zoomTransform / translationTransform (Keras's matrices)
+///     contrast(_:factors:low:high:) / contrastBackward(...), brightness(...) / brightnessBackward(...)
 ///     categoricalCrossentropyFromLogits(_:targets:) -> (loss, gradient)
 ///     sparseCategoricalCrossentropyFromLogits(_:labels:) -> (loss, gradient)
 ///     meanSquaredError(_:targets:) -> (loss, gradient)
