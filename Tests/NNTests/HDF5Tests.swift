@@ -117,6 +117,10 @@ final class HDF5Tests: TemporaryDirectoryTestCase {
         assertFails(["/a/b", "dataset"]) { try writer.createGroup("a/b") }
         assertFails(["NUL"]) { try writer.setStringAttribute("x", "a\u{0}b", on: "a") }
         assertFails(["/nowhere"]) { try writer.setStringAttribute("x", "y", on: "nowhere") }
+        // An object header holds at most 64 KB of attributes; a longer list is an error, not a crash.
+        assertFails(["'names'", "'/a'", "64 KB"]) {
+            try writer.setStringArrayAttribute("names", (0..<5000).map { "layer_\($0)" }, on: "a")
+        }
         try writer.createGroup("a")  // an existing group is kept
         let image = try writer.fileImage()
         XCTAssertEqual(try writer.fileImage(), image)

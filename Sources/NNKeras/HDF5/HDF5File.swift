@@ -372,14 +372,15 @@ package struct HDF5Group {
         if isVariable > 0 {
             _ = H5Tset_size(memoryType, nn_h5t_variable())
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Aread(attribute, memoryType, &pointers) >= 0 else {
-                throw fail("cannot read \(what)", libraryMessage: true)
-            }
-            // libhdf5 allocated each string; it frees them through the attribute's dataspace.
+            // libhdf5 allocates each string; it frees them through the attribute's dataspace, also
+            // those a failed read had already made (the rest are still nil).
             defer {
                 let space = H5Aget_space(attribute)
                 _ = H5Dvlen_reclaim(memoryType, space, nn_h5p_default(), &pointers)
                 hdf5Close(space)
+            }
+            guard H5Aread(attribute, memoryType, &pointers) >= 0 else {
+                throw fail("cannot read \(what)", libraryMessage: true)
             }
             var total = 0
             return try pointers.map { pointer in
