@@ -15,9 +15,13 @@ package final class HDF5File {
     /// The name errors use ("m.keras/model.weights.h5").
     package let name: String
 
-    private init(id: hid_t, name: String) {
+    /// Why the file's global heap (where variable-length strings live) must not be read, or nil.
+    let globalHeapProblem: String?
+
+    private init(id: hid_t, name: String, globalHeapProblem: String?) {
         self.id = id
         self.name = name
+        self.globalHeapProblem = globalHeapProblem
     }
 
     deinit { HDF5Library.locked { hdf5Close(id) } }
@@ -47,12 +51,52 @@ package final class HDF5File {
             guard copied >= 0 else { throw HDF5Library.error(name, "cannot load the file image (\(image.count) bytes)", libraryMessage: true) }
             let file = H5Fopen(HDF5Library.uniqueImageName(), nn_h5f_acc_rdonly(), fapl)
             guard file >= 0 else { throw HDF5Library.error(name, "libhdf5 cannot open it", libraryMessage: true) }
-            return HDF5File(id: file, name: name)
+            return HDF5File(id: file, name: name, globalHeapProblem: globalHeapProblem(in: image))
         }
     }
 
     /// The root group "/".
     package var root: HDF5Group { HDF5Group(file: self, path: "/") }
+
+    /// The first malformed global heap collection in `image`, described, or nil when all are sound.
+    ///
+    /// libhdf5 1.10 parses a collection's objects without checking them: a free-space object of size 0
+    /// makes it loop forever, an object larger than its collection makes it copy out of bounds (both
+    /// found by fuzzing). It only reads collections that start with the signature "GCOL", so every
+    /// place in the image that does is checked the way libhdf5 will parse it: version 1, at least
+    /// 4096 bytes inside the image, and objects that tile it. A stray "GCOL" in raw data can only
+    /// make variable-length strings unreadable, never a file that holds none.
+    static func globalHeapProblem(in image: Data) -> String? {
+        image.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> String? in
+            guard let base = raw.baseAddress, raw.count >= 16 else { return nil }
+            func load64(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+            var start = 0
+            while start + 4 <= raw.count, let found = memchr(base + start, 0x47, raw.count - start) {  // "G"
+                let at = base.distance(to: UnsafeRawPointer(found))
+                start = at + 1
+                guard at + 4 <= raw.count, raw[at + 1] == 0x43, raw[at + 2] == 0x4F, raw[at + 3] == 0x4C else { continue }  // "COL"
+                guard at + 16 <= raw.count else { return "a global heap at byte \(at) is cut off" }
+                let size = load64(at + 8)
+                guard raw[at + 4] == 1 else { return "the global heap at byte \(at) has version \(raw[at + 4])" }
+                guard size >= 4096, size <= UInt64(raw.count - at) else {
+                    return "the global heap at byte \(at) claims \(size) bytes"
+                }
+                let end = at + Int(size)
+                var p = at + 16
+                while p + 16 <= end {  // a tail too short for an object header is free space
+                    let index = UInt16(raw[p]) | UInt16(raw[p + 1]) << 8
+                    let objectSize = load64(p + 8)
+                    // libhdf5 steps by the free-space object's size as is, by header + 8-aligned size otherwise.
+                    let step = index == 0 ? objectSize : objectSize > UInt64(end - p) ? UInt64.max : 16 + (objectSize + 7) / 8 * 8
+                    guard step >= 16, step <= UInt64(end - p) else {
+                        return "the global heap at byte \(at) has a malformed object \(index) at byte \(p)"
+                    }
+                    p += Int(step)
+                }
+            }
+            return nil
+        }
+    }
 }
 
 /// A group of an open `HDF5File`, by its absolute path. Names passed to its methods are relative to
@@ -370,6 +414,9 @@ package struct HDF5Group {
         _ = H5Tset_cset(memoryType, H5Tget_cset(type) == H5T_CSET_UTF8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII)
         let limit = HDF5Library.maxStringBytes
         if isVariable > 0 {
+            if let problem = file.globalHeapProblem {
+                throw fail("cannot read \(what): \(problem); libhdf5 would hang or crash on it")
+            }
             _ = H5Tset_size(memoryType, nn_h5t_variable())
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             // libhdf5 allocates each string; it frees them through the attribute's dataspace, also
