@@ -323,7 +323,9 @@ package struct HDF5Group {
     /// raw-data files, no virtual dataset), its filters built into libhdf5, and its storage big enough
     /// for the data it claims: at least count × size bytes when contiguous or compact, at least
     /// 1/`maxExpansion` of that when chunked (compressed or sparse), so a small file cannot decode
-    /// into gigabytes (a decompression bomb).
+    /// into gigabytes (a decompression bomb). Compressed chunks are at most `maxChunkBytes` each and
+    /// each is stored in little more than its size, since libhdf5's deflate filter itself inflates a
+    /// chunk until its stream ends, however large that is.
     private func checkStorage(_ dataset: hid_t, _ full: String, count: Int, elementSize: Int) throws {
         let plist = H5Dget_create_plist(dataset)
         guard plist >= 0 else { throw fail("cannot read the storage of dataset '\(full)'", libraryMessage: true) }
@@ -342,6 +344,38 @@ package struct HDF5Group {
             let filter = H5Pget_filter2(plist, index, &flags, &valueCount, nil, 0, nil, &config)
             guard filter >= 0, H5Zfilter_avail(filter) > 0 else {
                 throw fail("dataset '\(full)' uses HDF5 filter \(filter), which this libhdf5 does not have")
+            }
+        }
+        if layout == H5D_CHUNKED && filters > 0 {
+            // Each filtered chunk is decoded whole, so its size is bounded (libhdf5 inflates without a bound).
+            var chunk = [hsize_t](repeating: 0, count: Int(H5S_MAX_RANK))
+            let rank = H5Pget_chunk(plist, Int32(H5S_MAX_RANK), &chunk)
+            guard rank > 0 else { throw fail("cannot read the chunk shape of dataset '\(full)'", libraryMessage: true) }
+            var chunkBytes = UInt64(elementSize)
+            for d in chunk.prefix(Int(rank)) {
+                let (product, overflow) = chunkBytes.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= HDF5Library.maxChunkBytes else {
+                    throw fail("dataset '\(full)' has compressed chunks of \(chunk.prefix(Int(rank))) elements, over \(HDF5Library.maxChunkBytes) bytes each")
+                }
+                chunkBytes = product
+            }
+            // A real chunk never compresses to much more than its size; a larger one is a bomb.
+            let space = H5Dget_space(dataset)
+            defer { hdf5Close(space) }
+            var chunkCount: hsize_t = 0
+            guard space >= 0, H5Dget_num_chunks(dataset, space, &chunkCount) >= 0 else {
+                throw fail("cannot count the chunks of dataset '\(full)'", libraryMessage: true)
+            }
+            guard chunkCount <= UInt64(HDF5Library.maxStringCount) else { throw fail("dataset '\(full)' has \(chunkCount) chunks") }
+            let maxStored = chunkBytes + chunkBytes / 16 + 1024
+            for index in 0..<chunkCount {
+                var filterMask: UInt32 = 0, address: haddr_t = 0, stored: hsize_t = 0
+                guard H5Dget_chunk_info(dataset, space, index, nil, &filterMask, &address, &stored) >= 0 else {
+                    throw fail("cannot read chunk \(index) of dataset '\(full)'", libraryMessage: true)
+                }
+                guard stored <= maxStored else {
+                    throw fail("dataset '\(full)' stores a chunk of \(chunkBytes) bytes in \(stored) bytes (a decompression bomb)")
+                }
             }
         }
         let (bytes, overflow) = UInt64(count).multipliedReportingOverflow(by: UInt64(elementSize))
