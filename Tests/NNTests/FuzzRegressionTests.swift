@@ -216,11 +216,10 @@ final class FuzzRegressionTests: XCTestCase {
     func testHDF5GlobalHeapWithEmptyFreeSpaceObjectIsRefusedNotHung() throws {
         for (name, bytes) in try corpus("hdf5") + corpus("keras") where name.hasPrefix("crash-gcol") {
             let started = Date()
-            XCTAssertThrowsError(try HDF5File.open(image: Data(bytes), name: name)) { error in
-                XCTAssertTrue("\(error)".contains("global heap collection"), "\(name): \(error)")
+            XCTAssertNotNil(try HDF5File.open(image: Data(bytes), name: name).globalHeapProblem, name)
+            XCTAssertThrowsError(try KerasModelFile.read(data: Data(bytes), path: name)) { error in
                 XCTAssertTrue("\(error)".contains(name), "\(name): \(error)")
             }
-            XCTAssertThrowsError(try KerasModelFile.read(data: Data(bytes), path: name))
             XCTAssertLessThan(Date().timeIntervalSince(started), 5, name)
         }
     }

@@ -117,6 +117,10 @@ final class HDF5Tests: TemporaryDirectoryTestCase {
         assertFails(["/a/b", "dataset"]) { try writer.createGroup("a/b") }
         assertFails(["NUL"]) { try writer.setStringAttribute("x", "a\u{0}b", on: "a") }
         assertFails(["/nowhere"]) { try writer.setStringAttribute("x", "y", on: "nowhere") }
+        // An object header holds at most 64 KB of attributes; a longer list is an error, not a crash.
+        assertFails(["'names'", "'/a'", "64 KB"]) {
+            try writer.setStringArrayAttribute("names", (0..<5000).map { "layer_\($0)" }, on: "a")
+        }
         try writer.createGroup("a")  // an existing group is kept
         let image = try writer.fileImage()
         XCTAssertEqual(try writer.fileImage(), image)
@@ -281,6 +285,28 @@ final class HDF5Tests: TemporaryDirectoryTestCase {
                 XCTAssertTrue("\(error)".contains("cut.h5"))
             }
         }
+    }
+
+    /// libhdf5 loops forever on a global heap whose free-space object has size 0 (found by fuzzing);
+    /// the heap is checked first and the variable-length string is refused instead.
+    func testMalformedGlobalHeapIsRefusedBeforeLibHDF5LoopsOnIt() throws {
+        var image = [UInt8](try kerasLikeImage())
+        let signature = Array("GCOL".utf8)
+        let heap = try XCTUnwrap((0...(image.count - 4)).first { Array(image[$0..<($0 + 4)]) == signature })
+        var p = heap + 16, freeSpace: Int?
+        while p + 16 <= image.count, freeSpace == nil {
+            let index = Int(image[p]) | Int(image[p + 1]) << 8
+            let size = (0..<8).reduce(0) { $0 | Int(image[p + 8 + $1]) << (8 * $1) }
+            if index == 0 { freeSpace = p } else { p += 16 + (size + 7) / 8 * 8 }
+        }
+        let free = try XCTUnwrap(freeSpace)
+        XCTAssertNil(HDF5File.globalHeapProblem(in: Data(image)))
+        for i in 0..<8 { image[free + 8 + i] = 0 }
+        XCTAssertNotNil(HDF5File.globalHeapProblem(in: Data(image)))
+        let root = try HDF5File.open(image: Data(image), name: "heap.h5").root
+        assertFails(["heap.h5", "model_config", "global heap at byte \(heap)"]) { try root.stringAttribute("model_config") }
+        // Everything outside the heap still reads.
+        XCTAssertEqual(try root.readFloats("layers/conv2d/vars/1").elements, [0.5, -0.25, 1e-7])
     }
 
     func testMissingNamesAreAbsentOrErrorsNamingTheFullPath() throws {

@@ -15,9 +15,13 @@ package final class HDF5File {
     /// The name errors use ("m.keras/model.weights.h5").
     package let name: String
 
-    private init(id: hid_t, name: String) {
+    /// Why the file's global heap (where variable-length strings live) must not be read, or nil.
+    let globalHeapProblem: String?
+
+    private init(id: hid_t, name: String, globalHeapProblem: String?) {
         self.id = id
         self.name = name
+        self.globalHeapProblem = globalHeapProblem
     }
 
     deinit { HDF5Library.locked { hdf5Close(id) } }
@@ -33,7 +37,6 @@ package final class HDF5File {
     /// from a zip. `name` is used in error messages only.
     package static func open(image: Data, name: String) throws -> HDF5File {
         guard !image.isEmpty else { throw HDF5Library.error(name, "it is empty") }
-        try checkGlobalHeaps(image, name: name)
         return try HDF5Library.locked {
             let fapl = H5Pcreate(nn_h5p_file_access())
             guard fapl >= 0 else { throw HDF5Library.error(name, "cannot create a file access list", libraryMessage: true) }
@@ -48,49 +51,50 @@ package final class HDF5File {
             guard copied >= 0 else { throw HDF5Library.error(name, "cannot load the file image (\(image.count) bytes)", libraryMessage: true) }
             let file = H5Fopen(HDF5Library.uniqueImageName(), nn_h5f_acc_rdonly(), fapl)
             guard file >= 0 else { throw HDF5Library.error(name, "libhdf5 cannot open it", libraryMessage: true) }
-            return HDF5File(id: file, name: name)
+            return HDF5File(id: file, name: name, globalHeapProblem: globalHeapProblem(in: image))
         }
     }
 
     /// The root group "/".
     package var root: HDF5Group { HDF5Group(file: self, path: "/") }
 
-    /// Refuses a global heap collection that libhdf5 1.10 would parse forever. Variable-length
-    /// strings (Keras's `model_config`, `layer_names`) live in such collections ("GCOL"), and
-    /// libhdf5's deserializer steps from object to object by each object's size: a free-space
-    /// object (index 0) of size 0 never advances, and reading the attribute hangs (found by the
-    /// fuzzer). Every "GCOL" in the image is walked as libhdf5 would walk it before libhdf5 sees
-    /// the file; a false match inside other data can only refuse, never hang.
-    static func checkGlobalHeaps(_ image: Data, name: String) throws {
-        let signature: [UInt8] = Array("GCOL".utf8)
-        try image.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            let n = bytes.count
-            func le(_ at: Int, _ width: Int) -> Int {
-                var v: UInt64 = 0
-                for k in 0..<width { v |= UInt64(bytes[at + k]) << (8 * UInt64(k)) }
-                return v > UInt64(Int.max) ? Int.max : Int(v)
-            }
-            var i = 0
-            while i + 16 <= n {
-                guard bytes[i] == signature[0], bytes[i + 1] == signature[1], bytes[i + 2] == signature[2],
-                      bytes[i + 3] == signature[3] else { i += 1; continue }
-                // Header: signature, version, 3 reserved bytes, collection size; then objects of a
-                // 16-byte header (index, references, reserved, size) and their data, 8-aligned.
-                let size = le(i + 8, 8)
-                let end = i + min(size, n - i)
-                var p = i + 16
-                while p + 16 <= end {
-                    let index = le(p, 2), objectSize = le(p + 8, 8)
-                    let need = index > 0 ? 16 &+ (objectSize > Int.max - 23 ? Int.max - 16 : (objectSize + 7) & ~7) : objectSize
-                    guard need > 0 else {
-                        throw HDF5Library.error(name, "its global heap collection at byte \(i) holds an empty free-space object at byte \(p), on which libhdf5 would loop forever")
-                    }
-                    guard need <= end - p else { break }
-                    p += need
+    /// The first malformed global heap collection in `image`, described, or nil when all are sound.
+    ///
+    /// libhdf5 1.10 parses a collection's objects without checking them: a free-space object of size 0
+    /// makes it loop forever, an object larger than its collection makes it copy out of bounds (both
+    /// found by fuzzing). It only reads collections that start with the signature "GCOL", so every
+    /// place in the image that does is checked the way libhdf5 will parse it: version 1, at least
+    /// 4096 bytes inside the image, and objects that tile it. A stray "GCOL" in raw data can only
+    /// make variable-length strings unreadable, never a file that holds none.
+    static func globalHeapProblem(in image: Data) -> String? {
+        image.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> String? in
+            guard let base = raw.baseAddress, raw.count >= 16 else { return nil }
+            func load64(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+            var start = 0
+            while start + 4 <= raw.count, let found = memchr(base + start, 0x47, raw.count - start) {  // "G"
+                let at = base.distance(to: UnsafeRawPointer(found))
+                start = at + 1
+                guard at + 4 <= raw.count, raw[at + 1] == 0x43, raw[at + 2] == 0x4F, raw[at + 3] == 0x4C else { continue }  // "COL"
+                guard at + 16 <= raw.count else { return "a global heap at byte \(at) is cut off" }
+                let size = load64(at + 8)
+                guard raw[at + 4] == 1 else { return "the global heap at byte \(at) has version \(raw[at + 4])" }
+                guard size >= 4096, size <= UInt64(raw.count - at) else {
+                    return "the global heap at byte \(at) claims \(size) bytes"
                 }
-                i += 4
+                let end = at + Int(size)
+                var p = at + 16
+                while p + 16 <= end {  // a tail too short for an object header is free space
+                    let index = UInt16(raw[p]) | UInt16(raw[p + 1]) << 8
+                    let objectSize = load64(p + 8)
+                    // libhdf5 steps by the free-space object's size as is, by header + 8-aligned size otherwise.
+                    let step = index == 0 ? objectSize : objectSize > UInt64(end - p) ? UInt64.max : 16 + (objectSize + 7) / 8 * 8
+                    guard step >= 16, step <= UInt64(end - p) else {
+                        return "the global heap at byte \(at) has a malformed object \(index) at byte \(p)"
+                    }
+                    p += Int(step)
+                }
             }
+            return nil
         }
     }
 }
@@ -330,7 +334,9 @@ package struct HDF5Group {
     /// raw-data files, no virtual dataset), its filters built into libhdf5, and its storage big enough
     /// for the data it claims: at least count × size bytes when contiguous or compact, at least
     /// 1/`maxExpansion` of that when chunked (compressed or sparse), so a small file cannot decode
-    /// into gigabytes (a decompression bomb).
+    /// into gigabytes (a decompression bomb). Compressed chunks are at most `maxChunkBytes` each and
+    /// each is stored in little more than its size, since libhdf5's deflate filter itself inflates a
+    /// chunk until its stream ends, however large that is.
     private func checkStorage(_ dataset: hid_t, _ full: String, count: Int, elementSize: Int) throws {
         let plist = H5Dget_create_plist(dataset)
         guard plist >= 0 else { throw fail("cannot read the storage of dataset '\(full)'", libraryMessage: true) }
@@ -349,6 +355,38 @@ package struct HDF5Group {
             let filter = H5Pget_filter2(plist, index, &flags, &valueCount, nil, 0, nil, &config)
             guard filter >= 0, H5Zfilter_avail(filter) > 0 else {
                 throw fail("dataset '\(full)' uses HDF5 filter \(filter), which this libhdf5 does not have")
+            }
+        }
+        if layout == H5D_CHUNKED && filters > 0 {
+            // Each filtered chunk is decoded whole, so its size is bounded (libhdf5 inflates without a bound).
+            var chunk = [hsize_t](repeating: 0, count: Int(H5S_MAX_RANK))
+            let rank = H5Pget_chunk(plist, Int32(H5S_MAX_RANK), &chunk)
+            guard rank > 0 else { throw fail("cannot read the chunk shape of dataset '\(full)'", libraryMessage: true) }
+            var chunkBytes = UInt64(elementSize)
+            for d in chunk.prefix(Int(rank)) {
+                let (product, overflow) = chunkBytes.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= HDF5Library.maxChunkBytes else {
+                    throw fail("dataset '\(full)' has compressed chunks of \(chunk.prefix(Int(rank))) elements, over \(HDF5Library.maxChunkBytes) bytes each")
+                }
+                chunkBytes = product
+            }
+            // A real chunk never compresses to much more than its size; a larger one is a bomb.
+            let space = H5Dget_space(dataset)
+            defer { hdf5Close(space) }
+            var chunkCount: hsize_t = 0
+            guard space >= 0, H5Dget_num_chunks(dataset, space, &chunkCount) >= 0 else {
+                throw fail("cannot count the chunks of dataset '\(full)'", libraryMessage: true)
+            }
+            guard chunkCount <= UInt64(HDF5Library.maxStringCount) else { throw fail("dataset '\(full)' has \(chunkCount) chunks") }
+            let maxStored = chunkBytes + chunkBytes / 16 + 1024
+            for index in 0..<chunkCount {
+                var filterMask: UInt32 = 0, address: haddr_t = 0, stored: hsize_t = 0
+                guard H5Dget_chunk_info(dataset, space, index, nil, &filterMask, &address, &stored) >= 0 else {
+                    throw fail("cannot read chunk \(index) of dataset '\(full)'", libraryMessage: true)
+                }
+                guard stored <= maxStored else {
+                    throw fail("dataset '\(full)' stores a chunk of \(chunkBytes) bytes in \(stored) bytes (a decompression bomb)")
+                }
             }
         }
         let (bytes, overflow) = UInt64(count).multipliedReportingOverflow(by: UInt64(elementSize))
@@ -421,16 +459,20 @@ package struct HDF5Group {
         _ = H5Tset_cset(memoryType, H5Tget_cset(type) == H5T_CSET_UTF8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII)
         let limit = HDF5Library.maxStringBytes
         if isVariable > 0 {
+            if let problem = file.globalHeapProblem {
+                throw fail("cannot read \(what): \(problem); libhdf5 would hang or crash on it")
+            }
             _ = H5Tset_size(memoryType, nn_h5t_variable())
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Aread(attribute, memoryType, &pointers) >= 0 else {
-                throw fail("cannot read \(what)", libraryMessage: true)
-            }
-            // libhdf5 allocated each string; it frees them through the attribute's dataspace.
+            // libhdf5 allocates each string; it frees them through the attribute's dataspace, also
+            // those a failed read had already made (the rest are still nil).
             defer {
                 let space = H5Aget_space(attribute)
                 _ = H5Dvlen_reclaim(memoryType, space, nn_h5p_default(), &pointers)
                 hdf5Close(space)
+            }
+            guard H5Aread(attribute, memoryType, &pointers) >= 0 else {
+                throw fail("cannot read \(what)", libraryMessage: true)
             }
             var total = 0
             return try pointers.map { pointer in

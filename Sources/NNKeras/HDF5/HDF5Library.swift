@@ -20,6 +20,10 @@ enum HDF5Library {
     static let maxStringBytes = 64 << 20
     /// The most strings in one string-array attribute (and links listed in one group).
     static let maxStringCount = 1 << 20
+    /// The largest compressed (filtered) chunk decoded, in bytes: h5py's automatic chunks are at most
+    /// 1 MiB. libhdf5's deflate filter grows its output until the stream ends (a chunk stored in n
+    /// bytes may inflate to ~1032 n), so this and the stored-size check per chunk bound that to ~1 GB.
+    static let maxChunkBytes: UInt64 = 1 << 20
     /// A filtered (compressed) or chunked dataset may decode to at most this many times its storage.
     static let maxExpansion: UInt64 = 1024
 

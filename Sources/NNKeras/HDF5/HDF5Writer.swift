@@ -199,7 +199,11 @@ package final class HDF5Writer {
             guard space >= 0 else { throw Self.fail("cannot create the dataspace of attribute '\(name)'", libraryMessage: true) }
             defer { hdf5Close(space) }
             let attribute = H5Acreate2(object, name, type, space, nn_h5p_default(), nn_h5p_default())
-            guard attribute >= 0 else { throw Self.fail("cannot create attribute '\(name)' of '\(full)'", libraryMessage: true) }
+            guard attribute >= 0 else {
+                // The usual cause: the object header holds at most 64 KB of attributes (h5py's and
+                // Keras's files use the same format, and Keras splits long name lists for this reason).
+                throw Self.fail("cannot create attribute '\(name)' of '\(full)' (\(values.count) strings; attributes hold at most 64 KB)", libraryMessage: true)
+            }
             defer { hdf5Close(attribute) }
             if empty { return }
             // Every C string must live until H5Awrite has copied them all.
@@ -207,7 +211,7 @@ package final class HDF5Writer {
             defer { pointers.forEach { free($0) } }
             guard !pointers.contains(where: { $0 == nil }) else { throw Self.fail("out of memory for attribute '\(name)'") }
             guard H5Awrite(attribute, type, &pointers) >= 0 else {
-                throw Self.fail("cannot write attribute '\(name)' of '\(full)' (an attribute holds at most 64 KB)", libraryMessage: true)
+                throw Self.fail("cannot write attribute '\(name)' of '\(full)'", libraryMessage: true)
             }
         }
     }
