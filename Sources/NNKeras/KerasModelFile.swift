@@ -40,6 +40,35 @@ public struct KerasModelFile {
     /// `read` on a file's bytes; `path` names it in errors (the fuzz target's entry).
     package static func read(data: Data, path: String, compile: Bool = true, seed: UInt64 = 0, loadWeights: Bool = true) throws -> KerasModelFile {
         let options = Options(compile: compile, seed: seed, loadWeights: loadWeights)
+        let kind = KerasFiles.kind(of: data)
+        guard kind == .zip || kind == .hdf5, Isolation.enabled else { return try readUntrusted(data, path: path, options) }
+        // libhdf5 reads the untrusted bytes in a child process (see `Isolation`); what it read comes
+        // back as this engine's own .keras archive, read here.
+        let answer = try Isolation.run(path: path, format: "Keras model file", bytes: data.count) {
+            do {
+                let file = try readUntrusted(data, path: path, options)
+                let archive = try KerasFileWriter.kerasArchive(file.model, classNames: file.classNames)
+                let info: JSONValue = .object([
+                    ("format", .string(file.format.rawValue)), ("keras_version", file.kerasVersion.map { .string($0) } ?? .null),
+                    ("name", .string(file.name)), ("restored", .bool(file.restoredOptimizerState)),
+                    ("warnings", .array(file.warnings.map { .string($0) })),
+                ])
+                return Frames.join([Data(info.text.utf8), archive])
+            } catch {
+                throw TransportedError(error)
+            }
+        }
+        let parts = try Frames.split(answer, count: 2, path: path)
+        let info = try KerasFiles.json(parts[0], name: path)
+        let back = try readKeras(Data(parts[1]), path: path, Options(compile: compile, seed: seed, loadWeights: true))
+        return KerasModelFile(model: back.model, format: Format(rawValue: info["format"]?.stringValue ?? "") ?? kind.format,
+                              kerasVersion: info["keras_version"]?.stringValue, name: info["name"]?.stringValue ?? back.name,
+                              restoredOptimizerState: info["restored"]?.boolValue ?? false,
+                              warnings: info["warnings"]?.arrayValue?.compactMap(\.stringValue) ?? [], classNames: back.classNames)
+    }
+
+    /// `read` in this process: what the reader process runs.
+    private static func readUntrusted(_ data: Data, path: String, _ options: Options) throws -> KerasModelFile {
         switch KerasFiles.kind(of: data) {
         case .zip: return try readKeras(data, path: path, options)
         case .hdf5: return try readH5(HDF5File.open(image: data, name: path), path: path, options)
@@ -170,6 +199,30 @@ extension Sequential {
     @discardableResult
     public func loadKerasWeights(from path: String, skipMismatch: Bool = false) throws -> (loaded: [String], kept: [String]) {
         let data = try InputFile.read(path)
+        let kind = KerasFiles.kind(of: data)
+        guard kind == .zip || kind == .hdf5, Isolation.enabled else {
+            return try loadKerasWeights(data: data, path: path, skipMismatch: skipMismatch)
+        }
+        // Loaded into the child's copy of this model (see `Isolation`), which sends back every
+        // parameter as safetensors, decoded and checked here like any weights file.
+        let answer = try Isolation.run(path: path, format: "Keras weights file", bytes: data.count) {
+            do {
+                let (loaded, kept) = try loadKerasWeights(data: data, path: path, skipMismatch: skipMismatch)
+                let info: JSONValue = .object([("loaded", .array(loaded.map { .string($0) })), ("kept", .array(kept.map { .string($0) }))])
+                let tensors = try SafeTensors.encode(namedParameters.map { ($0.name, $0.parameter.value) })
+                return Frames.join([Data(info.text.utf8), tensors])
+            } catch {
+                throw TransportedError(error)
+            }
+        }
+        let parts = try Frames.split(answer, count: 2, path: path)
+        let info = try KerasFiles.json(parts[0], name: path)
+        try loadWeights(try SafeTensors.decode(Data(parts[1]), path: path), path: path)
+        return (info["loaded"]?.arrayValue?.compactMap(\.stringValue) ?? [], info["kept"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    }
+
+    /// `loadKerasWeights` in this process: what the reader process runs.
+    private func loadKerasWeights(data: Data, path: String, skipMismatch: Bool) throws -> (loaded: [String], kept: [String]) {
         let source: KerasWeightSource
         var holder: HDF5File?
         switch KerasFiles.kind(of: data) {
@@ -207,7 +260,10 @@ extension Sequential {
 
 /// Recognizing files by their first bytes, and reading their JSON.
 enum KerasFiles {
-    enum Kind { case zip, hdf5, safetensors, other }
+    enum Kind {
+        case zip, hdf5, safetensors, other
+        var format: KerasModelFile.Format { self == .hdf5 ? .h5 : .keras }
+    }
 
     static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 

@@ -206,7 +206,7 @@ extension Sequential {
     }
 
     /// `loadWeights(from:)` on a decoded file; `path` only names it in errors.
-    func loadWeights(_ file: SafeTensors.File, path: String, skipMissing: Bool = false) throws {
+    package func loadWeights(_ file: SafeTensors.File, path: String, skipMissing: Bool = false) throws {
         var updates: [(Parameter, Tensor)] = []
         var loaded: [(name: String, tensor: Tensor)] = []
         var fileNames = Set(file.tensors.map(\.name))

@@ -8,7 +8,20 @@ import NN
 /// not make us `dlopen` a library) and makes the link access list that refuses external links.
 enum HDF5Library {
     /// Recursive, so a helper that already holds the lock can call another that takes it.
-    private static let lock = NSRecursiveLock()
+    nonisolated(unsafe) private static var lock = NSRecursiveLock()
+
+    /// Forks while holding the lock (no other thread is then inside libhdf5), and in the child
+    /// replaces the lock: the held one belongs to a thread id the child no longer has.
+    static func fork() -> pid_t {
+        lock.lock()
+        let pid = Glibc.fork()
+        if pid == 0 {
+            lock = NSRecursiveLock()
+        } else {
+            lock.unlock()
+        }
+        return pid
+    }
     nonisolated(unsafe) private static var isSetUp = false
     nonisolated(unsafe) private static var linkAccess: hid_t = -1
     nonisolated(unsafe) private static var imageCounter = 0
