@@ -25,8 +25,8 @@ struct DataOptions: ParsableArguments {
     @Option(help: "With image folders: grayscale, rgb or rgba (Keras's default rgb).")
     var colorMode: String?
 
-    @Flag(help: "With image folders: keep the decoded images in memory after the first epoch (Keras's dataset.cache()).")
-    var cacheImages = false
+    @Option(help: "With image folders: keep the decoded images in memory after the first epoch (Keras's dataset.cache()): auto (when they take at most an eighth of the machine's memory), yes or no.")
+    var cacheImages: String = "auto"
 
     @Option(help: "Threads the engine uses, 1...\(DataOptions.maxThreads) (default: the core count, or OPENBLAS_NUM_THREADS when set).")
     var threads: Int?
@@ -48,6 +48,9 @@ struct DataOptions: ParsableArguments {
         }
         if let colorMode, ImageFolder.ColorMode(rawValue: colorMode) == nil {
             throw ValidationError("--color-mode must be grayscale, rgb or rgba, got '\(colorMode)'")
+        }
+        guard ["auto", "yes", "no"].contains(cacheImages) else {
+            throw ValidationError("--cache-images must be auto, yes or no, got '\(cacheImages)'")
         }
         if !(testSplit > 0 && testSplit < 1) { throw ValidationError("--test-split must be in (0, 1), got \(testSplit)") }
     }
@@ -95,7 +98,7 @@ struct DataOptions: ParsableArguments {
         if isImageFolder {
             (train, test) = try loadFolder(&testDescription)
         } else {
-            if imageSize != nil || colorMode != nil || cacheImages {
+            if imageSize != nil || colorMode != nil || cacheImages != "auto" {
                 throw NNError.invalidArgument("--image-size, --color-mode and --cache-images are for image folders; --data \(data) holds IDX files")
             }
             let (idxTrain, idxTest) = try DataSets.load(directory: data)
@@ -126,19 +129,34 @@ struct DataOptions: ParsableArguments {
         for d in datasets { (d.inputs as? ImageFolder)?.divisor = nil }
     }
 
+    /// Whether a folder of `count` images is cached: decoding every image every epoch costs about
+    /// as much CPU as training a small model on it, and on a machine with few cores that work
+    /// cannot hide behind the step; a set that fits easily is decoded once.
+    private func caches(_ directory: String) -> Bool {
+        switch cacheImages {
+        case "yes": return true
+        case "no": return false
+        default:
+            let files = (try? FileManager.default.subpathsOfDirectory(atPath: directory).count) ?? Int.max
+            let (h, w) = folderSize
+            let bytes = Double(files) * Double(h * w * folderColorMode.channels) * 4
+            return bytes <= Double(ProcessInfo.processInfo.physicalMemory) / 8
+        }
+    }
+
     private var folderSize: (Int, Int) { imageSize.flatMap(Self.parseImageSize) ?? (256, 256) }
     private var folderColorMode: ImageFolder.ColorMode { colorMode.flatMap(ImageFolder.ColorMode.init) ?? .rgb }
 
     private func loadFolder(_ testDescription: inout String) throws -> (train: Dataset, test: Dataset) {
         if let testData {
             let folder = try ImageFolder(directory: data, colorMode: folderColorMode, imageSize: folderSize, shuffle: false,
-                                         cache: cacheImages)
+                                         cache: caches(data))
             folder.divisor = 255
             let train = folder.dataset
             return (train, try loadTest(testData, like: train, &testDescription))
         }
         let (training, held) = try ImageFolder.split(directory: data, colorMode: folderColorMode, imageSize: folderSize,
-                                                     seed: splitSeed, validationSplit: testSplit, cache: cacheImages)
+                                                     seed: splitSeed, validationSplit: testSplit, cache: caches(data))
         training.divisor = 255
         held.divisor = 255
         testDescription = String(format: "%g%% of %@ held out (--test-split %g, --split-seed %llu; give --test-data for a test folder)",
@@ -154,7 +172,7 @@ struct DataOptions: ParsableArguments {
             return try DataSets.load(directory: path).test
         }
         let folder = try ImageFolder(directory: path, classNames: train.classNames, colorMode: folderColorMode,
-                                     imageSize: folderSize, shuffle: false, cache: cacheImages)
+                                     imageSize: folderSize, shuffle: false, cache: caches(path))
         folder.divisor = 255
         testDescription = "\(path) (--test-data)"
         return folder.dataset
