@@ -97,6 +97,9 @@ struct DataOptions: ParsableArguments {
         let train: Dataset, test: Dataset
         if isImageFolder {
             (train, test) = try loadFolder(&testDescription)
+            guard train.classCount >= 2 else {
+                throw NNError.invalidArgument("--data \(data) has 1 class ('\(train.classNames.first ?? "")'); a classifier needs at least 2 class subfolders")
+            }
         } else {
             if imageSize != nil || colorMode != nil || cacheImages != "auto" {
                 throw NNError.invalidArgument("--image-size, --color-mode and --cache-images are for image folders; --data \(data) holds IDX files")
