@@ -48,6 +48,8 @@ struct Train: ParsableCommand {
     var overrideLearningRate = false
     @Flag(help: "With --model-file: start from freshly initialized weights (from --seed) instead of the file's.")
     var reinitialize = false
+    @Option(help: "Augmentation layers in front of the model, as Keras's: flip[=horizontal|vertical|both],rotation=F,zoom=F,translation=F,contrast=F,brightness=F (a factor F or a range low:high); they act in training only.")
+    var augment: String?
 
     func validate() throws {
         if let epochs, epochs < 0 { throw ValidationError("--epochs must not be negative, got \(epochs)") }
@@ -69,6 +71,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--stop-at-accuracy must be in (0, 1], got \(stopAtAccuracy)")
         }
         if reinitialize && modelOptions.modelFile == nil { throw ValidationError("--reinitialize needs --model-file") }
+        if let augment { _ = try Augment.layers(augment, valueRange: 0...1) }
     }
 
     /// The effective settings a checkpoint records and a resume must match, by key, with the flag
@@ -78,6 +81,7 @@ struct Train: ParsableCommand {
     static let comparedSettings: [(key: String, flag: String)] = [
         ("model", "--model"), ("optimizer", "--optimizer"), ("learning_rate", "--learning-rate"), ("lr_decay", "--lr-decay"),
         ("batch_size", "--batch-size"), ("seed", "--seed"), ("limit", "--limit"), ("validation_split", "--validation-split"),
+        ("augment", "--augment"),
     ]
 
     /// This run's effective settings (flags after the recipe's defaults), as saved in checkpoints.
@@ -91,6 +95,7 @@ struct Train: ParsableCommand {
             "seed": String(seed),
             "limit": limit.map(String.init) ?? "none",
             "validation_split": String(describing: validationSplit ?? (patience != nil ? 0.1 : 0)),
+            "augment": augment ?? "none",
             "epochs": String(plannedEpochs),
         ]
     }
@@ -108,7 +113,8 @@ struct Train: ParsableCommand {
         var differences: [String] = []
         for (key, flag) in Self.comparedSettings {
             if key == "learning_rate" && overrideLearningRate { continue }
-            let given = settings[key] ?? "?", stored = saved[key] ?? "(not recorded)"
+            // Checkpoints from before --augment existed trained without it.
+            let given = settings[key] ?? "?", stored = saved[key] ?? (key == "augment" ? "none" : "(not recorded)")
             if given != stored { differences.append("\(flag): checkpoint \(stored), given \(given)") }
         }
         if !differences.isEmpty {
@@ -212,8 +218,17 @@ struct Train: ParsableCommand {
             if dataOptions.isImageFolder {
                 printLine("data: \(train.count) images of \(train.classCount) classes (\(train.classNames.prefix(10).joined(separator: ", "))\(train.classCount > 10 ? ", …" : "")) from \(dataOptions.data); test set: \(test.count) images, \(testSource)")
             }
-            let model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize)
+            var model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize)
             DataOptions.matchPixels(of: [train, test], to: model)
+            if let augment {
+                // In front of the model, as Keras's tutorials place them; contrast and brightness
+                // work in the pixels' own range.
+                let rescales = model.layers.first is Rescaling
+                let front = try Augment.layers(augment, valueRange: rescales ? 0...255 : 0...1)
+                let (optimizer, loss) = (model.optimizer, model.loss)
+                model = try Sequential(inputShape: model.inputShape, layers: front + model.layers, seed: seed)
+                if let loss { model.compile(optimizer: optimizer, loss: loss, metrics: [.accuracy]) }
+            }
             // A model file's own optimizer (with its state) continues unless --optimizer names another.
             let opt: Optimizer
             if optimizer == nil, let fileOptimizer = model.optimizer {
