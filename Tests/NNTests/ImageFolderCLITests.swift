@@ -113,4 +113,22 @@ final class ImageFolderCLITests: CLITestCase {
             XCTAssertTrue(run.stderr.contains(root + "/b/2.png"), run.all)
         }
     }
+
+    /// --augment puts Keras's augmentation layers in front, repeats with the seed, and names a bad item.
+    func testAugmentAddsSeededLayersInFront() throws {
+        let out = try makeFolder()
+        let args = ["train", "--model", "convnet", "--epochs", "1", "--data", out + "/train", "--image-size", "28x28",
+                    "--color-mode", "grayscale", "--augment", "flip,rotation=0.1,zoom=-0.1:0.2,contrast=0.2", "--seed", "4"]
+        let a = try cnn(args), b = try cnn(args)
+        XCTAssertEqual(a.status, 0, a.all)
+        for layer in ["random_flip (RandomFlip)", "random_rotation (RandomRotation)", "random_zoom (RandomZoom)", "random_contrast (RandomContrast)"] {
+            XCTAssertTrue(a.stdout.contains(layer), a.stdout)
+        }
+        func result(_ run: CNNProcess.Run) -> String? { run.stdout.components(separatedBy: "\n").first { $0.hasPrefix("test loss") }?.components(separatedBy: " - ").prefix(2).joined() }
+        XCTAssertNotNil(result(a))
+        XCTAssertEqual(result(a), result(b))
+        let bad = try cnn(["train", "--augment", "flip,spin=3", "--data", out + "/train"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("spin=3"), bad.all)
+    }
 }
