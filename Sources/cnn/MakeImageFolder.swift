@@ -63,7 +63,7 @@ struct MakeImageFolder: ParsableCommand {
                     files.append(("\(part)/\(folder(data.label(i)))/\(index).\(format == "png" ? "png" : "jpg")", image))
                 }
             }
-            try AtomicFile.writeDirectory(files, to: out, replaceable: { _ in false })
+            try AtomicFile.writeDirectory(files, to: out, replaceable: { _ in false }, subfolders: true)
             let bytes = files.reduce(0) { $0 + $1.data.count }
             printLine("wrote \(train.count) training and \(test.count) test images (\(format), \(String(format: "%.1f", Double(bytes) / 1e6)) MB) to \(out)/train and \(out)/test")
         }

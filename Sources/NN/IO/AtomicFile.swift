@@ -283,8 +283,8 @@ public enum AtomicFile {
 
     // MARK: A directory of files
 
-    /// Writes `files` (names relative to `path`, subfolders allowed) as the whole content of the
-    /// directory `path`, so that the
+    /// Writes `files` (names relative to `path`; with `subfolders`, names such as "train/Bag/7.png"
+    /// make their folders) as the whole content of the directory `path`, so that the
     /// directory holds either its old content or all of the new one, never a mix or a part: the
     /// files go into a fresh temporary directory next to it, which is then swapped in (an atomic
     /// exchange where the kernel has one, else old renamed away, new renamed in, old removed).
@@ -293,7 +293,8 @@ public enum AtomicFile {
     /// `replaceable` says yes, so a user's other files are never deleted.
     /// `atomicExchange: false` forces the rename-away path (tests; file systems without exchange).
     package static func writeDirectory(_ files: [(name: String, data: Data)], to path: String,
-                                       replaceable: (String) -> Bool, atomicExchange: Bool = true) throws {
+                                       replaceable: (String) -> Bool, subfolders: Bool = false,
+                                       atomicExchange: Bool = true) throws {
         let real = try checkDirectory(path, replaceable: replaceable)
         let parentDirectory = parent(of: real)
         do {
@@ -319,7 +320,7 @@ public enum AtomicFile {
                 throw IOError.cannotWrite(path: path + "/" + file.name, reason: "a file name inside the directory must be relative, without '.' or '..'")
             }
             var folder = temp
-            for part in parts.dropLast() {
+            for part in subfolders ? parts.dropLast() : [] {
                 folder += "/" + part
                 if made.insert(folder).inserted, mkdir(folder, 0o755) != 0, errno != EEXIST {
                     throw IOError.cannotWrite(path: path + "/" + file.name, reason: "mkdir: \(errorText(errno))")
