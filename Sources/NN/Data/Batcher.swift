@@ -189,6 +189,11 @@ private final class Prefetcher: @unchecked Sendable {
     }
 
     private func loop() {
+        // The lowest scheduling class (Linux's SCHED_IDLE, 5): on a machine whose cores the step
+        // keeps busy, decoding takes the time the step leaves (its waits) instead of preempting a
+        // worker mid-kernel, which would hold every other part at the kernel's end.
+        var parameters = sched_param()
+        _ = pthread_setschedparam(pthread_self(), 5, &parameters)
         pool.installed {
             while true {
                 go.wait()
