@@ -25,6 +25,7 @@ import NN
 /// zero image and is recorded in `failures`; call `checkFailures()` after `fit`, or `verify()`
 /// before it to decode every image once.
 public final class ImageFolder: SampleSource, @unchecked Sendable {
+    /// How labels are served (Keras's `label_mode`).
     public enum LabelMode: String, Sendable {
         /// Class indices `[N]` (sparse categorical cross-entropy).
         case int
@@ -34,6 +35,7 @@ public final class ImageFolder: SampleSource, @unchecked Sendable {
         case binary
     }
 
+    /// The channels every image is converted to (Keras's `color_mode`).
     public enum ColorMode: String, Sendable {
         case grayscale, rgb, rgba
         public var channels: Int {
@@ -45,6 +47,7 @@ public final class ImageFolder: SampleSource, @unchecked Sendable {
         }
     }
 
+    /// Which part of a `validationSplit` this folder is (Keras's `subset`).
     public enum Subset: String, Sendable { case training, validation }
 
     /// A file that could not be decoded while copying samples (it became zeros).

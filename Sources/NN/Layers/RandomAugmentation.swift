@@ -71,6 +71,7 @@ public class RandomImageLayer: Layer {
 /// `RandomFlip`). As in Keras 3, `.horizontalAndVertical` draws one coin per image and flips both
 /// axes together (a 180° turn) or neither. Parameters: 1 (flipped) or 0 per image.
 public final class RandomFlip: RandomImageLayer {
+    /// Which axes flip (Keras's `mode` strings as raw values).
     public enum Mode: String, Sendable, CaseIterable {
         case horizontal
         case vertical
