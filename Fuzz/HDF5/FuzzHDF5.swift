@@ -14,14 +14,26 @@
 // it found (a global heap free-space object of size 0) is refused by the wrapper before libhdf5 sees it.
 import Foundation
 
-/// The `hdf5` target (see Fuzz/Main/FuzzMain.swift).
+/// The `hdf5` target (see Fuzz/Main/FuzzMain.swift). With NN_FUZZ_HDF5_INPROCESS=1 the walk runs in
+/// this process, where libhdf5's own crashes stop the run (to hunt the wrapper's bugs under ASan);
+/// by default it runs in the reader process the library uses (`Isolation`), so a smoke run checks
+/// that no input takes the caller down or hangs it.
 func fuzzHDF5(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let image = Data(bytes: data, count: size)
-    guard let file = try? HDF5File.open(image: image, name: "fuzz.h5") else { return 0 }
-    var budget = HDF5FuzzBudget()
-    walk(file.root, depth: 0, budget: &budget)
+    func walkImage() {
+        guard let file = try? HDF5File.open(image: image, name: "fuzz.h5") else { return }
+        var budget = HDF5FuzzBudget()
+        walk(file.root, depth: 0, budget: &budget)
+    }
+    if hdf5InProcess {
+        walkImage()
+    } else {
+        _ = try? Isolation.run(path: "fuzz.h5", format: "HDF5 file", bytes: size, seconds: 8) { walkImage(); return Data() }
+    }
     return 0
 }
+
+private let hdf5InProcess = ProcessInfo.processInfo.environment["NN_FUZZ_HDF5_INPROCESS"] == "1"
 
 /// Bounds one walk: a file may link a group into itself (a cycle) or hold many links, so the walk
 /// stops after a fixed depth and number of objects instead of running forever.
