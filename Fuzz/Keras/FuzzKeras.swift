@@ -1,7 +1,10 @@
 // libFuzzer targets for Keras model files. Built by scripts/fuzz into the one fuzz binary with the
 // engine's sources, so they call the readers directly (no imports of the engine's modules).
 //
-// `keras`: each input is a whole file (a .keras zip or an HDF5 .h5), read as `load_model` reads it:
+// `keras`: each input is a whole file (a .keras zip or an HDF5 .h5), read as `load_model` reads it,
+// through the reader process (`Isolation`): libhdf5's own crashes happen there and are errors here
+// (a child that dies under ASan or libFuzzer's malloc limit may still leave a file in Fuzz/crashes;
+// the run's status is what counts):
 // zip, config.json, the weights' HDF5, the model built under the weights' budget, weights and
 // optimizer state loaded. `kerasconfig`: each input is a config.json's text, decoded and built
 // (every layer config, shape and size check) with a small per-layer budget. Any outcome but a
@@ -10,6 +13,8 @@ import Foundation
 
 /// The `keras` target (see Fuzz/Main/FuzzMain.swift).
 func fuzzKeras(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    // A hang in the reader process is reported at 5 s, inside libFuzzer's 10 s per input.
+    Isolation.timeLimitOverride = 5
     let bytes = Data(bytes: data, count: size)
     guard let file = try? KerasModelFile.read(data: bytes, path: "fuzz") else { return 0 }
     // Whatever loaded must be a consistent model that writes back (the writer's paths too).
