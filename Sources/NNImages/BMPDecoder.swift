@@ -76,10 +76,12 @@ enum BMPDecoder {
     private static func extract(_ value: UInt32, _ mask: UInt32) -> UInt8 {
         let shift = mask.trailingZeroBitCount
         let bits = (mask >> shift).trailingZeroBitCount == 32 ? 0 : (~(mask >> shift)).trailingZeroBitCount
-        let v = (value & mask) >> shift
         guard bits > 0 else { return 0 }
         let maxValue = (UInt64(1) << UInt64(bits)) - 1
-        return UInt8((UInt64(v) * 255 + maxValue / 2) / maxValue)
+        // The field is the mask's lowest run of ones: a hostile mask with gaps (0b1011) must not
+        // give a value above the field's maximum (found by the fuzzer: it overflowed UInt8).
+        let v = UInt64((value & mask) >> shift) & maxValue
+        return UInt8((v * 255 + maxValue / 2) / maxValue)
     }
 
     private static func layout(_ b: UnsafeRawBufferPointer, name: String) throws -> Layout {

@@ -247,8 +247,13 @@ final class FuzzRegressionTests: XCTestCase {
             }
         }
         for (name, bytes) in try corpus("images") {
-            let image = try ImageFile.decode(data: Data(bytes), name: name)
+            // A fuzzer's crash input (a BMP whose colour masks have gaps) decodes or fails cleanly.
+            guard let image = try? ImageFile.decode(data: Data(bytes), name: name) else {
+                XCTAssertTrue(name.hasPrefix("crash"), "\(name) does not decode")
+                continue
+            }
             XCTAssertGreaterThan(image.width * image.height, 0, name)
+            if name.hasPrefix("crash") { _ = try image.resized(height: 8, width: 8) }
             read += 1
         }
         XCTAssertGreaterThan(read, 10)
