@@ -145,7 +145,7 @@ struct Transfer: ParsableCommand {
                 pretrainAccuracy = acc
                 basePath = saveBase ?? FileManager.default.temporaryDirectory
                     .appendingPathComponent("cnn-transfer-\(base)-seed\(seed).safetensors").path
-                try pretrained.saveWeights(to: basePath, metadata: ["model": base, "classes": sourceClasses.map(String.init).joined(separator: ",")])
+                try pretrained.saveWeights(to: basePath, metadata: ["model": base, "classes": "\(sourceClasses.first ?? 0)-\(sourceClasses.last ?? 0)"])
                 printLine(String(format: "pretrained base: test accuracy %.4f on the source classes; saved to ", acc) + basePath)
             }
 
