@@ -29,24 +29,12 @@ enum Isolation {
     static func run(path: String, format: String, bytes: Int, seconds: Double? = nil, _ body: () throws -> Data) throws -> Data {
         guard enabled else { return try body() }
         let limit = seconds ?? timeLimit(bytes: bytes)
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
-            throw IOError.cannotRead(path: path, reason: "cannot create a pipe for the reader process: \(String(cString: strerror(errno)))")
-        }
-        // Forked while holding libhdf5's lock, so no other thread of ours is inside libhdf5 (and
-        // holding its state half-changed) at the moment of the copy.
-        let pid = HDF5Library.fork()
-        if pid == 0 {
-            close(fds[0])
-            child(fd: fds[1], body)
-        }
-        close(fds[1])
-        guard pid > 0 else {
-            close(fds[0])
+        guard let (pid, readEnd, writeEnd) = HDF5Library.forkWithPipe() else {
             throw IOError.cannotRead(path: path, reason: "cannot start the reader process: \(String(cString: strerror(errno)))")
         }
-        let (data, timedOut) = readAll(fds[0], seconds: limit)
-        close(fds[0])
+        if pid == 0 { child(fd: writeEnd, body) }
+        let (data, timedOut) = readAll(readEnd, seconds: limit)
+        close(readEnd)
         if timedOut { kill(pid, SIGKILL) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -55,7 +43,7 @@ enum Isolation {
         }
         let signaled = status & 0x7F
         if signaled != 0 {
-            throw IOError.invalidFile(path: path, format: format, reason: "libhdf5 crashed reading it (signal \(signaled)): the file is corrupt")
+            throw IOError.invalidFile(path: path, format: format, reason: "the reader process died (signal \(signaled)) while libhdf5 read it; the file is most likely corrupt")
         }
         guard let tag = data.first else {
             throw IOError.invalidFile(path: path, format: format, reason: "the reader process ended without an answer (exit status \((status >> 8) & 0xFF)): the file is corrupt")

@@ -18,7 +18,7 @@ enum Augment {
             let value = parts.count == 2 ? parts[1] : nil
             func factor() throws -> AugmentationFactor {
                 guard let value else { throw ValidationError("--augment: \(name) needs a factor, e.g. \(name)=0.1") }
-                let numbers = value.split(separator: ":").map { Float($0) }
+                let numbers = value.split(separator: ":", omittingEmptySubsequences: false).map { Float($0) }
                 guard (1...2).contains(numbers.count), numbers.allSatisfy({ $0?.isFinite == true }) else {
                     throw ValidationError("--augment: \(name)=\(value) is not a number or a range low:high")
                 }

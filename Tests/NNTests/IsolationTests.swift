@@ -12,7 +12,7 @@ final class IsolationTests: XCTestCase {
             return Data()
         }) { error in
             let text = "\(error)"
-            XCTAssertTrue(text.contains("evil.h5") && text.contains("crashed") && text.contains("signal 11"), text)
+            XCTAssertTrue(text.contains("evil.h5") && text.contains("died") && text.contains("signal 11"), text)
         }
     }
 

@@ -97,4 +97,31 @@ final class PrefetchTests: TemporaryDirectoryTestCase {
             XCTAssertTrue("\(error)".contains(broken), "\(error)")
         }
     }
+
+    /// A batcher dropped while its thread copies the next batch goes away (it once deadlocked: the
+    /// thread held the last reference and ran the deinit that waits for it).
+    func testDroppingABatcherMidPrefetchReleasesIt() throws {
+        final class Slow: SampleSource, @unchecked Sendable {
+            let base = Tensor(shape: [8, 2], repeating: 1)
+            var sampleCount: Int { 8 }
+            var sampleShape: [Int] { [2] }
+            var prefersPrefetch: Bool { true }
+            func copySamples(_ indices: ArraySlice<Int>, to destination: UnsafeMutablePointer<Float>) {
+                usleep(300_000)
+                base.copySamples(indices, to: destination)
+            }
+            func samples(_ range: Range<Int>) -> Slow { self }
+            func subset(_ indices: [Int]) -> Slow { self }
+            var tensor: Tensor { base }
+        }
+        weak var released: Batcher?
+        do {
+            let batcher = try Batcher(x: Slow(), batchSize: 2)
+            released = batcher
+            _ = batcher.batch(0)  // starts copying batch 1 on the thread
+        }
+        let deadline = Date().addingTimeInterval(3)
+        while released != nil && Date() < deadline { usleep(10_000) }
+        XCTAssertNil(released, "the batcher was not released while its prefetch ran")
+    }
 }

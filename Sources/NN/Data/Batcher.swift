@@ -47,7 +47,7 @@ public final class Batcher {
         order = Array(0..<x.sampleCount)
         yRow = y.map { $0.count / max(1, $0.shape[0]) } ?? 0
         if x.prefersPrefetch && x.sampleCount > capacity {
-            prefetcher = Prefetcher(images: Tensor(shape: images.shape), labels: Tensor(shape: labels.shape), capacity: capacity)
+            prefetcher = Prefetcher(x: x, y: y, images: images, labels: labels, capacity: capacity)
         }
     }
 
@@ -96,7 +96,7 @@ public final class Batcher {
             (xs, ys) = p.current
             if index + 1 < batchCount {
                 let nextStart = start + n
-                p.start(index + 1, order[nextStart..<min(nextStart + batchSize, count)], batcher: self)
+                p.start(index + 1, order[nextStart..<min(nextStart + batchSize, count)])
             }
         } else {
             let indices = order[start..<(start + n)]
@@ -109,7 +109,7 @@ public final class Batcher {
         return shortBatch!
     }
 
-    /// Copies `indices` of the source into a pair of buffers (the prefetch thread's work).
+    /// Copies `indices` of the source into a pair of buffers.
     fileprivate func copy(_ indices: ArraySlice<Int>, images: Tensor, labels: Tensor) {
         x.copySamples(indices, to: images.pointer)
         if let y { y.copySamples(indices, to: labels.pointer) }
@@ -134,6 +134,10 @@ public final class Batcher {
 /// rather than competing with the training step for the engine's workers. Nothing is allocated
 /// per batch: the indices go through an array of `capacity` written in place.
 private final class Prefetcher: @unchecked Sendable {
+    /// The source and targets themselves, not the batcher: the thread must never hold the last
+    /// reference to the batcher, whose deinit waits for the thread.
+    private let x: any SampleSource
+    private let y: Tensor?
     private let pairs: [(images: Tensor, labels: Tensor)]
     private var indices: [Int]
     private var indexCount = 0
@@ -141,13 +145,14 @@ private final class Prefetcher: @unchecked Sendable {
     private var held = 0
     /// The batch the thread is copying or has copied into the other pair, or nil.
     private var pending: Int?
-    private weak var batcher: Batcher?
     private let go = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
     private var stopping = false
     private let pool = WorkerPool(threads: 1)
 
-    init(images: Tensor, labels: Tensor, capacity: Int) {
+    init(x: any SampleSource, y: Tensor?, images: Tensor, labels: Tensor, capacity: Int) {
+        self.x = x
+        self.y = y
         pairs = [(images, labels), (Tensor(shape: images.shape), Tensor(shape: labels.shape))]
         indices = Array(repeating: 0, count: capacity)
         // The thread holds the prefetcher until `stop` ends its loop.
@@ -174,10 +179,9 @@ private final class Prefetcher: @unchecked Sendable {
     }
 
     /// Starts copying batch `index` (`slice` of the order) into the pair the caller does not hold.
-    func start(_ index: Int, _ slice: ArraySlice<Int>, batcher: Batcher) {
+    func start(_ index: Int, _ slice: ArraySlice<Int>) {
         indexCount = slice.count
         for (k, i) in zip(0..., slice) { indices[k] = i }
-        self.batcher = batcher
         pending = index
         go.signal()
     }
@@ -198,10 +202,9 @@ private final class Prefetcher: @unchecked Sendable {
             while true {
                 go.wait()
                 if stopping { break }
-                if let batcher {
-                    let other = pairs[1 - held]
-                    batcher.copy(indices[0..<indexCount], images: other.images, labels: other.labels)
-                }
+                let other = pairs[1 - held], slice = indices[0..<indexCount]
+                x.copySamples(slice, to: other.images.pointer)
+                if let y { y.copySamples(slice, to: other.labels.pointer) }
                 done.signal()
             }
         }

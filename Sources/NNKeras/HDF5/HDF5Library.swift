@@ -10,17 +10,27 @@ enum HDF5Library {
     /// Recursive, so a helper that already holds the lock can call another that takes it.
     nonisolated(unsafe) private static var lock = NSRecursiveLock()
 
-    /// Forks while holding the lock (no other thread is then inside libhdf5), and in the child
-    /// replaces the lock: the held one belongs to a thread id the child no longer has.
-    static func fork() -> pid_t {
+    /// Makes a pipe and forks while holding the lock (no other thread is then inside libhdf5, and no
+    /// other reader's fork can inherit this pipe), and in the child replaces the lock: the held one
+    /// belongs to a thread id the child no longer has. Both ends are close-on-exec. Returns the
+    /// pid with the parent's read end, or 0 with the child's write end; nil when either call fails.
+    static func forkWithPipe() -> (pid: pid_t, read: Int32, write: Int32)? {
         lock.lock()
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { lock.unlock(); return nil }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let pid = Glibc.fork()
         if pid == 0 {
             lock = NSRecursiveLock()
-        } else {
-            lock.unlock()
+            close(fds[0])
+            return (0, -1, fds[1])
         }
-        return pid
+        // The parent's write end is closed before the lock is released: a reader forked after this
+        // one must not inherit it, or this one would wait for that child's end to see its own.
+        close(fds[1])
+        lock.unlock()
+        if pid < 0 { close(fds[0]); return nil }
+        return (pid, fds[0], -1)
     }
     nonisolated(unsafe) private static var isSetUp = false
     nonisolated(unsafe) private static var linkAccess: hid_t = -1
