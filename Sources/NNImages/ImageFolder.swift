@@ -363,7 +363,10 @@ public final class ImageFolder: SampleSource, @unchecked Sendable {
         }
         var classes = subfolders
         if let requested {
-            guard Set(requested).isSubset(of: Set(subfolders)), Set(requested).count == requested.count, !requested.isEmpty else {
+            // By bytes, as the file system names them: Swift's String equality would take a
+            // composed "café" for a decomposed one, a folder that does not exist under that name.
+            let wanted = requested.map { Array($0.utf8) }, present = Set(subfolders.map { Array($0.utf8) })
+            guard wanted.allSatisfy(present.contains), Set(wanted).count == wanted.count, !requested.isEmpty else {
                 throw invalidFolder(directory, "class names \(requested) are not distinct names of its subfolders \(subfolders)")
             }
             classes = requested

@@ -14,10 +14,10 @@ struct DataOptions: ParsableArguments {
     var testData: String?
 
     @Option(help: "With an image folder and no --test-data: the fraction held out for testing (default 0.2).")
-    var testSplit: Double = 0.2
+    var testSplit: Double?
 
-    @Option(help: "Seed of the held-out test split of an image folder (independent of --seed, so the test images stay the same).")
-    var splitSeed: UInt64 = 1
+    @Option(help: "Seed of the held-out test split of an image folder (default 1; independent of --seed, so the test images stay the same).")
+    var splitSeed: UInt64?
 
     @Option(help: "With image folders: HxW every image is resized to (bilinear; Keras's default 256x256).")
     var imageSize: String?
@@ -52,7 +52,10 @@ struct DataOptions: ParsableArguments {
         guard ["auto", "yes", "no"].contains(cacheImages) else {
             throw ValidationError("--cache-images must be auto, yes or no, got '\(cacheImages)'")
         }
-        if !(testSplit > 0 && testSplit < 1) { throw ValidationError("--test-split must be in (0, 1), got \(testSplit)") }
+        if let testSplit, !(testSplit > 0 && testSplit < 1) { throw ValidationError("--test-split must be in (0, 1), got \(testSplit)") }
+        if testData != nil && (testSplit != nil || splitSeed != nil) {
+            throw ValidationError("--test-split and --split-seed hold out a test set; --test-data gives one: use one or the other")
+        }
     }
 
     /// "160x120" → (160, 120).
@@ -101,8 +104,8 @@ struct DataOptions: ParsableArguments {
                 throw NNError.invalidArgument("--data \(data) has 1 class ('\(train.classNames.first ?? "")'); a classifier needs at least 2 class subfolders")
             }
         } else {
-            if imageSize != nil || colorMode != nil || cacheImages != "auto" {
-                throw NNError.invalidArgument("--image-size, --color-mode and --cache-images are for image folders; --data \(data) holds IDX files")
+            if imageSize != nil || colorMode != nil || cacheImages != "auto" || testSplit != nil || splitSeed != nil {
+                throw NNError.invalidArgument("--image-size, --color-mode, --cache-images, --test-split and --split-seed are for image folders; --data \(data) holds IDX files")
             }
             let (idxTrain, idxTest) = try DataSets.load(directory: data)
             train = idxTrain
@@ -159,11 +162,11 @@ struct DataOptions: ParsableArguments {
             return (train, try loadTest(testData, like: train, &testDescription))
         }
         let (training, held) = try ImageFolder.split(directory: data, colorMode: folderColorMode, imageSize: folderSize,
-                                                     seed: splitSeed, validationSplit: testSplit, cache: caches(data))
+                                                     seed: splitSeed ?? 1, validationSplit: testSplit ?? 0.2, cache: caches(data))
         training.divisor = 255
         held.divisor = 255
         testDescription = String(format: "%g%% of %@ held out (--test-split %g, --split-seed %llu; give --test-data for a test folder)",
-                                 testSplit * 100, data, testSplit, splitSeed)
+                                 (testSplit ?? 0.2) * 100, data, testSplit ?? 0.2, splitSeed ?? 1)
         return (training.dataset, held.dataset)
     }
 
