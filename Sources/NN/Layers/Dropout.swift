@@ -1,12 +1,8 @@
 /// Inverted dropout: in training each element is kept with probability 1 − rate and scaled by
 /// 1 / (1 − rate), so inference needs no rescaling and is the identity. The mask comes from the
 /// layer's own generator, seeded by the user's `seed` or else by the model, so runs repeat.
-public final class Dropout: Layer {
+public final class Dropout: SeededLayer {
     public let rate: Float
-    /// The seed the user gave, kept over the model's (nil: the model seeds the layer).
-    public let seed: UInt64?
-    /// The generator the masks come from; part of a checkpoint's state (`randomState`).
-    public var rng: RandomGenerator
     private var output = ScratchBuffer()
     private var inputGradient = ScratchBuffer()
     private var maskBuffer = ScratchBuffer()
@@ -14,19 +10,7 @@ public final class Dropout: Layer {
 
     public init(rate: Float, seed: UInt64? = nil, name: String? = nil) {
         self.rate = rate
-        self.seed = seed
-        rng = RandomGenerator(seed: (seed ?? 0) ^ 0xD809_0D7E)
-        super.init(name: name)
-    }
-
-    public override func seedRandomState(_ rng: inout RandomGenerator) {
-        let drawn = rng.next()
-        if seed == nil { self.rng = RandomGenerator(seed: drawn) }
-    }
-
-    public override var randomState: [UInt64]? {
-        get { rng.state }
-        set { if let newValue { rng.state = newValue } }
+        super.init(seed: seed, salt: 0xD809_0D7E, name: name)
     }
 
     public override var typeName: String { "Dropout" }

@@ -6,11 +6,7 @@ import Foundation
 /// layer's own generator in sample order before any work is split, so the result does not depend on
 /// the thread count; the generator is seeded like `Dropout`'s (the user's `seed`, else one draw of
 /// the model's), and checkpoints save it (`randomState`) so a resumed run repeats bit for bit.
-public class RandomImageLayer: Layer {
-    /// The seed the user gave, kept over the model's (nil: the model seeds the layer).
-    public let seed: UInt64?
-    /// The generator the per-image parameters come from; part of a checkpoint's state.
-    public var rng: RandomGenerator
+public class RandomImageLayer: SeededLayer {
     /// The parameters drawn for the last training batch, `parametersPerSample` per image in sample
     /// order (what each layer documents), so a test can replay them; empty after inference.
     public private(set) var lastParameters: [Float] = []
@@ -19,22 +15,6 @@ public class RandomImageLayer: Layer {
     /// A test hook: when set, training batches use these parameters (`parametersPerSample` per
     /// image, in `lastParameters`'s layout) instead of drawing, e.g. to replay Keras's by hand.
     package var presetParameters: [Float]?
-
-    init(seed: UInt64?, salt: UInt64, name: String?) {
-        self.seed = seed
-        rng = RandomGenerator(seed: (seed ?? 0) ^ salt)
-        super.init(name: name)
-    }
-
-    public override func seedRandomState(_ rng: inout RandomGenerator) {
-        let drawn = rng.next()
-        if seed == nil { self.rng = RandomGenerator(seed: drawn) }
-    }
-
-    public override var randomState: [UInt64]? {
-        get { rng.state }
-        set { if let newValue { rng.state = newValue } }
-    }
 
     /// How many numbers `drawSample` appends per image.
     var parametersPerSample: Int { 1 }
