@@ -79,10 +79,10 @@ extension TrainStepRows {
             var last = 0, enabled = false
             var count = 0
             func setParams(_ params: FitParams) { last = params.steps - 1 }
-            func onBatchBegin(_ batch: Int, model: Sequential) throws {
+            func onBatchBegin(_ batch: Int, model: Model) throws {
                 if batch == first { nn_malloc_counter_reset(); nn_malloc_counter_set_enabled(1); enabled = true }
             }
-            func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
+            func onBatchEnd(_ batch: Int, logs: Logs, model: Model) throws {
                 if batch == last && enabled { nn_malloc_counter_set_enabled(0); count = Int(nn_malloc_counter_count()); enabled = false }
             }
         }
@@ -122,7 +122,7 @@ final class ReferenceConvnet {
     var mask: [Float] = []
     let learningRate: Float = 0.01
 
-    init(copying model: Sequential) throws {
+    init(copying model: Model) throws {
         guard let conv = model.layers.first(where: { $0 is Conv2D }) as? Conv2D,
               let dense = model.layers.first(where: { $0 is Dense }) as? Dense,
               let dropout = model.layers.first(where: { $0 is Dropout }) as? Dropout,
@@ -137,7 +137,7 @@ final class ReferenceConvnet {
     }
 
     /// The mask the engine's Dropout drew on its last training step, as 0/1.
-    static func dropoutMask(of model: Sequential) throws -> [Float] {
+    static func dropoutMask(of model: Model) throws -> [Float] {
         guard let dropout = model.layers.first(where: { $0 is Dropout }) as? Dropout, let mask = dropout.mask else {
             throw NNError.invalidArgument("nn-bench: the convnet's Dropout kept no mask after a training step")
         }

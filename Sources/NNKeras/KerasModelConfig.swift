@@ -132,10 +132,10 @@ enum KerasModelConfig {
 
     /// Builds the architecture as a `Sequential`; `budget` caps each layer's parameters (see
     /// `Layer.parameterLimit`) so a config cannot allocate more than its weights file holds.
-    static func build(_ a: Architecture, path: String, seed: UInt64, budget: (String) -> (elements: Int, reason: String)?) throws -> Sequential {
+    static func build(_ a: Architecture, path: String, seed: UInt64, budget: (String) -> (elements: Int, reason: String)?) throws -> Model {
         for d in a.layers { d.layer.parameterLimit = budget(d.layer.name) }
         defer { for d in a.layers { d.layer.parameterLimit = nil } }
-        let model: Sequential
+        let model: Model
         do {
             model = try Sequential(inputShape: a.inputShape, layers: a.layers.map(\.layer), seed: seed)
         } catch {
@@ -167,7 +167,7 @@ enum KerasModelConfig {
     // MARK: Model → config
 
     /// The Keras 3 config of `model` (`config.json` without `compile_config`).
-    static func config(of model: Sequential, name: String = "sequential") throws -> [(key: String, value: JSONValue)] {
+    static func config(of model: Model, name: String = "sequential") throws -> [(key: String, value: JSONValue)] {
         let input: JSONValue = .object([
             ("module", .string("keras.layers")), ("class_name", .string("InputLayer")),
             ("config", .object([("batch_shape", .batchShape(model.inputShape)), ("dtype", .string("float32")),
@@ -190,7 +190,7 @@ enum KerasModelConfig {
     /// The optimizer, loss and metrics of a compile config (`.keras`'s `compile_config`, legacy
     /// `training_config`); what cannot be restored is returned as warnings, as Keras warns when a
     /// compile config does not deserialize, and the model is then left uncompiled.
-    static func compile(_ c: JSONValue, into model: Sequential) -> (compiled: Bool, warnings: [String]) {
+    static func compile(_ c: JSONValue, into model: Model) -> (compiled: Bool, warnings: [String]) {
         var warnings: [String] = []
         let optimizerEntry = c["optimizer"] ?? c["optimizer_config"]
         var optimizer: Optimizer?
@@ -273,7 +273,7 @@ enum KerasModelConfig {
     }
 
     /// The Keras 3 compile config of a compiled model.
-    static func compileConfig(of model: Sequential) throws -> JSONValue? {
+    static func compileConfig(of model: Model) throws -> JSONValue? {
         guard let loss = model.loss else { return nil }
         var lossValue: JSONValue = .string(loss.name)
         if let ce = loss as? CrossEntropyLoss, ce.fromLogits {

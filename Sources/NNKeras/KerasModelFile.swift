@@ -5,14 +5,14 @@ import NN
 /// with its layers, names, weights, BatchNormalization statistics, trainable flags and L2
 /// regularizers; compiled from the file's compile config when `compile` is true and the file has
 /// one, with the optimizer's state (Adam's moments, iterations) restored so training continues.
-public func loadModel(from path: String, compile: Bool = true) throws -> Sequential {
+public func loadModel(from path: String, compile: Bool = true) throws -> Model {
     try KerasModelFile.read(path, compile: compile).model
 }
 
 /// A Keras model file as read: the model and what could not be restored of its compile config.
 public struct KerasModelFile {
     /// The model, built, with the file's weights.
-    public let model: Sequential
+    public let model: Model
     /// Which of Keras's two formats the file is in.
     public let format: Format
     /// The Keras version that wrote the file, when it says.
@@ -174,7 +174,7 @@ public struct KerasModelFile {
     }
 }
 
-extension Sequential {
+extension Model {
     /// Keras `model.save(path)`: the whole model — architecture, weights, compile config and
     /// optimizer state — as a `.keras` archive, or as a legacy `.h5` file when `path` ends in
     /// `.h5`/`.hdf5`. Written atomically (the one output-file rule). Keras's `load_model` reads both.
@@ -374,7 +374,7 @@ enum KerasWeightSource {
     /// model's others keep their values. Shapes and finiteness are checked for everything before
     /// any parameter changes.
     @discardableResult
-    func load(into model: Sequential, strict: Bool, skipMismatch: Bool = false) throws -> (loaded: [String], kept: [String]) {
+    func load(into model: Model, strict: Bool, skipMismatch: Bool = false) throws -> (loaded: [String], kept: [String]) {
         var updates: [(Parameter, Tensor)] = []
         var loaded: [String] = [], kept: [String] = []
         var checked: [(name: String, tensor: Tensor)] = []
@@ -429,7 +429,7 @@ enum KerasWeightSource {
 enum KerasOptimizerState {
     /// Restores `optimizer` from `count` saved variables; returns false (leaving the fresh state)
     /// when the count does not fit this model, as Keras skips such state with a warning.
-    static func restore(_ optimizer: Optimizer, model: Sequential, count: Int, path: String,
+    static func restore(_ optimizer: Optimizer, model: Model, count: Int, path: String,
                         integer: (Int) throws -> Int64, tensor: (Int) throws -> Tensor) throws -> Bool {
         let params = model.trainableParameters
         let slotCount = optimizer.slotNames.count
@@ -462,7 +462,7 @@ enum KerasOptimizerState {
     }
 
     /// The variables to save, in Keras's order (iteration first, as an int64).
-    static func variables(_ optimizer: Optimizer, model: Sequential) -> (iterations: Int64, learningRate: Tensor, slots: [(name: String, tensor: Tensor)]) {
+    static func variables(_ optimizer: Optimizer, model: Model) -> (iterations: Int64, learningRate: Tensor, slots: [(name: String, tensor: Tensor)]) {
         var slots: [(name: String, tensor: Tensor)] = []
         let kerasSlot = ["m": "momentum", "v": "velocity", "momentum": "momentum", "velocity": "velocity"]
         for layer in model.layers where layer.trainable {
@@ -481,7 +481,7 @@ enum KerasFileWriter {
     static let kerasVersion = "3.15.1"
 
     /// `metadata.json`, `config.json`, `model.weights.h5` in a zip without compression, as Keras writes.
-    static func kerasArchive(_ model: Sequential, classNames: [String]? = nil) throws -> Data {
+    static func kerasArchive(_ model: Model, classNames: [String]? = nil) throws -> Data {
         var config = try KerasModelConfig.config(of: model)
         if let compile = try KerasModelConfig.compileConfig(of: model) { config.append(("compile_config", compile)) }
         let date = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
@@ -515,7 +515,7 @@ enum KerasFileWriter {
     }
 
     /// A legacy `.h5` as Keras's `model.save("m.h5")` writes it.
-    static func legacyH5(_ model: Sequential, classNames: [String]? = nil) throws -> Data {
+    static func legacyH5(_ model: Model, classNames: [String]? = nil) throws -> Data {
         let h5 = try HDF5Writer()
         if let classNames { try h5.setStringArrayAttribute("class_names", classNames, on: "/") }
         var config = try KerasModelConfig.config(of: model)

@@ -24,7 +24,7 @@ public struct ConfusionMatrix: Equatable {
     }
 
     /// The matrix of `model`'s predictions on `data`.
-    public init(model: Sequential, data: Dataset, batchSize: Int = 256) throws {
+    public init(model: Model, data: Dataset, batchSize: Int = 256) throws {
         let predicted = try model.predictClasses(data, batchSize: batchSize)
         self.init(truth: (0..<data.count).map(data.label), predicted: predicted, classNames: data.classNames)
     }

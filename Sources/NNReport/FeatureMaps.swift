@@ -2,7 +2,7 @@ import NN
 /// What the convolutional layers see: the activations of any layer for an input, and images of
 /// the first convolution's filters and of feature maps. The report's fifth section is built from
 /// these; they are public so a user can build their own views.
-extension Sequential {
+extension Model {
     /// Indices in `layers` of the convolutional layers (Conv2D and DepthwiseConv2D), in order.
     public var convolutionLayerIndices: [Int] { layers.indices.filter { layers[$0] is Conv2D || layers[$0] is DepthwiseConv2D } }
 
@@ -19,9 +19,7 @@ extension Sequential {
         guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape else {
             throw inputShapeError(what: "input", got: input.shape)
         }
-        var out = input
-        for layer in layers[...index] { out = try layer.forward(out, training: false) }
-        return out.copy()
+        return try forward([input], through: index, training: false).copy()
     }
 
     /// The output of the layer called `name` for a batch `input`.

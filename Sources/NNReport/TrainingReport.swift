@@ -95,7 +95,7 @@ public struct TrainingReport {
     }
 
     /// The trained model.
-    public let model: Sequential
+    public let model: Model
     /// What `fit` returned, for the learning curves; nil leaves them out.
     public let history: History?
     /// The training set (sample images and sizes).
@@ -116,7 +116,7 @@ public struct TrainingReport {
     public var batchSize = 256
 
     /// A report of `model` trained on `train`, evaluated on `test`; nothing is computed until `make()` or `write(to:)`.
-    public init(model: Sequential, history: History?, train: Dataset, test: Dataset, facts: Facts) {
+    public init(model: Model, history: History?, train: Dataset, test: Dataset, facts: Facts) {
         self.model = model; self.history = history; self.train = train; self.test = test; self.facts = facts
     }
 

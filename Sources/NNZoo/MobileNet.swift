@@ -48,7 +48,7 @@ public enum MobileNet {
     public static func build(inputShape: [Int] = [224, 224, 3], alpha: Double = 1, depthMultiplier: Int = 1,
                              dropout: Float = 1e-3, includeTop: Bool = true, pooling: Pooling = .none,
                              classes: Int = 1000, classifierActivation: Activation = .softmax,
-                             seed: UInt64 = 0, preprocessing: [Layer] = []) throws -> Sequential {
+                             seed: UInt64 = 0, preprocessing: [Layer] = []) throws -> Model {
         guard inputShape.count == 3 else {
             throw NNError.invalidArgument("MobileNet needs images [height, width, channels], got input shape \(inputShape)")
         }

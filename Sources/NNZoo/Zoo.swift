@@ -32,7 +32,7 @@ public enum ModelZoo {
     /// `alpha` is MobileNet's width multiplier (see `MobileNet.checkAlpha`); other models ignore it.
     /// `preprocessing` layers (Rescaling, augmentation) go in front, as a Keras user puts them.
     public static func build(_ name: String, inputShape: [Int] = [28, 28, 1], classes: Int = 10, seed: UInt64 = 0,
-                             alpha: Double = 1, preprocessing: [Layer] = []) throws -> Sequential {
+                             alpha: Double = 1, preprocessing: [Layer] = []) throws -> Model {
         switch name {
         case "mlp":
             // Flatten → Dense(128, relu) → Dense(10, softmax): the Keras beginner tutorial.

@@ -50,7 +50,7 @@ struct ModelOptions: ParsableArguments {
     /// A zoo model built for the data, or the file's model checked against the data: the input
     /// shape must be the images' and the output must have a probability per class.
     func build(for data: Dataset, seed: UInt64 = 0, compile: Bool = false, reinitialize: Bool = false,
-               preprocessing: [Layer] = []) throws -> Sequential {
+               preprocessing: [Layer] = []) throws -> Model {
         guard let file = try loadFile(compile: compile, seed: seed, reinitialize: reinitialize) else {
             return try ModelZoo.build(model ?? "convnet", inputShape: data.sampleShape, classes: data.classCount, seed: seed,
                                       preprocessing: preprocessing)
@@ -68,7 +68,7 @@ struct ModelOptions: ParsableArguments {
 }
 
 /// Loads weights by what the file is: a Keras `.h5`/`.keras` file by layer name, else safetensors.
-func loadWeights(into model: Sequential, from path: String) throws {
+func loadWeights(into model: Model, from path: String) throws {
     if KerasModelFile.isKerasFile(path) {
         try model.loadKerasWeights(from: path)
     } else {
@@ -91,7 +91,7 @@ struct SavedModelOptions: ParsableArguments {
 
     /// Loads the data, builds the model for it and loads the weights, compiled for evaluation
     /// (a loss and accuracy, no optimizer).
-    func load() throws -> (model: Sequential, train: Dataset, test: Dataset) {
+    func load() throws -> (model: Model, train: Dataset, test: Dataset) {
         dataOptions.apply()
         let (train, test) = try dataOptions.load()
         let model = try modelOptions.build(for: test, compile: true)

@@ -130,7 +130,7 @@ struct DataOptions: ParsableArguments {
     /// Image folders are served as the engine's IDX data are, pixels / 255 in [0, 1], so a zoo
     /// model trains the same on both; a model that begins with Keras's `Rescaling` (a Keras user's
     /// own) gets the 0–255 values it expects instead.
-    static func matchPixels(of datasets: [Dataset], to model: Sequential) {
+    static func matchPixels(of datasets: [Dataset], to model: Model) {
         guard model.layers.first is Rescaling else { return }
         for d in datasets { (d.inputs as? ImageFolder)?.divisor = nil }
     }

@@ -70,7 +70,7 @@ extension Predict {
     /// Keras's image loading does), predicted, and printed with its top classes by name.
     func predictFiles() throws {
         saved.dataOptions.apply()
-        let model: Sequential
+        let model: Model
         var classNames: [String]?
         if let file = try saved.modelOptions.loadFile(compile: false) {
             model = file.model

@@ -68,7 +68,7 @@ struct SavedRun {
 
 /// Writes the report for `cnn train --report` and `cnn report`, and says where it is.
 enum ReportWriter {
-    static func write(to directory: String, model: Sequential, history: History?, train: Dataset, test: Dataset,
+    static func write(to directory: String, model: Model, history: History?, train: Dataset, test: Dataset,
                       facts: TrainingReport.Facts) throws {
         let report = TrainingReport(model: model, history: history, train: train, test: test, facts: facts)
         let contents = try report.write(to: directory)
@@ -84,7 +84,7 @@ enum ReportWriter {
     }
 
     /// The report after `cnn train`: the run's settings, timing and test result.
-    static func afterTraining(to directory: String, model: Sequential, modelName: String, dataDirectory: String,
+    static func afterTraining(to directory: String, model: Model, modelName: String, dataDirectory: String,
                               history: History, train: Dataset, test: Dataset, optimizer: Optimizer, batchSize: Int,
                               plannedEpochs: Int, seed: UInt64, validationSplit: Double, wallSeconds: Double, testLoss: Float) throws {
         let validation = validationSplit > 0

@@ -193,7 +193,7 @@ struct Train: ParsableCommand {
     }
 
     /// `--save`: the whole model in Keras's format for `.keras`/`.h5`, else safetensors weights.
-    func saveModel(_ model: Sequential, to path: String, classNames: [String]) throws {
+    func saveModel(_ model: Model, to path: String, classNames: [String]) throws {
         if Self.savesWholeModel(path) {
             try model.save(to: path, classNames: classNames)
         } else {

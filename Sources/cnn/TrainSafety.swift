@@ -11,13 +11,13 @@ final class LastFiniteWeights: Callback {
     /// Epochs done when the copy was taken (1-based), nil before the first.
     private(set) var epoch: Int?
 
-    func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         if let loss = logs.loss, !loss.isFinite { return }
         keep(model, epoch: epoch + 1)
     }
 
     /// Copies the model's weights if every one is finite.
-    func keep(_ model: Sequential, epoch: Int) {
+    func keep(_ model: Model, epoch: Int) {
         let values = model.namedParameters.map(\.parameter.value)
         guard values.allSatisfy({ t in UnsafeBufferPointer(start: t.pointer, count: t.count).allSatisfy(\.isFinite) }) else { return }
         if copies.count != values.count { copies = values.map { $0.copy() } } else { for (c, v) in zip(copies, values) { c.assign(v) } }
@@ -25,7 +25,7 @@ final class LastFiniteWeights: Callback {
     }
 
     /// Puts the kept weights back into `model`; returns their epoch, or nil when none were kept.
-    func restore(into model: Sequential) -> Int? {
+    func restore(into model: Model) -> Int? {
         guard let epoch else { return nil }
         for (v, c) in zip(model.namedParameters.map(\.parameter.value), copies) { v.assign(c) }
         return epoch
@@ -59,13 +59,13 @@ final class InterruptReporter: Callback, @unchecked Sendable {
         return reporter
     }
 
-    func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         lock.lock()
         lastEpoch = epoch + 1
         lock.unlock()
     }
 
-    func onTrainBegin(model: Sequential) throws {
+    func onTrainBegin(model: Model) throws {
         // A resumed run's checkpoint is already complete before the first new epoch.
         guard let checkpoint, OutputPaths.exists(checkpoint) else { return }
         lock.lock()

@@ -170,7 +170,7 @@ struct Transfer: ParsableCommand {
             printLine("ridge head (\(ridgeSolver), λ \(ridgeLambda), \(features.count / features.shape[0]) features): " + String(format: "%.4f", ridgeAccuracy))
 
             // (b) Frozen base + new head: trained (sgd) or the ridge head itself.
-            let transferred: Sequential
+            let transferred: Model
             var headTraining: Float?
             if head == "ridge" {
                 transferred = ridgeModel
@@ -245,7 +245,7 @@ struct Transfer: ParsableCommand {
 
     /// The model file's architecture (its weights when `weights`), checked against the data, with
     /// its last `--top-layers-of-file` layers replaced by a `classes`-way softmax head.
-    private func fileModel(_ path: String, classes: Int, inputShape shape: [Int], weights: Bool, headName: String) throws -> Sequential {
+    private func fileModel(_ path: String, classes: Int, inputShape shape: [Int], weights: Bool, headName: String) throws -> Model {
         let model = try KerasModelFile.read(path, compile: false, seed: seed, loadWeights: weights).model
         guard model.inputShape == shape else {
             throw NNError.invalidArgument("--model-file \(path) takes inputs of \(model.inputShape) but the data's images are \(shape)")
@@ -258,7 +258,7 @@ struct Transfer: ParsableCommand {
     }
 
     /// The base network with a `classes`-way softmax head as its last layer.
-    private func makeModel(classes: Int, inputShape shape: [Int]) throws -> Sequential {
+    private func makeModel(classes: Int, inputShape shape: [Int]) throws -> Model {
         if let modelFile { return try fileModel(modelFile, classes: classes, inputShape: shape, weights: false, headName: "predictions") }
         switch base {
         case "mobilenet":
@@ -279,8 +279,8 @@ struct Transfer: ParsableCommand {
     private var topLayers: Int { base == "mobilenet" ? 1 : 4 }
 
     /// The base loaded from `basePath` under a new, untrained head, with the base frozen.
-    private func transferModel(basePath: String, classes: Int, inputShape: [Int]) throws -> Sequential {
-        let model: Sequential
+    private func transferModel(basePath: String, classes: Int, inputShape: [Int]) throws -> Model {
+        let model: Model
         if let modelFile {
             model = try fileModel(modelFile, classes: classes, inputShape: inputShape, weights: true, headName: "new_head")
         } else {
@@ -306,7 +306,7 @@ struct Transfer: ParsableCommand {
 
     /// Trains silently; returns the last epoch's training accuracy (nil for no epochs).
     @discardableResult
-    private func fewShotFit(_ model: Sequential, _ data: Dataset, epochs: Int) throws -> Float? {
+    private func fewShotFit(_ model: Model, _ data: Dataset, epochs: Int) throws -> Float? {
         guard epochs > 0 else { return nil }
         return try model.fit(data, batchSize: batchSize, epochs: epochs, verbose: .silent)["accuracy"].last
     }
@@ -315,7 +315,7 @@ struct Transfer: ParsableCommand {
         accuracy.map { String(format: " (last epoch's training accuracy %.4f)", $0) } ?? ""
     }
 
-    private func accuracy(_ model: Sequential, _ data: Dataset) throws -> Float {
+    private func accuracy(_ model: Model, _ data: Dataset) throws -> Float {
         if model.loss == nil { model.compile(loss: SparseCategoricalCrossentropy(), metrics: [.accuracy]) }
         return try model.evaluate(data, batchSize: 256).accuracy ?? 0
     }

@@ -237,7 +237,7 @@ final class AugmentationTests: TemporaryDirectoryTestCase {
             XCTAssertEqual(Self.bits(try layer.forward(x, training: true)), first, layer.typeName)
             XCTAssertEqual(layer.lastParameters, params, layer.typeName)
         }
-        func model(_ seed: UInt64) throws -> Sequential {
+        func model(_ seed: UInt64) throws -> Model {
             try Sequential(inputShape: [6, 7, 2], layers: Self.randomLayers(seed: nil), seed: seed)
         }
         let (m1, m2, m3) = (try model(1), try model(1), try model(2))

@@ -36,13 +36,13 @@ final class BadInputTests: XCTestCase {
     }
 
     /// 4 features → 3 classes, sparse labels.
-    private func classifier() throws -> Sequential {
+    private func classifier() throws -> Model {
         let m = try Sequential(inputShape: [4], layers: [Dense(units: 3, activation: .softmax)], seed: 3)
         m.compile(optimizer: SGD(learningRate: 0.1), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
         return m
     }
 
-    private func bits(_ m: Sequential) -> [[UInt32]] { m.namedParameters.map { $0.parameter.value.elements.map(\.bitPattern) } }
+    private func bits(_ m: Model) -> [[UInt32]] { m.namedParameters.map { $0.parameter.value.elements.map(\.bitPattern) } }
 
     // MARK: Labels and counts in fit
 
@@ -211,14 +211,14 @@ final class BadInputTests: XCTestCase {
     private final class Poison: Callback {
         let epoch: Int, apply: () -> Void
         init(epoch: Int, _ apply: @escaping () -> Void) { self.epoch = epoch; self.apply = apply }
-        func onEpochBegin(_ epoch: Int, model: Sequential) throws { if epoch == self.epoch { apply() } }
+        func onEpochBegin(_ epoch: Int, model: Model) throws { if epoch == self.epoch { apply() } }
     }
 
     /// NaN inputs (NaN loss) or a target of 1e30 (infinite loss) arriving in epoch 2, batch 2: fit
     /// throws naming both, the history keeps epoch 1, and the weights are those after epoch 2's first batch.
     func testNonFiniteLossInALaterEpochKeepsTheLastGoodWeights() throws {
         for (poisonInput, expected) in [(true, "loss became nan at epoch 2, batch 2"), (false, "loss became inf at epoch 2, batch 2")] {
-            func build() throws -> Sequential {
+            func build() throws -> Model {
                 let m = try Sequential(inputShape: [2], layers: [Dense(units: 3, activation: .tanh), Dense(units: 1)], seed: 5)
                 m.compile(optimizer: SGD(learningRate: 0.01), loss: MeanSquaredError())  // stateless steps
                 return m

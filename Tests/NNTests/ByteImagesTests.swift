@@ -19,7 +19,7 @@ final class ByteImagesTests: XCTestCase {
         return (bytes, floats)
     }
 
-    func model() throws -> Sequential {
+    func model() throws -> Model {
         let m = try Sequential(inputShape: [6, 5, 1], layers: [
             Conv2D(filters: 3, kernelSize: 3, activation: .relu), Flatten(), Dropout(rate: 0.2), Dense(units: 4, activation: .softmax),
         ], seed: 7)

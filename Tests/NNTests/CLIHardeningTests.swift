@@ -202,7 +202,7 @@ final class CLIHardeningTests: CLITestCase {
     // MARK: 4. Tampered checkpoint fields
 
     func testTamperedCheckpointFieldsAreRefusedByName() throws {
-        func model() throws -> (Sequential, Adam) {
+        func model() throws -> (Model, Adam) {
             let m = try Sequential(inputShape: [4], layers: [Dense(units: 3, activation: .relu), Dropout(rate: 0.2),
                                                             Dense(units: 2, activation: .softmax)], seed: 1)
             let adam = Adam(learningRate: 0.01)

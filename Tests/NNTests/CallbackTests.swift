@@ -7,7 +7,7 @@ import XCTest
 /// Callbacks: EarlyStopping's Keras rules on scripted values, ThresholdStopping and ModelCheckpoint
 /// in real and scripted runs, TerminateOnNaN, and the order in which fit calls the hooks.
 final class CallbackTests: XCTestCase {
-    private func tinyModel(seed: UInt64 = 0) throws -> Sequential {
+    private func tinyModel(seed: UInt64 = 0) throws -> Model {
         let model = try Sequential(inputShape: [3], layers: [Dense(units: 4, activation: .relu), Dense(units: 2, activation: .softmax)], seed: seed)
         model.compile(optimizer: Adam(learningRate: 0.01), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
         return model
@@ -16,7 +16,7 @@ final class CallbackTests: XCTestCase {
     /// Feeds `values` of `monitor` to `callback` epoch by epoch as fit would, stopping when the model
     /// asks to; `beforeEpoch` runs before each epoch's end (to change the weights). Returns epochs seen.
     @discardableResult
-    private func script(_ callback: Callback, _ model: Sequential, monitor: String, _ values: [Float],
+    private func script(_ callback: Callback, _ model: Model, monitor: String, _ values: [Float],
                         beforeEpoch: (Int) -> Void = { _ in }) throws -> Int {
         model.stopTraining = false
         try callback.onTrainBegin(model: model)
@@ -264,7 +264,7 @@ final class CallbackTests: XCTestCase {
         let (x, y) = Fixtures.blobs(seed: 6)
         let model = try tinyModel()
         final class StopAfterFirstBatch: Callback {
-            func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws { model.stopTraining = true }
+            func onBatchEnd(_ batch: Int, logs: Logs, model: Model) throws { model.stopTraining = true }
         }
         let recorder = Recorder()
         let h = try model.fit(x: x, y: y, batchSize: 8, epochs: 5, callbacks: [StopAfterFirstBatch(), recorder], verbose: .silent)
@@ -279,15 +279,15 @@ private final class Recorder: Callback {
     var events: [String] = []
     var epochLogs: [Logs] = []
     var batchLogs: [Logs] = []
-    func onTrainBegin(model: Sequential) throws { events.append("trainBegin") }
-    func onTrainEnd(model: Sequential, history: History) throws { events.append("trainEnd \(history.epochs.count)") }
-    func onEpochBegin(_ epoch: Int, model: Sequential) throws { events.append("epochBegin \(epoch)") }
-    func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    func onTrainBegin(model: Model) throws { events.append("trainBegin") }
+    func onTrainEnd(model: Model, history: History) throws { events.append("trainEnd \(history.epochs.count)") }
+    func onEpochBegin(_ epoch: Int, model: Model) throws { events.append("epochBegin \(epoch)") }
+    func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         events.append("epochEnd \(epoch)")
         epochLogs.append(logs)
     }
-    func onBatchBegin(_ batch: Int, model: Sequential) throws { events.append("batchBegin \(batch)") }
-    func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
+    func onBatchBegin(_ batch: Int, model: Model) throws { events.append("batchBegin \(batch)") }
+    func onBatchEnd(_ batch: Int, logs: Logs, model: Model) throws {
         events.append("batchEnd \(batch)")
         batchLogs.append(logs)
     }

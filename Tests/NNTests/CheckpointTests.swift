@@ -9,7 +9,7 @@ import NN
 final class CheckpointTests: CLITestCase {
     /// A small model with everything that carries state across epochs: BatchNormalization moving
     /// statistics, Dropout's generator, Adam's slots and step count, the shuffling generator.
-    private func model(seed: UInt64) throws -> (Sequential, Adam) {
+    private func model(seed: UInt64) throws -> (Model, Adam) {
         let m = try Sequential(inputShape: [6, 6, 1], layers: [
             Conv2D(filters: 4, kernelSize: 3, activation: .relu),
             BatchNormalization(),
@@ -30,7 +30,7 @@ final class CheckpointTests: CLITestCase {
         return (x, y)
     }
 
-    private func bits(_ m: Sequential) -> [[UInt32]] { m.namedParameters.map { $0.parameter.value.elements.map(\.bitPattern) } }
+    private func bits(_ m: Model) -> [[UInt32]] { m.namedParameters.map { $0.parameter.value.elements.map(\.bitPattern) } }
 
     func testResumedRunIsBitIdenticalToUninterruptedRun() throws {
         let (x, y) = data()

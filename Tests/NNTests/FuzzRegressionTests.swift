@@ -151,7 +151,7 @@ final class FuzzRegressionTests: XCTestCase {
     /// The checkpoint seeds (written by the fuzz binary's seed writer from its small model) restore
     /// into that model and train a step; a flipped metadata value is refused, changing nothing.
     func testCheckpointSeedsRestoreAndTamperingIsRefused() throws {
-        func model() throws -> (Sequential, Optimizer) {
+        func model() throws -> (Model, Optimizer) {
             let m = try Sequential(inputShape: [4, 4, 1], layers: [
                 Conv2D(filters: 2, kernelSize: 3), BatchNormalization(), Flatten(), Dropout(rate: 0.5),
                 Dense(units: 2, activation: .softmax),

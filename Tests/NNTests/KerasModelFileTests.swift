@@ -250,7 +250,7 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
 
     /// A model with every layer Keras and the engine share, a frozen layer, L2 on three kernels,
     /// compiled with `optimizer` and trained three steps (one epoch, no shuffle).
-    static func allLayersModel(_ optimizer: Optimizer) throws -> Sequential {
+    static func allLayersModel(_ optimizer: Optimizer) throws -> Model {
         let frozen = Dense(units: 16, activation: .relu, name: "frozen_dense")
         frozen.trainable = false
         let model = try Sequential(inputShape: [8, 8, 3], layers: [
@@ -277,7 +277,7 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
     }
 
     /// Everything a file must carry over, compared; parameters and optimizer slots bit for bit.
-    func assertSameModel(_ a: Sequential, _ b: Sequential, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertSameModel(_ a: Model, _ b: Model, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.inputShape, b.inputShape, what, file: file, line: line)
         XCTAssertEqual(a.layers.map(\.name), b.layers.map(\.name), what, file: file, line: line)
         XCTAssertEqual(a.layers.map(\.typeName), b.layers.map(\.typeName), what, file: file, line: line)
@@ -355,7 +355,7 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
         XCTAssertTrue(bn.movingMean.value.elements.contains { $0 != 0 }, "moving mean still zero", file: file, line: line)
         XCTAssertTrue(bn.movingVariance.value.elements.contains { $0 != 1 }, "moving variance still one", file: file, line: line)
         XCTAssertEqual(original.optimizer?.iterations, 3, file: file, line: line)
-        var loaded: [(String, Sequential)] = []
+        var loaded: [(String, Model)] = []
         for ext in ["keras", "h5"] {
             let path = dir + "/model.\(ext)"
             try original.save(to: path)
@@ -521,7 +521,7 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
     /// A Keras 3 `model.weights.h5` holding `model`'s weights under Keras's keys and, when the model
     /// is compiled, its optimizer variables; `change` (layer, index, value) rewrites any variable and
     /// `changeOptimizer` (index, value) any optimizer variable (index 0 is the iteration count).
-    static func weightsImage(_ model: Sequential, _ change: (String, Int, Tensor) -> Variable = { .floats($2) },
+    static func weightsImage(_ model: Model, _ change: (String, Int, Tensor) -> Variable = { .floats($2) },
                              changeOptimizer: (Int, Tensor) -> Variable = { .floats($1) }) throws -> Data {
         let h5 = try HDF5Writer()
         let keys = KerasWeightSource.keras3Keys(model.layers)
@@ -687,7 +687,7 @@ final class KerasModelFileTests: TemporaryDirectoryTestCase {
     }
 
     /// The seq_flat model as Keras wrote it (for weights files with one thing changed).
-    func seqFlat() throws -> Sequential { try loadModel(from: Self.fixture("seq_flat.keras")) }
+    func seqFlat() throws -> Model { try loadModel(from: Self.fixture("seq_flat.keras")) }
 
     func testWrongWeightShapeNamesLayerAndShapes() throws {
         let model = try seqFlat()

@@ -36,7 +36,7 @@ final class ModelTests: XCTestCase {
     /// A seed given to Dropout survives `Sequential.add`; unseeded layers get the model's stream, and
     /// seeding one layer leaves the others' weights as they were (the draw is taken either way).
     func testDropoutSeedIsRespectedByTheModel() throws {
-        func model(_ dropout: Dropout) throws -> Sequential {
+        func model(_ dropout: Dropout) throws -> Model {
             try Sequential(inputShape: [6], layers: [Dense(units: 4), dropout, Dense(units: 3)], seed: 5)
         }
         let seeded = try model(Dropout(rate: 0.5, seed: 42))
@@ -85,7 +85,7 @@ final class ModelTests: XCTestCase {
 
     // MARK: Determinism
 
-    private func dropoutModel(seed: UInt64) throws -> Sequential {
+    private func dropoutModel(seed: UInt64) throws -> Model {
         let model = try Sequential(inputShape: [6], layers: [
             Dense(units: 12, activation: .relu), Dropout(rate: 0.3), Dense(units: 3, activation: .softmax),
         ], seed: seed)
@@ -248,7 +248,7 @@ final class ModelTests: XCTestCase {
     func testNonFiniteLossStopsWithWeightsOfLastGoodBatch() throws {
         let (x, y) = Fixtures.blobs(classes: 2, perClass: 6, dims: 3, spread: 1.0, seed: 7)
         for i in 4..<8 { x[flat: i * 3 + 1] = .nan }
-        func build() throws -> Sequential {
+        func build() throws -> Model {
             let m = try Sequential(inputShape: [3], layers: [Dense(units: 4, activation: .relu), Dense(units: 2, activation: .softmax)], seed: 7)
             m.compile(optimizer: Adam(learningRate: 0.01), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
             return m

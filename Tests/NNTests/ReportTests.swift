@@ -9,7 +9,7 @@ import NN
 /// PNG files that decode to the pixels written, and the feature-map API behind section 5.
 final class ReportTests: XCTestCase {
     private struct Run {
-        var model: Sequential
+        var model: Model
         var history: History
         var train: Dataset
         var test: Dataset

@@ -19,7 +19,7 @@ final class TrainingLoopTests: XCTestCase {
         return (rng.tensor([n, 3]), labelTensor(rng.labels(n, classes: 2)))
     }
 
-    private func model(seed: UInt64 = 0) throws -> Sequential {
+    private func model(seed: UInt64 = 0) throws -> Model {
         let m = try Sequential(inputShape: [3], layers: [Dense(units: 4, activation: .relu), Dense(units: 2, activation: .softmax)], seed: seed)
         m.compile(optimizer: Adam(learningRate: 0.01), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
         return m

@@ -226,7 +226,7 @@ final class TransferTests: XCTestCase {
     // MARK: - Freezing
 
     /// A small model with every kind of parameter: conv kernel + bias (with L2), BN's four, dense.
-    func smallModel(seed: UInt64 = 1, headUnits: Int = 3, headName: String = "head") throws -> Sequential {
+    func smallModel(seed: UInt64 = 1, headUnits: Int = 3, headName: String = "head") throws -> Model {
         try Sequential(inputShape: [6, 6, 2], layers: [
             Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu, kernelL2: 1e-2, name: "conv"),
             BatchNormalization(name: "bn"),

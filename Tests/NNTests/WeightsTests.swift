@@ -21,7 +21,7 @@ final class WeightsTests: XCTestCase {
     private func path(_ name: String) -> String { directory + "/" + name }
 
     /// conv2d [3,3,1,4] + [4] → batch_normalization 4×[4] → max-pool → flatten → dense [16, 3] + [3].
-    private func model(seed: UInt64, head: Layer? = nil) throws -> Sequential {
+    private func model(seed: UInt64, head: Layer? = nil) throws -> Model {
         let m = try Sequential(inputShape: [6, 6, 1], layers: [
             Conv2D(filters: 4, kernelSize: 3, activation: .relu),
             BatchNormalization(),
@@ -41,11 +41,11 @@ final class WeightsTests: XCTestCase {
         return (x, y)
     }
 
-    private func snapshot(_ m: Sequential) -> [String: [UInt32]] {
+    private func snapshot(_ m: Model) -> [String: [UInt32]] {
         Dictionary(uniqueKeysWithValues: m.namedParameters.map { ($0.name, $0.parameter.value.elements.map(\.bitPattern)) })
     }
 
-    private func assertLoadFails(_ m: Sequential, _ file: String, containing parts: [String],
+    private func assertLoadFails(_ m: Model, _ file: String, containing parts: [String],
                                  skipMissing: Bool = false, line: UInt = #line) {
         let before = snapshot(m)
         XCTAssertThrowsError(try m.loadWeights(from: file, skipMissing: skipMissing), line: line) { error in

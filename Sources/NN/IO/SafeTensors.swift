@@ -191,7 +191,7 @@ public enum SafeTensors {
     }
 }
 
-extension Sequential {
+extension Model {
     /// Saves every parameter (`layer.kernel`, `layer.moving_mean`, …) in safetensors, atomically.
     public func saveWeights(to path: String, metadata: [String: String] = [:]) throws {
         try SafeTensors.save(namedParameters.map { ($0.name, $0.parameter.value) }, metadata: metadata, to: path)

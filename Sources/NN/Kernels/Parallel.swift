@@ -261,3 +261,27 @@ extension Parallel {
         run(partCount(count, grain: elementGrain), Multiply(x: x, y: y, z: z, count: count))
     }
 }
+
+extension Parallel {
+    /// y[i] += x[i], split over the threads (summing the gradients of a value read by several layers).
+    package static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        struct Accumulate: ParallelWork {
+            let x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, count: Int
+            func run(part: Int, of parts: Int) {
+                for i in Parallel.range(part, of: parts, count: count) { y[i] += x[i] }
+            }
+        }
+        run(partCount(count, grain: elementGrain), Accumulate(x: x, y: y, count: count))
+    }
+
+    /// z[i] = x[i] + y[i], split over the threads.
+    package static func add(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, count: Int) {
+        struct Sum: ParallelWork {
+            let x: UnsafePointer<Float>, y: UnsafePointer<Float>, z: UnsafeMutablePointer<Float>, count: Int
+            func run(part: Int, of parts: Int) {
+                for i in Parallel.range(part, of: parts, count: count) { z[i] = x[i] + y[i] }
+            }
+        }
+        run(partCount(count, grain: elementGrain), Sum(x: x, y: y, z: z, count: count))
+    }
+}

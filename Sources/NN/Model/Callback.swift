@@ -7,28 +7,28 @@ public protocol Callback: AnyObject {
     /// Called once before `onTrainBegin` with the run's epochs and steps (Keras `set_params`).
     func setParams(_ params: FitParams)
     /// Before the first epoch: reset per-run state here (a callback may serve several `fit`s).
-    func onTrainBegin(model: Sequential) throws
+    func onTrainBegin(model: Model) throws
     /// After the last epoch, also when a callback stopped training early.
-    func onTrainEnd(model: Sequential, history: History) throws
+    func onTrainEnd(model: Model, history: History) throws
     /// `epoch` is 0-based, as in Keras.
-    func onEpochBegin(_ epoch: Int, model: Sequential) throws
+    func onEpochBegin(_ epoch: Int, model: Model) throws
     /// `logs` holds the epoch's training loss and metrics, the validation ones (`val_loss`, …),
     /// and the epoch's training time and sample count.
-    func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws
+    func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws
     /// `batch` is 0-based within the epoch.
-    func onBatchBegin(_ batch: Int, model: Sequential) throws
+    func onBatchBegin(_ batch: Int, model: Model) throws
     /// `logs` holds the running mean loss and metrics of the epoch so far.
-    func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws
+    func onBatchEnd(_ batch: Int, logs: Logs, model: Model) throws
 }
 
 extension Callback {
     public func setParams(_ params: FitParams) {}
-    public func onTrainBegin(model: Sequential) throws {}
-    public func onTrainEnd(model: Sequential, history: History) throws {}
-    public func onEpochBegin(_ epoch: Int, model: Sequential) throws {}
-    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {}
-    public func onBatchBegin(_ batch: Int, model: Sequential) throws {}
-    public func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {}
+    public func onTrainBegin(model: Model) throws {}
+    public func onTrainEnd(model: Model, history: History) throws {}
+    public func onEpochBegin(_ epoch: Int, model: Model) throws {}
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {}
+    public func onBatchBegin(_ batch: Int, model: Model) throws {}
+    public func onBatchEnd(_ batch: Int, logs: Logs, model: Model) throws {}
 }
 
 /// What a `fit` run is (Keras `callback.params`).
@@ -151,7 +151,7 @@ public final class EarlyStopping: Callback {
         self.startFromEpoch = startFromEpoch
     }
 
-    public func onTrainBegin(model: Sequential) throws {
+    public func onTrainBegin(model: Model) throws {
         wait = 0
         stoppedEpoch = nil
         bestEpoch = nil
@@ -159,7 +159,7 @@ public final class EarlyStopping: Callback {
         bestWeights = nil
     }
 
-    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         guard let current = logs[monitor] else {
             throw NNError.invalidArgument("EarlyStopping monitors '\(monitor)', which is not among the logged values \(logs.keys)")
         }
@@ -206,7 +206,7 @@ public final class ThresholdStopping: Callback {
         self.mode = mode.resolved(for: monitor)
     }
 
-    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         guard let v = logs[monitor] else {
             throw NNError.invalidArgument("ThresholdStopping monitors '\(monitor)', which is not among the logged values \(logs.keys)")
         }
@@ -241,7 +241,7 @@ public final class ModelCheckpoint: Callback {
         self.mode = mode.resolved(for: monitor)
     }
 
-    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         if saveBestOnly {
             guard let v = logs[monitor] else {
                 throw NNError.invalidArgument("ModelCheckpoint monitors '\(monitor)', which is not among the logged values \(logs.keys)")
@@ -261,8 +261,8 @@ public final class TerminateOnNaN: Callback {
     public private(set) var terminatedAt: (epoch: Int, batch: Int)?
     private var epoch = 0
     public init() {}
-    public func onEpochBegin(_ epoch: Int, model: Sequential) throws { self.epoch = epoch }
-    public func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
+    public func onEpochBegin(_ epoch: Int, model: Model) throws { self.epoch = epoch }
+    public func onBatchEnd(_ batch: Int, logs: Logs, model: Model) throws {
         if let l = logs["loss"], !l.isFinite {
             terminatedAt = (epoch, batch)
             model.stopTraining = true
@@ -281,7 +281,7 @@ public final class LearningRateScheduler: Callback {
         LearningRateScheduler { epoch, _ in initial * _powf(factor, Float(epoch)) }
     }
 
-    public func onEpochBegin(_ epoch: Int, model: Sequential) throws {
+    public func onEpochBegin(_ epoch: Int, model: Model) throws {
         guard let optimizer = model.optimizer else { return }
         let lr = schedule(epoch, optimizer.learningRate)
         guard lr > 0 && lr.isFinite else {

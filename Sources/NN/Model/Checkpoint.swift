@@ -9,7 +9,7 @@ import Foundation
 public enum Checkpoint {
     /// `run` holds the settings of the run that saved it (`cnn train`'s effective flags), stored as
     /// `run/<key>` metadata so a resume can refuse different ones (`runSettings(at:)`).
-    public static func save(model: Sequential, optimizer: Optimizer, epochsDone: Int, run: [String: String] = [:],
+    public static func save(model: Model, optimizer: Optimizer, epochsDone: Int, run: [String: String] = [:],
                             to path: String) throws {
         var tensors = model.namedParameters.map { ($0.name, $0.parameter.value) }
         let trainable = Set(model.trainableParameters.map(ObjectIdentifier.init))
@@ -37,7 +37,7 @@ public enum Checkpoint {
     /// Returns the number of finished epochs (pass it to `fit` as `initialEpoch`).
     /// Nothing is changed unless the whole file fits.
     @discardableResult
-    public static func restore(model: Sequential, optimizer: Optimizer, from path: String) throws -> Int {
+    public static func restore(model: Model, optimizer: Optimizer, from path: String) throws -> Int {
         let file = try SafeTensors.load(path)
         func bad(_ reason: String) -> IOError { .mismatch(path: path, reason: reason) }
         let m = file.metadata
@@ -134,7 +134,7 @@ public final class CheckpointCallback: Callback {
         self.optimizer = optimizer
         self.run = run
     }
-    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         try Checkpoint.save(model: model, optimizer: optimizer, epochsDone: epoch + 1, run: run, to: path)
     }
 }

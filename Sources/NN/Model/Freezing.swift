@@ -3,7 +3,7 @@
 /// BatchNormalization normalizes with its moving statistics and does not update them; `summary()`
 /// counts its parameters as non-trainable. Changes take effect at the next training step (no
 /// recompiling needed). Dropout in a frozen range still drops in training, as in Keras.
-extension Sequential {
+extension Model {
     /// Sets `trainable` on the layers at `range` (indices into `layers`).
     public func setTrainable(_ trainable: Bool, layers range: Range<Int>) throws {
         guard range.lowerBound >= 0, range.upperBound <= layers.count else {

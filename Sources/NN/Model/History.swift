@@ -28,9 +28,9 @@ public final class History: Callback {
     /// An empty history, or one holding `epochs` (e.g. read back from a file).
     public init(epochs: [Epoch] = []) { self.epochs = epochs }
 
-    public func onTrainBegin(model: Sequential) throws { epochs = [] }
+    public func onTrainBegin(model: Model) throws { epochs = [] }
 
-    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         epochs.append(Epoch(epoch: epoch + 1, logs: logs.values, seconds: logs.seconds, samples: logs.samples))
     }
 

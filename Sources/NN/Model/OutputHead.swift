@@ -8,11 +8,11 @@ struct OutputHead {
     /// The last layer, when its softmax is fused with `loss`.
     let fusedLayer: Layer?
 
-    /// Decides the fusion for `layers` and tells every layer whether its softmax is absorbed.
-    init(loss: Loss, layers: [Layer]) {
+    /// Decides the fusion for the layer producing the model's output (nil when the output is a model
+    /// input or also feeds other layers) and tells every layer of `layers` whether its softmax is absorbed.
+    init(loss: Loss, outputLayer: Layer?, layers: [Layer]) {
         self.loss = loss
-        let last = layers.last
-        fusedLayer = loss.fusesSoftmax && last?.endsInSoftmax == true ? last : nil
+        fusedLayer = loss.fusesSoftmax && outputLayer?.endsInSoftmax == true ? outputLayer : nil
         for layer in layers { layer.softmaxFusedWithLoss = layer === fusedLayer }
     }
 

@@ -55,7 +55,7 @@ public final class ProgressBar: Callback {
         steps = params.steps
     }
 
-    public func onEpochBegin(_ epoch: Int, model: Sequential) throws {
+    public func onEpochBegin(_ epoch: Int, model: Model) throws {
         start = DispatchTime.now().uptimeNanoseconds
         lastDraw = 0
         if verbosity != .silent { output.write("Epoch \(epoch + 1)/\(epochs)\n") }
@@ -63,7 +63,7 @@ public final class ProgressBar: Callback {
 
     /// Redraws at most ten times a second, and always on the last step. A non-finite loss ends
     /// the line, since `fit` stops there.
-    public func onBatchEnd(_ batch: Int, logs: Logs, model: Sequential) throws {
+    public func onBatchEnd(_ batch: Int, logs: Logs, model: Model) throws {
         if let loss = logs.loss, !loss.isFinite { return finish(Logs(), seconds: 0) }
         guard verbosity == .progressBar else { return }
         let step = batch + 1
@@ -77,7 +77,7 @@ public final class ProgressBar: Callback {
         output.write("\r\u{1B}[K" + line(step: step, time: time, perStep: perStep, logs: logs))
     }
 
-    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Sequential) throws {
+    public func onEpochEnd(_ epoch: Int, logs: Logs, model: Model) throws {
         finish(logs, seconds: logs.seconds)
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-extension Sequential {
+extension Model {
     /// The Keras 3 summary table: each layer's name and type, output shape and parameter count,
     /// then total, trainable and non-trainable parameters with their size in memory.
     public func summary(name: String = "sequential") -> String {

@@ -23,7 +23,7 @@ public struct Evaluation: Sendable {
 
 // The one data path: every `fit`, `evaluate` and `predict` reads its inputs through a `Batcher`
 // over a `SampleSource` (a Float32 tensor, byte images, …); the `Dataset` forms are thin overloads.
-extension Sequential {
+extension Model {
     /// Trains for `epochs` passes over `x`/`y` (Keras `fit`). `x` is a Float32 tensor `[N, ...]` or
     /// any other `SampleSource`; `y` holds class labels `[N]`, one-hot rows or regression targets,
     /// matching the loss. `validationSplit` holds out the last fraction of the data before
@@ -198,6 +198,7 @@ extension Sequential {
     /// The model's outputs (probabilities for a softmax head) for every sample of `x` (a Float32
     /// tensor `[N, ...]` or any other `SampleSource`), as a new tensor `[N] + outputShape`.
     public func predict(_ x: any SampleSource, batchSize: Int = 32) throws -> Tensor {
+        try requireOneInputAndOutput()
         guard x.sampleShape == inputShape, (x as? Tensor)?.rank ?? 1 >= 1 else {
             throw inputShapeError(what: "prediction input", got: (x as? Tensor)?.shape ?? [x.sampleCount] + x.sampleShape)
         }
@@ -230,9 +231,17 @@ extension Sequential {
         try predictClasses(data.inputs, batchSize: batchSize)
     }
 
+    /// `fit`, `evaluate` and `predict` feed one input and score one output.
+    private func requireOneInputAndOutput() throws {
+        guard inputShapes.count == 1, outputValues.count == 1 else {
+            throw NNError.invalidArgument("fit, evaluate and predict take models with one input and one output; this one has \(inputShapes.count) inputs and \(outputValues.count) outputs (run it batch by batch with forward(_ inputs: [Tensor]))")
+        }
+    }
+
     /// Checks inputs and targets once, before any batch, so errors name the sample (not a row of
     /// a shuffled batch) and say which data (`training`, `validation`, `evaluation`) is wrong.
     private func checkData(x: any SampleSource, y: Tensor, what: String) throws {
+        try requireOneInputAndOutput()
         guard x.sampleShape == inputShape, (x as? Tensor)?.rank ?? 1 >= 1 else {
             throw inputShapeError(what: "\(what) input", got: (x as? Tensor)?.shape ?? [x.sampleCount] + x.sampleShape)
         }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Transfer learning: cut a trained model's head off, put a new one on, load the old weights into
 /// everything but the new head, and read the frozen base's features for a closed-form head.
-extension Sequential {
+extension Model {
     /// Removes the last `count` layers and returns them in model order.
     @discardableResult
     public func dropHead(_ count: Int = 1) throws -> [Layer] {
@@ -58,6 +58,12 @@ extension Sequential {
         }
         let base = layers.count - headLayers
         let head = Array(layers[base...])
+        // The head must be a chain on the base's last output, so the features are all it reads.
+        let k = inputShapes.count
+        guard outputValues == [k + layers.count - 1],
+              (base..<layers.count).allSatisfy({ inbound[$0] == [k + $0 - 1] }), base > 0 || k == 1 else {
+            throw NNError.invalidArgument("fitHead: the last \(headLayers) layers do not form a chain on the output of layer '\(base > 0 ? layers[base - 1].name : inputNames[0])'")
+        }
         let features = try self.features(x, layers: base, batchSize: max(batchSize, 256))
         let headModel = try Sequential(inputShape: Array(features.shape.dropFirst()), seed: rng.next())
         for layer in head { try headModel.add(layer) }
@@ -80,6 +86,7 @@ extension Sequential {
     public func recomputeBatchNormStatistics(_ x: Tensor, batchSize: Int = 256) throws {
         guard batchSize > 0, x.shape.first ?? 0 > 0 else { throw NNError.invalidArgument("recomputeBatchNormStatistics needs samples and a positive batch size") }
         guard let last = layers.lastIndex(where: { $0 is BatchNormalization }) else { return }
+        guard isChain else { return try recomputeBatchNormStatisticsOfGraph(x, batchSize: batchSize) }
         var activations = x
         for layer in layers[...last] {
             if let bn = layer as? BatchNormalization {
@@ -106,6 +113,31 @@ extension Sequential {
         }
     }
 
+    /// `recomputeBatchNormStatistics` on a graph: for each BatchNormalization in order, its input over
+    /// `x` batch by batch (the layers before it already updated), summed per channel in Double.
+    private func recomputeBatchNormStatisticsOfGraph(_ x: Tensor, batchSize: Int) throws {
+        guard inputShapes.count == 1, Tensor.shape(x.shape, isBatchOf: inputShape) else { throw inputShapeError(what: "input", got: x.shape) }
+        for (i, layer) in layers.enumerated() {
+            guard let bn = layer as? BatchNormalization else { continue }
+            let c = bn.inputShape.last!, source = inbound[i][0]
+            var sum = [Double](repeating: 0, count: c), squares = sum, rows = 0
+            for lo in stride(from: 0, to: x.shape[0], by: batchSize) {
+                let xb = x.rows(lo..<min(lo + batchSize, x.shape[0]))
+                let a = source == 0 ? xb : try forward([xb], through: source - 1, training: false)
+                let p = a.pointer, n = a.count / c
+                for r in 0..<n {
+                    for j in 0..<c { let v = Double(p[r * c + j]); sum[j] += v; squares[j] += v * v }
+                }
+                rows += n
+            }
+            for j in 0..<c {
+                let mean = sum[j] / Double(rows)
+                bn.movingMean.value[flat: j] = Float(mean)
+                bn.movingVariance.value[flat: j] = Float(max(squares[j] / Double(rows) - mean * mean, 0))
+            }
+        }
+    }
+
     /// The outputs of the first `layerCount` layers (all but the last by default) for every sample,
     /// in inference mode, as a new `[N, ...]` tensor: the features a new head is trained on.
     public func features(_ x: Tensor, layers layerCount: Int? = nil, batchSize: Int = 256) throws -> Tensor {
@@ -122,8 +154,7 @@ extension Sequential {
         let result = Tensor(shape: [n] + sample)
         for lo in stride(from: 0, to: n, by: batchSize) {
             let hi = min(lo + batchSize, n)
-            var out = x.rows(lo..<hi)
-            for layer in layers[0..<k] { out = try layer.forward(out, training: false) }
+            let out = k == 0 ? x.rows(lo..<hi) : try forward([x.rows(lo..<hi)], through: k - 1, training: false)
             (result.pointer + lo * width).update(from: out.pointer, count: (hi - lo) * width)
         }
         return result
