@@ -252,3 +252,53 @@ private extension Tensor {
     /// A copy with `v` added to every element.
     func adding(_ v: Float) -> Tensor { Tensor(shape: shape, elements: elements.map { $0 + v }) }
 }
+
+/// The memory plan: buffers shared by liveness, results unchanged.
+final class MemoryPlanTests: XCTestCase {
+    /// A deep chain needs a few gradient slots however deep it is; at inference two activation
+    /// slots (ping-pong) plus the output's own.
+    func testDeepChainSharesGradientAndActivationBuffers() throws {
+        let model = try Sequential(inputShape: [32], layers: (0..<12).map { _ in Dense(units: 32, activation: .tanh) } + [Dense(units: 4)])
+        let plan = model.memoryPlan
+        XCTAssertEqual(plan.unplannedGradientFloatsPerSample, 13 * 32 + 4 + (12 * 32 + 4), "every dX, the output gradient and every dZ")
+        XCTAssertLessThanOrEqual(plan.gradientFloatsPerSample, 3 * 32 + 32 + 4, "two dX slots, the output gradient and one dZ")
+        XCTAssertEqual(plan.unplannedActivationFloatsPerSample, 12 * 32 + 4)
+        XCTAssertEqual(plan.activationFloatsPerSample, 2 * 32, "two slots; the output takes one that is free again")
+        XCTAssertLessThan(plan.trainingBytes(batchSize: 32), plan.unplannedTrainingBytes(batchSize: 32))
+    }
+
+    /// A deep residual net with Flatten/Dropout aliases: the gradients through all blocks match central
+    /// differences with buffers shared, and inference gives the same outputs as training-mode buffers.
+    func testDeepResidualNetWithSharedBuffersIsCorrect() throws {
+        let x = Input(shape: [4, 4, 2])
+        var h = Conv2D(filters: 3, kernelSize: 1, activation: .tanh)(x)
+        for _ in 0..<6 {
+            let branch = Conv2D(filters: 3, kernelSize: 3, padding: .same)(Conv2D(filters: 3, kernelSize: 3, padding: .same, activation: .tanh)(h))
+            h = Add()([h, Dropout(rate: 0)(branch)])
+        }
+        let out = Dense(units: 2)(Flatten()(Reshape([16, 3])(h)))
+        let model = try Model(inputs: x, outputs: out, seed: 4)
+        model.computesInputGradient = true
+        let plan = model.memoryPlan
+        XCTAssertLessThan(plan.gradientFloatsPerSample * 3, plan.unplannedGradientFloatsPerSample)
+        XCTAssertLessThan(plan.activationFloatsPerSample * 3, plan.unplannedActivationFloatsPerSample)
+
+        var data = TestData(seed: 21)
+        let input = data.tensor([2, 4, 4, 2])
+        let trainingOutput = try model.forward(input, training: true).copy()
+        XCTAssertEqual(try model.forward(input, training: false).elements, trainingOutput.elements, "inference with shared slots")
+        let r = data.tensor(trainingOutput.shape)
+        _ = try model.forward(input, training: true)
+        let dx = try model.backward(r).copy()
+        var rng = RandomGenerator(seed: 1)
+        let checker = GradientChecker(step: 1e-2, threshold: 1e-2, probes: 16)
+        let first = model.layers[0] as! Conv2D
+        let firstKernel = first.kernel.gradient.copy()
+        func objective() throws -> (Double, [Bool]) {
+            let y = try model.forward(input, training: true)
+            return ((0..<y.count).reduce(0.0) { $0 + Double(y[flat: $1]) * Double(r[flat: $1]) }, [])
+        }
+        try checker.checkTensor("deep residual: input", input, analytic: dx, rng: &rng, kinks: false, file: #filePath, line: #line, objective)
+        try checker.checkTensor("deep residual: first kernel", first.kernel.value, analytic: firstKernel, rng: &rng, kinks: false, file: #filePath, line: #line, objective)
+    }
+}

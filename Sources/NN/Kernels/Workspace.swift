@@ -8,6 +8,10 @@ package struct ScratchBuffer {
     private var storage: TensorStorage?
     /// The last batch view handed out, returned again while the batch size stays the same.
     private var view: Tensor?
+    /// Memory this buffer shares with others, set by a model's `MemoryPlan`; while set, the buffer
+    /// hands out views of it (its own storage, if any, is kept for when the binding is lifted).
+    package var shared: SharedBuffer?
+    private var sharedView: Tensor?
 
     package init() {}
 
@@ -16,12 +20,24 @@ package struct ScratchBuffer {
 
     /// `[batch] + sampleShape` over this buffer. Steady-state calls return the same view.
     package mutating func tensor(batch: Int, sampleShape: [Int]) -> Tensor {
+        if let shared {
+            // Another user of the shared memory may have grown it: the view must be of its storage now.
+            let s = shared.reserve(batch * sampleShape.reduce(1, *))
+            if let v = sharedView, v.storage === s, Self.matches(v, batch, sampleShape) { return v }
+            let v = Tensor(shape: [batch] + sampleShape, storage: s)
+            sharedView = v
+            return v
+        }
         // The whole shape must match: a rebuilt layer or a new head keeps the rank but not the sizes.
-        if let v = view, v.shape[0] == batch, v.shape.count == sampleShape.count + 1,
-           v.shape.dropFirst().elementsEqual(sampleShape) { return v }
+        if let v = view, Self.matches(v, batch, sampleShape) { return v }
         let v = Tensor(shape: [batch] + sampleShape, storage: reserve(batch * sampleShape.reduce(1, *)))
         view = v
         return v
+    }
+
+    @inline(__always)
+    private static func matches(_ v: Tensor, _ batch: Int, _ sampleShape: [Int]) -> Bool {
+        v.shape[0] == batch && v.shape.count == sampleShape.count + 1 && v.shape.dropFirst().elementsEqual(sampleShape)
     }
 
     /// At least `count` Int32 indices (pooling's argmax); the buffer then holds indices only.
@@ -29,7 +45,7 @@ package struct ScratchBuffer {
         UnsafeMutableRawPointer(reserve(count).pointer).bindMemory(to: Int32.self, capacity: max(count, 1))
     }
 
-    /// Bytes currently held.
+    /// Bytes currently held by this buffer itself (shared memory is counted by its `SharedBuffer`).
     package var bytes: Int { (storage?.capacity ?? 0) * MemoryLayout<Float>.stride }
 
     private mutating func reserve(_ count: Int) -> TensorStorage {
@@ -39,6 +55,25 @@ package struct ScratchBuffer {
         view = nil
         return s
     }
+}
+
+/// Grow-only memory that several `ScratchBuffer`s use in turn (a slot of a `MemoryPlan`): only one
+/// of them holds live data at any time, so it is as large as the largest of them, not their sum.
+package final class SharedBuffer {
+    private(set) var storage: TensorStorage?
+
+    package init() {}
+
+    /// Storage for at least `count` floats; growing replaces it (views of the old one keep it alive).
+    func reserve(_ count: Int) -> TensorStorage {
+        if let s = storage, s.capacity >= count { return s }
+        let s = TensorStorage(capacity: count)
+        storage = s
+        return s
+    }
+
+    /// Bytes currently held.
+    package var bytes: Int { (storage?.capacity ?? 0) * MemoryLayout<Float>.stride }
 }
 
 /// Scratch memory shared by the layers of a model (darknet's single workspace): im2col columns and

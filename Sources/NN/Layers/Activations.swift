@@ -120,8 +120,6 @@ public enum Activation: String, Sendable, CaseIterable {
 /// and `Softmax` below): the engine's one activation layer, whatever the function.
 public class ActivationLayer: Layer {
     public let activation: Activation
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
     private var y: Tensor?
     /// A ReLU cap other than 6 (Keras `ReLU(max_value=…)`; 6 is the `.relu6` activation).
     let reluCap: Float?
@@ -141,7 +139,7 @@ public class ActivationLayer: Layer {
     public override var defaultNameStem: String { "activation" }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         out.assign(input)
         activation.apply(out.pointer, count: out.count, width: outputShape.last ?? 1)
         if let cap = reluCap {
@@ -154,7 +152,7 @@ public class ActivationLayer: Layer {
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         if let cap = reluCap, let y {
             // y is x clamped to [0, cap], so 0 < y < cap exactly where 0 < x < cap.
             let yp = y.pointer, g = outputGradient.pointer, d = dx.pointer

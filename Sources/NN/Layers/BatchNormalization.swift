@@ -12,9 +12,7 @@ public final class BatchNormalization: Layer {
     public private(set) var movingMean: Parameter!
     public private(set) var movingVariance: Parameter!
 
-    private var output = ScratchBuffer()
     private var normalized = ScratchBuffer()   // x̂, kept for backward
-    private var inputGradient = ScratchBuffer()
     private var partialBuffer = ScratchBuffer()
     /// Per-channel scratch, 4·C floats (reserved when built): mean, σ⁻¹, Σ (centred squares, then dy), Σ dy·x̂.
     private var statsBuffer = ScratchBuffer()
@@ -54,7 +52,7 @@ public final class BatchNormalization: Layer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let c = inputShape.last!, rows = input.count / c
-        let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         let xhat = normalized.tensor(batch: input.shape[0], sampleShape: inputShape)
         usedBatchStatistics = training && trainable
         let x = input.pointer
@@ -87,7 +85,7 @@ public final class BatchNormalization: Layer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let c = inputShape.last!, rows = outputGradient.count / c
-        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         let xhat = normalized.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         let parts = Parallel.partCount(outputGradient.count, grain: Parallel.elementGrain)
         // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel), partial sums side by side: [Σ dy | Σ dy·x̂] per part.

@@ -46,7 +46,7 @@ public final class Conv2D: ConvolutionLayer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
-        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let z = activation == .softmax ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let beta: Float = bias == nil ? 0 : 1
@@ -80,7 +80,7 @@ public final class Conv2D: ConvolutionLayer {
         let g = geometry!, n = outputGradient.shape[0]
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let wantsInput = computesInputGradient
-        let dx = wantsInput ? inputGradient.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
+        let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
         if !g.isPointwise {
             return backwardChunked(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
         }

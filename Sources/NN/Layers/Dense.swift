@@ -35,7 +35,7 @@ public final class Dense: KernelLayer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let n = input.shape[0], m = rows(n)
-        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         // With softmax the logits are kept apart for a fused cross-entropy loss.
         let z = activation == .softmax ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
         BiasAdd.broadcast(bias?.value, rows: m, into: z)
@@ -55,7 +55,7 @@ public final class Dense: KernelLayer {
         BLAS.gemm(transA: true, m: inFeatures, n: units, k: m, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)
         if let bias { BiasAdd.gradient(dz, rows: m, width: units, ones: &ones, into: bias.gradient) }
         guard computesInputGradient else { return Layer.skippedGradient }
-        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
         BLAS.gemm(transB: true, m: m, n: inFeatures, k: units, a: dz.pointer, b: kernel.value.pointer, c: dx.pointer)
         return dx
     }

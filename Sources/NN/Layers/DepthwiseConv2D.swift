@@ -54,7 +54,7 @@ public final class DepthwiseConv2D: ConvolutionLayer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0], f = outputShape[2], m = depthMultiplier
-        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let xp = input.pointer, kp = kernel.value.pointer, yp = out.pointer
         let bp = bias?.value.pointer
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f),
@@ -71,7 +71,7 @@ public final class DepthwiseConv2D: ConvolutionLayer {
         if let bias { BiasAdd.gradient(dz, rows: n * g.outputPixels, width: f, ones: &ones, into: bias.gradient) }
         // The first layer of a model skips its input gradient (Sequential sets the flag).
         let wantsInput = computesInputGradient
-        let dx = wantsInput ? inputGradient.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
+        let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
         dx.fill(0)
         let kernelCount = kernel.value.count
         let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)

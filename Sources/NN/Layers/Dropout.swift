@@ -2,9 +2,8 @@
 /// 1 / (1 − rate), so inference needs no rescaling and is the identity. The mask comes from the
 /// layer's own generator, seeded by the user's `seed` or else by the model, so runs repeat.
 public final class Dropout: SeededLayer {
+    package override var forwardMayReturnInput: Bool { true }
     public let rate: Float
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
     private var maskBuffer = ScratchBuffer()
     private var appliedMask = false
 
@@ -30,7 +29,7 @@ public final class Dropout: SeededLayer {
         appliedMask = training && rate > 0
         guard appliedMask else { return input }
         let n = input.shape[0]
-        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let m = maskBuffer.tensor(batch: n, sampleShape: inputShape)
         // One draw from the layer's generator per step keys a counter-based hash of the element
         // index, so the mask is the same whatever the thread count and parts can fill it in any order.
@@ -42,7 +41,7 @@ public final class Dropout: SeededLayer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         guard appliedMask else { return outputGradient }
-        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         let m = maskBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         Parallel.multiply(outputGradient.pointer, m.pointer, into: dx.pointer, count: dx.count)
         return dx

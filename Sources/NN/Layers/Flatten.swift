@@ -1,5 +1,6 @@
 /// Flattens each sample to one axis. NHWC is already contiguous, so this is a view, not a copy.
 public final class Flatten: Layer {
+    package override var forwardMayReturnInput: Bool { true }
     public override init(name: String? = nil) { super.init(name: name) }
     public override var typeName: String { "Flatten" }
     public override var defaultNameStem: String { "flatten" }

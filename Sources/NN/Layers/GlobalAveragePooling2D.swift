@@ -3,8 +3,6 @@
 /// Forward is one sgemv per image over its `[H·W, C]` view; backward spreads dY / (H·W) back.
 public final class GlobalAveragePooling2D: Layer {
     public let keepdims: Bool
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
     private var ones = ScratchBuffer()
 
     public init(keepdims: Bool = false, name: String? = nil) {
@@ -24,7 +22,7 @@ public final class GlobalAveragePooling2D: Layer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let n = input.shape[0], pixels = inputShape[0] * inputShape[1], c = inputShape[2]
-        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let one = ones.tensor(batch: pixels, sampleShape: [])
         if one[flat: 0] != 1 || one[flat: pixels - 1] != 1 { one.fill(1) }
         for image in 0..<n {
@@ -36,7 +34,7 @@ public final class GlobalAveragePooling2D: Layer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let n = outputGradient.shape[0], pixels = inputShape[0] * inputShape[1], c = inputShape[2]
-        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
         let scale = 1 / Float(pixels), dy = outputGradient.pointer, d = dx.pointer
         for image in 0..<n {
             let src = dy + image * c

@@ -12,9 +12,7 @@ public class KernelLayer: Layer {
     public internal(set) var kernel: Parameter!
     public internal(set) var bias: Parameter?
 
-    var output = ScratchBuffer()
     var activationGradient = ScratchBuffer()
-    var inputGradient = ScratchBuffer()
     /// A ones vector for the bias gradient (db = dzᵀ · 1).
     var ones = ScratchBuffer()
     /// The input and output of the last forward pass, for backward.

@@ -28,6 +28,17 @@ open class Layer {
     /// Set by the model's `OutputHead` when its loss absorbs this layer's softmax: `backward` then
     /// receives dLoss/dLogits and skips the softmax's own derivative.
     package internal(set) var softmaxFusedWithLoss = false
+    /// The buffer `forwardBatch` writes its output into, and the one `backwardBatch` writes dLoss/dInput
+    /// into. A model binds them to memory shared by layers whose buffers are never needed at once
+    /// (see `MemoryPlan`); a layer on its own keeps its own.
+    package var outputBuffer = ScratchBuffer()
+    package var inputGradientBuffer = ScratchBuffer()
+    /// True when `forward` may return its input (or a view of it) at inference: Flatten and Reshape
+    /// are views; Dropout and the augmentation layers pass their input through. The memory plan keeps
+    /// the input alive as long as the output.
+    package var forwardMayReturnInput: Bool { false }
+    /// True when `backward` may return dLoss/dOutput itself (or a view of it) as dLoss/dInput.
+    package var backwardMayReturnOutputGradient: Bool { forwardMayReturnInput }
     /// What `backward` returns when `computesInputGradient` is false.
     static let skippedGradient = Tensor(shape: [0])
 

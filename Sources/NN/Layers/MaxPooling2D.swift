@@ -6,8 +6,6 @@ public final class MaxPooling2D: Layer {
     public let padding: Padding
     package private(set) var geometry: ConvGeometry!
 
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
     private var argmax = ScratchBuffer()
 
     /// Strides default to the pool size, as in Keras.
@@ -35,7 +33,7 @@ public final class MaxPooling2D: Layer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
-        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let arg = argmax.indices(out.count)
         let work = MaxPoolForwardPart(geometry: g, images: n, src: input.pointer, dst: out.pointer, arg: arg)
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)
@@ -44,7 +42,7 @@ public final class MaxPooling2D: Layer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let g = geometry!, n = outputGradient.shape[0]
-        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
         let work = MaxPoolBackwardPart(geometry: g, images: n, dy: outputGradient.pointer, dx: dx.pointer,
                                        arg: argmax.indices(outputGradient.count))
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)

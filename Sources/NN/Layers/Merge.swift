@@ -8,7 +8,6 @@ public class MergeLayer: Layer {
     /// The fewest inputs the layer takes (`Subtract` takes exactly two: see `maximumInputs`).
     var minimumInputs: Int { 2 }
     var maximumInputs: Int { Int.max }
-    var output = ScratchBuffer()
     /// One buffer per input for its gradient, and the array `backward` returns (refilled in place).
     var inputGradients: [ScratchBuffer] = []
     private var gradientList: [Tensor] = []
@@ -65,7 +64,7 @@ public class MergeLayer: Layer {
         }
         lastBatch = batch
         for i in inputs.indices { lastInputs[i] = inputs[i] }
-        let out = output.tensor(batch: batch, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: batch, sampleShape: outputShape)
         merge(inputs, into: out)
         return out
     }
@@ -109,6 +108,7 @@ public class MergeLayer: Layer {
 /// The element-wise sum of its inputs (ResNet's and MobileNetV2's skip connections, `block_N_add`).
 /// Each input's gradient is the output gradient itself.
 public final class Add: MergeLayer {
+    package override var backwardMayReturnOutputGradient: Bool { true }
     public override init(name: String? = nil) { super.init(name: name) }
     public override var typeName: String { "Add" }
     public override var defaultNameStem: String { "add" }
@@ -121,6 +121,7 @@ public final class Add: MergeLayer {
 
 /// The difference of exactly two inputs, `a − b`.
 public final class Subtract: MergeLayer {
+    package override var backwardMayReturnOutputGradient: Bool { true }
     public override init(name: String? = nil) { super.init(name: name) }
     public override var typeName: String { "Subtract" }
     public override var defaultNameStem: String { "subtract" }

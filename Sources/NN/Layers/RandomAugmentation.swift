@@ -7,6 +7,7 @@ import Foundation
 /// the thread count; the generator is seeded like `Dropout`'s (the user's `seed`, else one draw of
 /// the model's), and checkpoints save it (`randomState`) so a resumed run repeats bit for bit.
 public class RandomImageLayer: SeededLayer {
+    package override var forwardMayReturnInput: Bool { true }
     /// The parameters drawn for the last training batch, `parametersPerSample` per image in sample
     /// order (what each layer documents), so a test can replay them; empty after inference.
     public private(set) var lastParameters: [Float] = []
@@ -58,8 +59,6 @@ public final class RandomFlip: RandomImageLayer {
         case horizontalAndVertical = "horizontal_and_vertical"
     }
     public let mode: Mode
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
 
     /// Keras's default mode is horizontal_and_vertical.
     public init(mode: Mode = .horizontalAndVertical, seed: UInt64? = nil, name: String? = nil) {
@@ -80,12 +79,12 @@ public final class RandomFlip: RandomImageLayer {
     }
 
     override func transform(_ input: Tensor, parameters: UnsafePointer<Float>) -> Tensor {
-        flip(input, &output, parameters)
+        flip(input, &outputBuffer, parameters)
     }
 
     /// A flip is its own transpose.
     override func transformBackward(_ outputGradient: Tensor, parameters: UnsafePointer<Float>) -> Tensor {
-        flip(outputGradient, &inputGradient, parameters)
+        flip(outputGradient, &inputGradientBuffer, parameters)
     }
 
     private func flip(_ x: Tensor, _ buffer: inout ScratchBuffer, _ flips: UnsafePointer<Float>) -> Tensor {
@@ -132,8 +131,6 @@ public class RandomAffineLayer: RandomImageLayer {
     public let interpolation: ImageInterpolation
     /// What `.constant` fills with.
     public let fillValue: Float
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
     private var transforms = ScratchBuffer()
 
     init(fillMode: FillMode, interpolation: ImageInterpolation, fillValue: Float, seed: UInt64?, salt: UInt64, name: String?) {
@@ -166,7 +163,7 @@ public class RandomAffineLayer: RandomImageLayer {
         let n = input.shape[0], k = parametersPerSample
         let t = transforms.floats(6 * n)
         for i in 0..<n { fillTransform(parameters + i * k, height: inputShape[0], width: inputShape[1], into: t + 6 * i) }
-        let out = output.tensor(batch: n, sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: out.count / n),
                      AffineForwardPart(geometry: geometry, images: n, transforms: t, x: input.pointer, y: out.pointer))
         return out
@@ -174,7 +171,7 @@ public class RandomAffineLayer: RandomImageLayer {
 
     override func transformBackward(_ outputGradient: Tensor, parameters: UnsafePointer<Float>) -> Tensor {
         let n = outputGradient.shape[0]
-        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: dx.count / n),
                      AffineBackwardPart(geometry: geometry, images: n, transforms: transforms.floats(6 * n),
                                         dy: outputGradient.pointer, dx: dx.pointer))
@@ -319,8 +316,6 @@ func translationTransform(down: Float, right: Float, into t: UnsafeMutablePointe
 public final class RandomContrast: RandomImageLayer {
     public let factor: AugmentationFactor
     public let valueRange: ClosedRange<Float>
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
     private var lastInput: Tensor?
 
     public init(factor: AugmentationFactor, valueRange: ClosedRange<Float> = 0...255, seed: UInt64? = nil, name: String? = nil) {
@@ -346,11 +341,11 @@ public final class RandomContrast: RandomImageLayer {
 
     override func transform(_ input: Tensor, parameters: UnsafePointer<Float>) -> Tensor {
         lastInput = input
-        return run(input, nil, parameters, &output)
+        return run(input, nil, parameters, &outputBuffer)
     }
 
     override func transformBackward(_ outputGradient: Tensor, parameters: UnsafePointer<Float>) -> Tensor {
-        run(lastInput!, outputGradient, parameters, &inputGradient)
+        run(lastInput!, outputGradient, parameters, &inputGradientBuffer)
     }
 
     private func run(_ x: Tensor, _ dy: Tensor?, _ factors: UnsafePointer<Float>, _ buffer: inout ScratchBuffer) -> Tensor {
@@ -406,8 +401,6 @@ struct ContrastPart: ParallelWork {
 public final class RandomBrightness: RandomImageLayer {
     public let factor: AugmentationFactor
     public let valueRange: ClosedRange<Float>
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
 
     private var lastInput: Tensor?
 
@@ -434,7 +427,7 @@ public final class RandomBrightness: RandomImageLayer {
 
     override func transform(_ input: Tensor, parameters: UnsafePointer<Float>) -> Tensor {
         let n = input.shape[0]
-        let y = output.tensor(batch: n, sampleShape: inputShape)
+        let y = outputBuffer.tensor(batch: n, sampleShape: inputShape)
         lastInput = input
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: y.count / n),
                      BrightnessPart(imageSize: y.count / n, images: n, deltas: parameters, low: valueRange.lowerBound,
@@ -445,7 +438,7 @@ public final class RandomBrightness: RandomImageLayer {
     /// The gradient passes where lo ≤ x + δ ≤ hi (TensorFlow's clip gradient), else it is 0.
     override func transformBackward(_ outputGradient: Tensor, parameters: UnsafePointer<Float>) -> Tensor {
         let n = outputGradient.shape[0]
-        let dx = inputGradient.tensor(batch: n, sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
         let x = lastInput!.pointer
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: dx.count / n),
                      BrightnessPart(imageSize: dx.count / n, images: n, deltas: parameters, low: valueRange.lowerBound,

@@ -4,8 +4,6 @@
 public final class Rescaling: Layer {
     public let scale: Float
     public let offset: Float
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
 
     public init(scale: Float, offset: Float = 0, name: String? = nil) {
         self.scale = scale
@@ -24,14 +22,14 @@ public final class Rescaling: Layer {
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         let x = input.pointer, y = out.pointer, s = scale, o = offset
         for i in 0..<out.count { y[i] = x[i] * s + o }
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         let dy = outputGradient.pointer, d = dx.pointer, s = scale
         for i in 0..<dx.count { d[i] = dy[i] * s }
         return dx

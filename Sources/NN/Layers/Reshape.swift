@@ -1,6 +1,7 @@
 /// Gives each sample a new shape with the same number of elements (Keras `Reshape`); one axis may
 /// be -1 and is inferred. The data are contiguous, so forward and backward are views, not copies.
 public final class Reshape: Layer {
+    package override var forwardMayReturnInput: Bool { true }
     public let targetShape: [Int]
 
     public init(_ targetShape: [Int], name: String? = nil) {

@@ -7,8 +7,6 @@ public final class Resizing: Layer {
     public let interpolation: ImageInterpolation
     public let cropToAspectRatio: Bool
     private var geometry: ResizeGeometry!
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
 
     public init(height: Int, width: Int, interpolation: ImageInterpolation = .bilinear, cropToAspectRatio: Bool = false,
                 name: String? = nil) {
@@ -37,11 +35,11 @@ public final class Resizing: Layer {
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        resizeForward(geometry, input, &output, outputShape)
+        resizeForward(geometry, input, &outputBuffer, outputShape)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        resizeBackward(geometry, outputGradient, &inputGradient, inputShape)
+        resizeBackward(geometry, outputGradient, &inputGradientBuffer, inputShape)
     }
 }
 
@@ -51,8 +49,6 @@ public final class Resizing: Layer {
 public final class CenterCrop: Layer {
     public let height: Int, width: Int
     private var geometry: ResizeGeometry!
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
 
     public init(height: Int, width: Int, name: String? = nil) {
         self.height = height
@@ -79,11 +75,11 @@ public final class CenterCrop: Layer {
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        resizeForward(geometry, input, &output, outputShape)
+        resizeForward(geometry, input, &outputBuffer, outputShape)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        resizeBackward(geometry, outputGradient, &inputGradient, inputShape)
+        resizeBackward(geometry, outputGradient, &inputGradientBuffer, inputShape)
     }
 }
 

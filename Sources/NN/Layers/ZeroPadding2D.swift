@@ -3,8 +3,6 @@
 /// convolution so its valid 3×3 window lines up the way TensorFlow's `same` would not.
 public final class ZeroPadding2D: Layer {
     public let padding: ((top: Int, bottom: Int), (left: Int, right: Int))
-    private var output = ScratchBuffer()
-    private var inputGradient = ScratchBuffer()
 
     public init(padding: ((Int, Int), (Int, Int)), name: String? = nil) {
         self.padding = ((padding.0.0, padding.0.1), (padding.1.0, padding.1.1))
@@ -37,14 +35,14 @@ public final class ZeroPadding2D: Layer {
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        let out = output.tensor(batch: input.shape[0], sampleShape: outputShape)
+        let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         out.fill(0)
         copyRows(input.shape[0]) { inner, outer, count in (out.pointer + outer).update(from: input.pointer + inner, count: count) }
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        let dx = inputGradient.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         copyRows(outputGradient.shape[0]) { inner, outer, count in (dx.pointer + inner).update(from: outputGradient.pointer + outer, count: count) }
         return dx
     }

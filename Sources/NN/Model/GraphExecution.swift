@@ -23,6 +23,15 @@ struct GraphExecution {
     func value(_ v: Int) -> Tensor { values[v]! }
     func gradient(_ v: Int) -> Tensor? { v < gradients.count ? gradients[v] : nil }
 
+    /// Sizes the per-value state for `model`'s graph (again, after the graph changed) and binds the
+    /// fan-out sums to the memory plan's slots.
+    mutating func reset(for model: Model, sumSlots: [Int: SharedBuffer]) {
+        values = []
+        arguments = []
+        prepare(model)
+        for (v, slot) in sumSlots { sums[v].shared = slot }
+    }
+
     private mutating func prepare(_ model: Model) {
         let count = model.inputShapes.count + model.layers.count
         if values.count != count {

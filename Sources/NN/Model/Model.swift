@@ -47,6 +47,11 @@ public class Model {
     private var trainableScratch: [Parameter] = []
     /// The executor's per-pass state, reused so a step does not allocate (see `GraphExecution`).
     var execution = GraphExecution()
+    /// The current memory plan (see `MemoryPlan`), made whenever the graph changes.
+    private var plan: MemoryPlan?
+    /// Whether the layers' outputs use the plan's inference slots (else their own buffers, as
+    /// training needs: backward reads them).
+    private var outputsBoundForInference = false
 
     /// An empty chain on one input (what `Sequential` grows with `add`).
     init(inputShape: [Int], name: String, seed: UInt64) throws {
@@ -172,6 +177,7 @@ public class Model {
         outputValues = [newOutput]
         last.computesInputGradient = true
         last.softmaxFusedWithLoss = false
+        Model.unbind(last)
         configureOutputHead()
         configureInputGradient()
         return last
@@ -242,6 +248,7 @@ public class Model {
     /// Runs the model on a batch of each input; returns one tensor per output (the layers' buffers).
     public func forward(_ inputs: [Tensor], training: Bool = false) throws -> [Tensor] {
         try checkInputs(inputs)
+        bindOutputs(forInference: !training)
         return try usingPool {
             try execution.forward(self, inputs: inputs, training: training, through: layers.count)
             return outputValues.map { execution.value($0) }
@@ -251,6 +258,7 @@ public class Model {
     /// The output of `layers[index]` for a batch (running only the layers up to it, in order).
     package func forward(_ inputs: [Tensor], through index: Int, training: Bool) throws -> Tensor {
         try checkInputs(inputs)
+        bindOutputs(forInference: !training)
         return try usingPool {
             try execution.forward(self, inputs: inputs, training: training, through: index + 1)
             return execution.value(inputShapes.count + index)
@@ -293,6 +301,45 @@ public class Model {
             layer.computesInputGradient = needed
             execution.needsGradient.append(needed || !layer.parameters.isEmpty)
         }
+        planMemory()
+    }
+
+    /// The memory plan of the current graph: how many floats per sample its buffers take with and
+    /// without sharing (see `MemoryPlan`).
+    public var memoryPlan: MemoryPlan { plan ?? MemoryPlan(self) }
+
+    /// Plans the buffers for the current graph and binds every layer's gradient buffers to the plan's
+    /// slots (outputs are bound when a pass runs in inference mode: `bindOutputs`).
+    private func planMemory() {
+        let plan = MemoryPlan(self)
+        self.plan = plan
+        for (i, layer) in layers.enumerated() {
+            if let merge = layer as? MergeLayer {
+                for j in merge.inputGradients.indices { merge.inputGradients[j].shared = plan.inputGradientSlots[i][j] }
+            } else {
+                layer.inputGradientBuffer.shared = plan.inputGradientSlots[i][0]
+            }
+            (layer as? KernelLayer)?.activationGradient.shared = plan.preactivationGradientSlot
+            layer.outputBuffer.shared = nil
+        }
+        outputsBoundForInference = false
+        outputGradientBuffer.shared = plan.outputGradientSlot
+        execution.reset(for: self, sumSlots: plan.sumSlots)
+    }
+
+    /// Uses the plan's shared slots for the layers' outputs at inference, their own buffers in training.
+    private func bindOutputs(forInference: Bool) {
+        guard forInference != outputsBoundForInference, let plan else { return }
+        for (i, layer) in layers.enumerated() { layer.outputBuffer.shared = forInference ? plan.outputSlots[i] : nil }
+        outputsBoundForInference = forInference
+    }
+
+    /// Gives a layer leaving the model its own buffers back.
+    private static func unbind(_ layer: Layer) {
+        layer.outputBuffer.shared = nil
+        layer.inputGradientBuffer.shared = nil
+        (layer as? KernelLayer)?.activationGradient.shared = nil
+        if let merge = layer as? MergeLayer { for j in merge.inputGradients.indices { merge.inputGradients[j].shared = nil } }
     }
 
     /// Back-propagates dLoss/dOutput (or dLoss/dLogits when the softmax is fused with the loss) of
