@@ -45,11 +45,13 @@ struct GraphExecution {
         }
     }
 
-    /// Runs `model.layers[0..<end]` on `inputs`.
-    mutating func forward(_ model: Model, inputs: [Tensor], training: Bool, through end: Int) throws {
+    /// Sets model input `i` for the next `forward`.
+    mutating func setInput(_ i: Int, _ x: Tensor) { values[i] = x }
+
+    /// Runs `model.layers[0..<end]` on the inputs set with `setInput`.
+    mutating func forward(_ model: Model, training: Bool, through end: Int) throws {
         prepare(model)
         let k = model.inputShapes.count
-        for i in 0..<k { values[i] = inputs[i] }
         for i in 0..<end {
             let layer = model.layers[i], reads = model.inbound[i]
             if let merge = layer as? MergeLayer {

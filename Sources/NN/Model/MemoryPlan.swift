@@ -11,7 +11,7 @@
 /// Layers that return their input (Flatten, Reshape, Dropout and the augmentation layers at
 /// inference) or pass a gradient through (Add) extend the life of what they alias. Slots are
 /// assigned greedily in order of first use, preferring the free slot closest in size.
-public struct MemoryPlan: Sendable {
+public struct MemoryPlan {
     /// Floats per sample the planned gradient buffers occupy, and what they would without sharing.
     public let gradientFloatsPerSample: Int
     public let unplannedGradientFloatsPerSample: Int

@@ -239,10 +239,16 @@ public class Model {
     }
 
     /// Runs the model on a batch of its (single) input. The result is the output layer's buffer:
-    /// copy it to keep it.
+    /// copy it to keep it. (No array is built, so a training step allocates nothing.)
     public func forward(_ x: Tensor, training: Bool = false) throws -> Tensor {
         guard inputShapes.count == 1 else { throw NNError.invalidArgument("the model has \(inputShapes.count) inputs: call forward(_ inputs: [Tensor])") }
-        return try forward([x], training: training)[0]
+        guard Tensor.shape(x.shape, isBatchOf: inputShape), x.shape[0] > 0 else { throw inputShapeError(what: "input", got: x.shape) }
+        bindOutputs(forInference: !training)
+        return try usingPool {
+            execution.setInput(0, x)
+            try execution.forward(self, training: training, through: layers.count)
+            return execution.value(outputValues[0])
+        }
     }
 
     /// Runs the model on a batch of each input; returns one tensor per output (the layers' buffers).
@@ -250,7 +256,8 @@ public class Model {
         try checkInputs(inputs)
         bindOutputs(forInference: !training)
         return try usingPool {
-            try execution.forward(self, inputs: inputs, training: training, through: layers.count)
+            for (i, x) in inputs.enumerated() { execution.setInput(i, x) }
+            try execution.forward(self, training: training, through: layers.count)
             return outputValues.map { execution.value($0) }
         }
     }
@@ -260,7 +267,8 @@ public class Model {
         try checkInputs(inputs)
         bindOutputs(forInference: !training)
         return try usingPool {
-            try execution.forward(self, inputs: inputs, training: training, through: index + 1)
+            for (i, x) in inputs.enumerated() { execution.setInput(i, x) }
+            try execution.forward(self, training: training, through: index + 1)
             return execution.value(inputShapes.count + index)
         }
     }
