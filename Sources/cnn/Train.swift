@@ -226,7 +226,7 @@ struct Train: ParsableCommand {
                 let rescales = model.layers.first is Rescaling
                 let front = try Augment.layers(augment, valueRange: rescales ? 0...255 : 0...1)
                 let (optimizer, loss) = (model.optimizer, model.loss)
-                model = try Sequential(inputShape: model.inputShape, layers: front + model.layers, seed: seed)
+                model = try model.prepending(front, seed: seed)
                 if let loss { model.compile(optimizer: optimizer, loss: loss, metrics: [.accuracy]) }
             }
             // A model file's own optimizer (with its state) continues unless --optimizer names another.

@@ -232,6 +232,23 @@ final class GraphModelTests: XCTestCase {
         }
     }
 
+    /// Layers put in front of a graph (the CLI's --augment, a Keras user's preprocessing) keep the
+    /// graph and its weights: the new model on x equals the old one on the front's output.
+    func testPrependingLayersToAGraph() throws {
+        let model = try residualGraph(seed: 6)
+        var data = TestData(seed: 2)
+        let x = data.tensor([2, 6, 6, 2])
+        let expected = try model.forward(x.adding(0).scaled(0.5)).copy()
+        let front = try model.prepending([Rescaling(scale: 0.5, name: "halve")], seed: 6)
+        XCTAssertFalse(front is Sequential)
+        XCTAssertEqual(front.layers.first?.name, "halve")
+        XCTAssertEqual(front.parameterCount, model.parameterCount)
+        XCTAssertEqual(try front.forward(x).elements, expected.elements)
+        let chain = try Sequential(inputShape: [3], layers: [Dense(units: 2)]).prepending([Rescaling(scale: 2)], seed: 1)
+        XCTAssertTrue(chain is Sequential)
+        XCTAssertEqual(chain.layers.map(\.name), ["rescaling", "dense"])
+    }
+
     /// Several inputs and outputs run forward; fit refuses them clearly.
     func testSeveralInputsAndOutputs() throws {
         let a = Input(shape: [3], name: "a"), b = Input(shape: [3], name: "b")
@@ -251,6 +268,8 @@ final class GraphModelTests: XCTestCase {
 private extension Tensor {
     /// A copy with `v` added to every element.
     func adding(_ v: Float) -> Tensor { Tensor(shape: shape, elements: elements.map { $0 + v }) }
+    /// A copy with every element multiplied by `s`.
+    func scaled(_ s: Float) -> Tensor { Tensor(shape: shape, elements: elements.map { $0 * s }) }
 }
 
 /// The memory plan: buffers shared by liveness, results unchanged.

@@ -183,6 +183,22 @@ public class Model {
         return last
     }
 
+    /// A new model of `front` (built here) followed by this model's layers with their weights, as a
+    /// Keras user puts preprocessing and augmentation in front of a model: a `Sequential` for a chain,
+    /// otherwise the same graph on the new front. Not compiled; this model should not be used after.
+    public func prepending(_ front: [Layer], seed: UInt64) throws -> Model {
+        if self is Sequential { return try Sequential(inputShape: inputShape, layers: front + layers, name: name, seed: seed) }
+        guard inputShapes.count == 1 else { throw NNError.invalidArgument("prepending layers needs a model with one input; this one has \(inputShapes.count)") }
+        let input = Input(shape: inputShape, name: inputNames[0])
+        var values: [SymbolicTensor] = [input]
+        for layer in front { values[0] = layer(values[0]) }
+        for (i, layer) in layers.enumerated() {
+            let reads = inbound[i].map { values[$0] }
+            values.append(layer is MergeLayer ? layer(reads) : layer(reads[0]))
+        }
+        return try Model(inputs: [input], outputs: outputValues.map { values[$0] }, name: name, seed: seed)
+    }
+
     /// Per-sample shape of value `v` (a model input or a layer's output).
     package func shape(ofValue v: Int) -> [Int] {
         v < inputShapes.count ? inputShapes[v] : layers[v - inputShapes.count].outputShape
