@@ -52,6 +52,31 @@ final class CheckpointTests: CLITestCase {
         XCTAssertEqual(rest.epochs.map(\.epoch), [3, 4])
     }
 
+    /// The same on a graph with a skip connection and a fan-out (BatchNormalization, Dropout, Adam).
+    func testResumedGraphRunIsBitIdenticalToUninterruptedRun() throws {
+        func graph(seed: UInt64) throws -> (Model, Adam) {
+            let x = Input(shape: [6, 6, 1])
+            let c = Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu)(x)
+            let r = Add()([c, BatchNormalization()(Conv2D(filters: 4, kernelSize: 3, padding: .same)(c))])
+            let y = Dense(units: 3, activation: .softmax)(Dropout(rate: 0.3)(Flatten()(Concatenate()([r, c]))))
+            let m = try Model(inputs: x, outputs: y, seed: seed)
+            let adam = Adam(learningRate: 0.01)
+            m.compile(optimizer: adam, loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+            return (m, adam)
+        }
+        let (x, y) = data()
+        let (straight, _) = try graph(seed: 9)
+        let full = try straight.fit(x: x, y: y, batchSize: 8, epochs: 4, validationSplit: 0.2, verbose: .silent)
+        let path = work + "/graph.ckpt"
+        let (first, firstAdam) = try graph(seed: 9)
+        try first.fit(x: x, y: y, batchSize: 8, epochs: 2, validationSplit: 0.2, callbacks: [CheckpointCallback(path: path, optimizer: firstAdam)], verbose: .silent)
+        let (resumed, resumedAdam) = try graph(seed: 77)
+        let done = try Checkpoint.restore(model: resumed, optimizer: resumedAdam, from: path)
+        let rest = try resumed.fit(x: x, y: y, batchSize: 8, epochs: 4, initialEpoch: done, validationSplit: 0.2, verbose: .silent)
+        XCTAssertEqual(bits(resumed), bits(straight), "final weights differ from the uninterrupted run")
+        XCTAssertEqual(rest["val_loss"].map(\.bitPattern), Array(full["val_loss"].suffix(2)).map(\.bitPattern))
+    }
+
     func testRestoreRefusesAnotherOptimizerOrModelAndChangesNothing() throws {
         let (x, y) = data()
         let path = work + "/run.ckpt"
