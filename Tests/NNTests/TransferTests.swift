@@ -350,7 +350,7 @@ final class TransferTests: XCTestCase {
         for (p, b) in zip(base, before) { XCTAssertEqual(bits(p.value), b, "base parameter \(p.name) changed") }
         XCTAssertEqual(bits(try model.features(x)), featuresBefore)
         XCTAssertTrue(model.layers.allSatisfy { $0.workspace === model.workspace })
-        XCTAssertTrue(model.softmaxFusedWithLoss)
+        XCTAssertTrue(model.activationFusedWithLoss)
         XCTAssertGreaterThan(try model.evaluate(x: x, y: y).accuracy ?? 0, 0.9)
         XCTAssertThrowsError(try model.fitHead(0, x: x, y: y, optimizer: SGD(), loss: SparseCategoricalCrossentropy()))
     }

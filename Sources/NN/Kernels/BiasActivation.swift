@@ -2,12 +2,12 @@
 
 /// dLoss/dPreactivation from dLoss/dOutput, shared by the layers with a fused activation.
 enum ActivationGradient {
-    /// Returns `outputGradient` itself when the activation is linear or its softmax is fused into
-    /// the loss; otherwise a copy in `buffer` with the activation's derivative applied.
+    /// Returns `outputGradient` itself when the activation is linear or fused into the loss (which
+    /// then hands over dLoss/dLogits); otherwise a copy in `buffer` with the activation's derivative applied.
     /// `sampleShape` is the layer's output shape (passed in, so no shape array is built per step).
     static func compute(_ activation: Activation, fused: Bool, output y: Tensor, outputGradient: Tensor,
                         sampleShape: [Int], buffer: inout ScratchBuffer) -> Tensor {
-        if activation == .linear || (activation == .softmax && fused) { return outputGradient }
+        if activation == .linear || fused { return outputGradient }
         let dz = buffer.tensor(batch: outputGradient.shape[0], sampleShape: sampleShape)
         dz.assign(outputGradient)
         activation.backward(output: y.pointer, gradient: dz.pointer, count: dz.count, width: y.shape.last ?? 1)

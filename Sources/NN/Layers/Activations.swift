@@ -134,7 +134,7 @@ public class ActivationLayer: Layer {
         super.init(name: name)
     }
 
-    package override var endsInSoftmax: Bool { activation == .softmax }
+    package override var outputActivation: Activation? { reluCap == nil ? activation : nil }
     public override var typeName: String { "Activation" }
     public override var defaultNameStem: String { "activation" }
 
@@ -147,7 +147,7 @@ public class ActivationLayer: Layer {
             for i in 0..<out.count { o[i] = o[i] > cap ? cap : o[i] }
         }
         y = out
-        if activation == .softmax { softmaxLogits = input }
+        if keepsLogits { logits = input }
         return out
     }
 
@@ -157,7 +157,7 @@ public class ActivationLayer: Layer {
             // y is x clamped to [0, cap], so 0 < y < cap exactly where 0 < x < cap.
             let yp = y.pointer, g = outputGradient.pointer, d = dx.pointer
             for i in 0..<dx.count { let v = yp[i]; d[i] = v > 0 && v < cap ? g[i] : 0 }
-        } else if !softmaxFusedWithLoss, let y {
+        } else if !activationFusedWithLoss, let y {
             // One pass from dy to dx for ReLU's masks; a copy then the derivative in place otherwise.
             activation.backward(output: y.pointer, outputGradient: outputGradient.pointer, into: dx.pointer,
                                 count: dx.count, width: outputShape.last ?? 1)

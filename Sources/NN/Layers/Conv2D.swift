@@ -25,7 +25,7 @@ public final class Conv2D: ConvolutionLayer {
                   activation: activation, useBias: useBias, kernelInitializer: kernelInitializer, kernelL2: kernelL2, name: name)
     }
 
-    package override var endsInSoftmax: Bool { activation == .softmax }
+    package override var outputActivation: Activation? { activation }
     public override var typeName: String { "Conv2D" }
     public override var defaultNameStem: String { "conv2d" }
 
@@ -47,18 +47,18 @@ public final class Conv2D: ConvolutionLayer {
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
-        let z = activation == .softmax ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
+        let z = keepsLogits ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let beta: Float = bias == nil ? 0 : 1
         if g.isPointwise {
             BiasAdd.broadcast(bias?.value, rows: n * rowsPerImage, into: z)
             BLAS.gemm(m: n * rowsPerImage, n: filters, k: k, a: input.pointer, b: kernel.value.pointer, beta: beta, c: z.pointer)
-            if activation == .softmax { out.assign(z); softmaxLogits = z }
+            if keepsLogits { out.assign(z); logits = z }
             activation.apply(out.pointer, count: out.count, width: filters)
         } else {
             // Parts of the batch run on the engine's threads, each with its own column buffer; within a
             // part, bias, GEMM and an element-wise activation go chunk by chunk while the chunk is in cache.
-            let fused = activation != .softmax
+            let fused = !keepsLogits
             let parts = Parallel.imageParts(images: n, valuesPerImage: rowsPerImage * filters)
             let chunk = workspace.imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: (n + parts - 1) / parts)
             let columnFloats = chunk * rowsPerImage * k
@@ -68,7 +68,7 @@ public final class Conv2D: ConvolutionLayer {
                                          col: workspace.buffers(parts, floats: columnFloats), columnFloats: columnFloats)
             Parallel.run(parts, work)
             if !fused {
-                out.assign(z); softmaxLogits = z
+                out.assign(z); logits = z
                 activation.apply(out.pointer, count: out.count, width: filters)
             }
         }
@@ -84,7 +84,7 @@ public final class Conv2D: ConvolutionLayer {
         if !g.isPointwise {
             return backwardChunked(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
         }
-        let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
+        let dz = ActivationGradient.compute(activation, fused: activationFusedWithLoss, output: y,
                                             outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * rowsPerImage, width: filters, ones: &ones, into: bias.gradient) }
         // Pointwise: the input already is the column matrix.
@@ -102,7 +102,7 @@ public final class Conv2D: ConvolutionLayer {
     private func backwardChunked(_ outputGradient: Tensor, x: Tensor, y: Tensor, dx: Tensor, wantsInput: Bool) -> Tensor {
         let g = geometry!, n = outputGradient.shape[0]
         let rowsPerImage = g.outputPixels, k = g.patchSize
-        let passThrough = activation == .linear || (activation == .softmax && softmaxFusedWithLoss)
+        let passThrough = activation == .linear || activationFusedWithLoss
         let dz = passThrough ? outputGradient
             : activationGradient.tensor(batch: n, sampleShape: outputShape)
         let parts = Parallel.imageParts(images: n, valuesPerImage: rowsPerImage * filters)

@@ -14,7 +14,7 @@ public final class Dense: KernelLayer {
                    biasInitializer: biasInitializer, kernelL2: kernelL2, name: name)
     }
 
-    package override var endsInSoftmax: Bool { activation == .softmax }
+    package override var outputActivation: Activation? { activation }
     public override var typeName: String { "Dense" }
     public override var defaultNameStem: String { "dense" }
 
@@ -37,11 +37,11 @@ public final class Dense: KernelLayer {
         let n = input.shape[0], m = rows(n)
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         // With softmax the logits are kept apart for a fused cross-entropy loss.
-        let z = activation == .softmax ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
+        let z = keepsLogits ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
         BiasAdd.broadcast(bias?.value, rows: m, into: z)
         BLAS.gemm(m: m, n: units, k: inFeatures, a: input.pointer, b: kernel.value.pointer,
                   beta: bias == nil ? 0 : 1, c: z.pointer)
-        if activation == .softmax { out.assign(z); softmaxLogits = z }
+        if keepsLogits { out.assign(z); logits = z }
         activation.apply(out.pointer, count: out.count, width: units)
         return keep(input: input, output: out)
     }
@@ -49,7 +49,7 @@ public final class Dense: KernelLayer {
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let (x, y) = try lastPass()
         let n = outputGradient.shape[0], m = rows(n)
-        let dz = ActivationGradient.compute(activation, fused: softmaxFusedWithLoss, output: y,
+        let dz = ActivationGradient.compute(activation, fused: activationFusedWithLoss, output: y,
                                             outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)
         // dW = xᵀ · dz ; db = dzᵀ · 1 ; dx = dz · Wᵀ
         BLAS.gemm(transA: true, m: inFeatures, n: units, k: m, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)

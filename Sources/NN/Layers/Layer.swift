@@ -20,14 +20,19 @@ open class Layer {
     /// False for a model's first layer, whose input gradient nobody reads: Dense and Conv2D then
     /// skip that GEMM (and col2im) and `backward` returns an empty tensor.
     public var computesInputGradient = true
-    /// The output head's one hook (see `OutputHead`): true when the layer's last step is a softmax
-    /// whose input it keeps in `softmaxLogits`, so a cross-entropy loss can absorb the softmax.
-    package var endsInSoftmax: Bool { false }
-    /// The softmax's input (logits) of the last forward pass, kept by a layer that `endsInSoftmax`.
-    package internal(set) var softmaxLogits: Tensor?
-    /// Set by the model's `OutputHead` when its loss absorbs this layer's softmax: `backward` then
-    /// receives dLoss/dLogits and skips the softmax's own derivative.
-    package internal(set) var softmaxFusedWithLoss = false
+    /// The output head's one hook (see `OutputHead`): the activation this layer applies last, when it
+    /// can keep that activation's input in `logits` for a loss to absorb (softmax into cross-entropy,
+    /// sigmoid into binary cross-entropy); nil when it cannot.
+    package var outputActivation: Activation? { nil }
+    /// The input (logits) of the layer's last activation in the last forward pass, kept by a layer
+    /// whose softmax or fused activation a loss may read.
+    package internal(set) var logits: Tensor?
+    /// Set by the model's `OutputHead` when its loss absorbs this layer's activation: `forward` keeps
+    /// `logits`, and `backward` receives dLoss/dLogits and skips the activation's own derivative.
+    package internal(set) var activationFusedWithLoss = false
+    /// Whether `forward` keeps `logits`: always for softmax (so fusion can be decided later), and for
+    /// any activation the loss absorbs.
+    var keepsLogits: Bool { outputActivation == .softmax || activationFusedWithLoss }
     /// The buffer `forwardBatch` writes its output into, and the one `backwardBatch` writes dLoss/dInput
     /// into. A model binds them to memory shared by layers whose buffers are never needed at once
     /// (see `MemoryPlan`); a layer on its own keeps its own.

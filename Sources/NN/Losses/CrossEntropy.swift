@@ -6,7 +6,7 @@ public class CrossEntropyLoss {
     /// The predictions are logits rather than probabilities (Keras `from_logits`).
     public let fromLogits: Bool
     public init(fromLogits: Bool = false) { self.fromLogits = fromLogits }
-    public var fusesSoftmax: Bool { true }
+    public var fusedActivation: Activation? { .softmax }
 }
 
 /// Categorical cross-entropy on one-hot (or probability) target rows. With logits — a model ending

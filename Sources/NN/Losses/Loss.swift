@@ -3,9 +3,10 @@
 public protocol Loss: AnyObject {
     /// The Keras name (`categorical_crossentropy`, …), used in summaries and history files.
     var name: String { get }
-    /// True when the loss expects logits and a model ending in softmax should hand it the logits
-    /// instead of the probabilities (softmax fused with cross-entropy: stable, and gradient p − y).
-    var fusesSoftmax: Bool { get }
+    /// The activation this loss absorbs when the model's output layer applies it last: that layer
+    /// hands over its logits instead (softmax into cross-entropy, sigmoid into binary cross-entropy:
+    /// stable, and gradient p − y). Nil for losses on the outputs themselves.
+    var fusedActivation: Activation? { get }
     /// Mean loss over the batch; when `gradient` is given, writes dLoss/dPrediction into it.
     /// `prediction` holds logits when `logits` is true.
     func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float
@@ -16,6 +17,7 @@ public protocol Loss: AnyObject {
 }
 
 extension Loss {
+    public var fusedActivation: Activation? { nil }
     public func checkTargets(_ target: Tensor, outputShape: [Int]) throws {}
 
     public func callAsFunction(_ prediction: Tensor, _ target: Tensor) throws -> Float {

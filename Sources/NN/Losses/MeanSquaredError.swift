@@ -3,7 +3,6 @@
 public final class MeanSquaredError: Loss {
     public init() {}
     public var name: String { "mean_squared_error" }
-    public var fusesSoftmax: Bool { false }
 
     public func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float {
         try LossCheck.sameShape(name, prediction, target)

@@ -176,7 +176,7 @@ public class Model {
         inbound.removeLast()
         outputValues = [newOutput]
         last.computesInputGradient = true
-        last.softmaxFusedWithLoss = false
+        last.activationFusedWithLoss = false
         Model.unbind(last)
         configureOutputHead()
         configureInputGradient()
@@ -378,14 +378,14 @@ public class Model {
         }
     }
 
-    /// True when the last layer's softmax is fused with the cross-entropy loss (see `OutputHead`).
-    package var softmaxFusedWithLoss: Bool { head?.fusedLayer != nil }
+    /// True when the output layer's activation is fused with the loss (see `OutputHead`).
+    package var activationFusedWithLoss: Bool { head?.fusedLayer != nil }
 
     /// Re-decides the output head for the current loss and output layer.
     func configureOutputHead() {
-        for layer in layers { layer.softmaxFusedWithLoss = false }
+        for layer in layers { layer.activationFusedWithLoss = false }
         let output = outputValues.count == 1 && outputValues[0] >= inputShapes.count ? layers[outputValues[0] - inputShapes.count] : nil
-        // A layer whose output also feeds other layers cannot absorb its softmax: they read probabilities.
+        // A layer whose output also feeds other layers cannot hand over its logits: they read its output.
         let feedsOthers = inbound.contains { $0.contains(outputValues[0]) }
         head = loss.map { OutputHead(loss: $0, outputLayer: feedsOthers ? nil : output, layers: layers) }
     }

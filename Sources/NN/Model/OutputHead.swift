@@ -1,7 +1,8 @@
 /// Where a model's output meets its loss, decided once (by `compile`, and again whenever the last
-/// layer changes): when the loss is a cross-entropy (`Loss.fusesSoftmax`) and the last layer ends in
-/// softmax (`Layer.endsInSoftmax`, the layers' one hook), the loss reads that layer's logits and
-/// returns dLoss/dLogits = (p − y)/N, and the layer's backward skips its softmax. That is Keras's
+/// layer changes): when the loss absorbs an activation (`Loss.fusedActivation`: softmax for the
+/// cross-entropies, sigmoid for binary cross-entropy) and the output layer applies it last
+/// (`Layer.outputActivation`, the layers' one hook), the loss reads that layer's logits and returns
+/// dLoss/dLogits = (p − y)/N, and the layer's backward skips the activation. That is Keras's
 /// `from_logits` path taken automatically: log-sum-exp cannot overflow, and the gradient is exact.
 struct OutputHead {
     let loss: Loss
@@ -12,8 +13,8 @@ struct OutputHead {
     /// input or also feeds other layers) and tells every layer of `layers` whether its softmax is absorbed.
     init(loss: Loss, outputLayer: Layer?, layers: [Layer]) {
         self.loss = loss
-        fusedLayer = loss.fusesSoftmax && outputLayer?.endsInSoftmax == true ? outputLayer : nil
-        for layer in layers { layer.softmaxFusedWithLoss = layer === fusedLayer }
+        fusedLayer = loss.fusedActivation != nil && outputLayer?.outputActivation == loss.fusedActivation ? outputLayer : nil
+        for layer in layers { layer.activationFusedWithLoss = layer === fusedLayer }
     }
 
     /// The mean loss of the model's `output` (the last layer's result of this batch) against
@@ -21,6 +22,6 @@ struct OutputHead {
     /// dLoss/dLogits when fused, dLoss/dOutput otherwise.
     func loss(output: Tensor, target: Tensor, gradient: Tensor?) throws -> Float {
         guard let fusedLayer else { return try loss.compute(prediction: output, target: target, logits: false, gradient: gradient) }
-        return try loss.compute(prediction: fusedLayer.softmaxLogits!, target: target, logits: true, gradient: gradient)
+        return try loss.compute(prediction: fusedLayer.logits!, target: target, logits: true, gradient: gradient)
     }
 }
