@@ -12,15 +12,35 @@ public class CrossEntropyLoss {
 /// Categorical cross-entropy on one-hot (or probability) target rows. With logits — a model ending
 /// in softmax hands them over — it is computed as log-sum-exp, so large logits cannot overflow, and
 /// the gradient is (softmax − target) / N. On probabilities it clips at 1e-7 as Keras does.
+/// `labelSmoothing` s replaces each target row y by y·(1 − s) + s/classes (Keras `label_smoothing`).
 public final class CategoricalCrossentropy: CrossEntropyLoss, Loss {
+    public let labelSmoothing: Float
+    public init(fromLogits: Bool = false, labelSmoothing: Float = 0) {
+        self.labelSmoothing = labelSmoothing
+        super.init(fromLogits: fromLogits)
+    }
     public var name: String { "categorical_crossentropy" }
+
+    /// Targets must be rows of the model's output width; class ids call for the sparse loss.
+    public func checkTargets(_ target: Tensor, outputShape: [Int]) throws {
+        guard let classes = outputShape.last else { return }
+        if target.rank == 1 && classes > 1 {
+            throw NNError.invalidArgument("targets are one class id per sample but loss '\(name)' needs one-hot rows of \(classes): use SparseCategoricalCrossentropy (or Tensor.oneHot(labels, classes: \(classes)))")
+        }
+        guard target.count == (target.shape.first ?? 0) * outputShape.reduce(1, *) else {
+            throw NNError.invalidArgument("loss '\(name)' needs targets [N, \(outputShape.map(String.init).joined(separator: ", "))] like the model's output, got \(target.shape)")
+        }
+    }
 
     public func compute(prediction: Tensor, target: Tensor, logits: Bool, gradient: Tensor?) throws -> Float {
         try LossCheck.sameShape(name, prediction, target)
         try LossCheck.gradientShape(name, prediction, gradient)
         let classes = prediction.shape.last ?? 1, rows = prediction.count / max(1, classes)
+        guard labelSmoothing >= 0, labelSmoothing <= 1 else {
+            throw NNError.invalidArgument("loss '\(name)': label smoothing \(labelSmoothing) is outside [0, 1]")
+        }
         return try CrossEntropyKernel.run(prediction.pointer, rows: rows, classes: classes, logits: logits || fromLogits,
-                                          gradient: gradient?.pointer) { r, _ in target.pointer + r * classes }
+                                          gradient: gradient?.pointer, labelSmoothing: labelSmoothing) { r, _ in target.pointer + r * classes }
     }
 }
 
@@ -46,6 +66,9 @@ public final class SparseCategoricalCrossentropy: CrossEntropyLoss, Loss {
     /// Every label must be a class id of the model's output: checked once for the whole data, so
     /// the error names the sample rather than a row of a shuffled batch.
     public func checkTargets(_ target: Tensor, outputShape: [Int]) throws {
+        if target.rank == outputShape.count + 1, target.shape.dropFirst().elementsEqual(outputShape), (outputShape.last ?? 1) > 1 {
+            throw NNError.invalidArgument("targets are rows of \(outputShape.last!) (one-hot) but loss '\(name)' takes one class id per sample: use CategoricalCrossentropy")
+        }
         // Dense applies to the last axis (as in Keras), so a model without Flatten outputs a map.
         if outputShape.count > 1, target.rank == 1 {
             throw NNError.invalidArgument("targets are one label per sample but the model outputs \(outputShape) per sample "
@@ -84,7 +107,7 @@ enum CrossEntropyKernel {
 
     /// `targetRow(r, classes)` gives row r of dense targets; `sparseLabels` replaces it when given.
     static func run(_ p: UnsafeMutablePointer<Float>, rows: Int, classes: Int, logits: Bool,
-                    gradient: UnsafeMutablePointer<Float>?, sparseLabels: UnsafeMutablePointer<Float>? = nil,
+                    gradient: UnsafeMutablePointer<Float>?, sparseLabels: UnsafeMutablePointer<Float>? = nil, labelSmoothing: Float = 0,
                     targetRow: (Int, Int) -> UnsafeMutablePointer<Float>?) throws -> Float {
         var total: Double = 0
         let invN = 1 / Float(max(1, rows))
@@ -97,7 +120,11 @@ enum CrossEntropyKernel {
                 guard l >= 0 && l < Float(classes) && l == l.rounded() else { throw InvalidLabel(index: r, label: l) }
                 label = Int(l)
             }
-            @inline(__always) func target(_ j: Int) -> Float { t?[j] ?? (j == label ? 1 : 0) }
+            let smoothing = labelSmoothing, share = labelSmoothing / Float(classes)
+            @inline(__always) func target(_ j: Int) -> Float {
+                let y = t?[j] ?? (j == label ? 1 : 0)
+                return smoothing == 0 ? y : y * (1 - smoothing) + share
+            }
             if logits {
                 var m = -Float.infinity
                 for j in 0..<classes { m = max(m, row[j]) }
