@@ -509,8 +509,8 @@ enum KerasFileWriter {
         return KerasModelConfig.kerasOrder(of: model).filter { $0 >= inputs }.map { model.layers[$0 - inputs] }
     }
 
-    /// What Keras lists in a model's weights files, in order: `(name, class key stem, parameters)`;
-    /// a graph's InputLayers included (they have a group), a Sequential's not.
+    /// What Keras lists in a model's weights files, in order: each layer's name and parameters; a
+    /// graph's InputLayers included (they have a group), a Sequential's not.
     private static func weightEntries(_ model: Model) -> [(name: String, parameters: [Parameter])] {
         guard !(model is Sequential) else { return model.layers.map { ($0.name, $0.parameters) } }
         let inputs = model.inputShapes.count
