@@ -10,7 +10,8 @@ enum KerasLayers {
     static let classNames = ["Dense", "Conv2D", "DepthwiseConv2D", "MaxPooling2D", "BatchNormalization", "Dropout",
                              "Flatten", "Reshape", "ZeroPadding2D", "GlobalAveragePooling2D", "Activation", "ReLU",
                              "Softmax", "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
-                             "RandomTranslation", "RandomContrast", "RandomBrightness"]
+                             "RandomTranslation", "RandomContrast", "RandomBrightness", "Add", "Subtract", "Multiply",
+                             "Average", "Maximum", "Minimum", "Concatenate"]
 
     /// The Keras class of an engine layer (nil for a layer Keras has no equivalent of).
     static func className(of layer: Layer) -> String? {
@@ -37,6 +38,13 @@ enum KerasLayers {
         case is ReLU: return "ReLU"
         case is Softmax: return "Softmax"
         case is ActivationLayer: return "Activation"
+        case is Add: return "Add"
+        case is Subtract: return "Subtract"
+        case is Multiply: return "Multiply"
+        case is Average: return "Average"
+        case is Maximum: return "Maximum"
+        case is Minimum: return "Minimum"
+        case is Concatenate: return "Concatenate"
         default: return nil
         }
     }
@@ -189,12 +197,22 @@ enum KerasLayers {
         case let l as ActivationLayer:
             className = "Activation"
             c += [("activation", .string(l.activation.rawValue))]
+        case let l as Concatenate:
+            className = "Concatenate"
+            c += [("axis", .integer(l.axis))]
+        case is Add, is Subtract, is Multiply, is Average, is Maximum, is Minimum:
+            className = Self.className(of: layer)!
         default:
             throw NNError.invalidArgument("layer '\(layer.name)' (\(layer.typeName)) has no Keras equivalent this engine can write")
         }
         var entry: [(key: String, value: JSONValue)] = [("module", .string("keras.layers")), ("class_name", .string(className)),
                                                         ("config", .object(c)), ("registered_name", .null)]
-        if layer.isBuilt { entry.append(("build_config", .object([("input_shape", .batchShape(layer.inputShape))]))) }
+        if let merge = layer as? MergeLayer {
+            // A merge layer is built on the list of its inputs' shapes.
+            if merge.isBuilt { entry.append(("build_config", .object([("input_shape", .array(merge.inputShapes.map { .batchShape($0) }))]))) }
+        } else if layer.isBuilt {
+            entry.append(("build_config", .object([("input_shape", .batchShape(layer.inputShape))])))
+        }
         return .object(entry)
     }
 
@@ -402,6 +420,16 @@ enum KerasLayers {
                 layer = className == "RandomContrast" ? RandomContrast(factor: factor, valueRange: range, seed: seed, name: name)
                                                       : RandomBrightness(factor: factor, valueRange: range, seed: seed, name: name)
             } else { layer = nil }
+        case "Add": layer = Add(name: name)
+        case "Subtract": layer = Subtract(name: name)
+        case "Multiply": layer = Multiply(name: name)
+        case "Average": layer = Average(name: name)
+        case "Maximum": layer = Maximum(name: name)
+        case "Minimum": layer = Minimum(name: name)
+        case "Concatenate":
+            // Keras's axis counts the batch axis; the layer checks it against its inputs' rank.
+            let axis = r.optionalInt("axis") ?? -1
+            layer = Concatenate(axis: axis, name: name)
         case "Sequential", "Functional", "Model":
             problems.append("\(r.label): a model nested inside the model is not supported; flatten it into one list of layers")
             return nil

@@ -117,7 +117,7 @@ public struct KerasModelFile {
         let architecture = try KerasModelConfig.architecture(config, path: path)
         let layersGroup = try weights.root.isGroup("layers") ? weights.root.group("layers") : nil
         let source = KerasWeightSource.keras3(layersGroup, file: "\(path)/model.weights.h5",
-                                              keys: KerasWeightSource.keras3Keys(architecture.layers.map(\.layer)))
+                                              keys: KerasWeightSource.keras3Keys(architecture))
         let model = try KerasModelConfig.build(architecture, path: path, seed: options.seed, budget: source.budget)
         if options.loadWeights { try source.load(into: model, strict: true) }
         var restored = false
@@ -234,7 +234,7 @@ extension Model {
             let file = try HDF5File.open(image: weights.data, name: "\(path)/model.weights.h5")
             holder = file
             source = .keras3(try file.root.isGroup("layers") ? file.root.group("layers") : nil, file: "\(path)/model.weights.h5",
-                             keys: KerasWeightSource.keras3Keys(layers))
+                             keys: KerasWeightSource.keras3Keys(self))
         case .hdf5:
             let file = try HDF5File.open(image: data, name: path)
             holder = file
@@ -244,7 +244,7 @@ extension Model {
             } else if try root.stringArrayAttribute("layer_names") != nil {
                 source = .legacy(root, file: path)
             } else if try root.isGroup("layers") {
-                source = .keras3(try root.group("layers"), file: path, keys: KerasWeightSource.keras3Keys(layers))
+                source = .keras3(try root.group("layers"), file: path, keys: KerasWeightSource.keras3Keys(self))
             } else {
                 throw IOError.invalidFile(path: path, format: "Keras weights file", reason: "the HDF5 file has neither layer_names, model_weights nor layers")
             }
@@ -315,10 +315,30 @@ enum KerasWeightSource {
         }
     }
 
-    /// Each layer's Keras 3 weights key, by layer name.
+    /// Each layer's Keras 3 weights key, by layer name, for layers listed in Keras's order.
     static func keras3Keys(_ layers: [Layer]) -> [String: String] {
-        let keys = KerasLayers.weightKeys(classNames: layers.map { KerasLayers.className(of: $0) ?? $0.typeName })
-        return Dictionary(zip(layers.map(\.name), keys), uniquingKeysWith: { a, _ in a })
+        keras3Keys(names: layers.map(\.name), classNames: layers.map { KerasLayers.className(of: $0) ?? $0.typeName })
+    }
+
+    static func keras3Keys(names: [String], classNames: [String]) -> [String: String] {
+        Dictionary(zip(names, KerasLayers.weightKeys(classNames: classNames)), uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The keys of a model's layers: a Sequential's in order; a graph's in Keras's order, where its
+    /// InputLayers count too (`input_layer`, `input_layer_1`, …), as Keras numbers a Functional model.
+    static func keras3Keys(_ model: Model) -> [String: String] {
+        guard !(model is Sequential) else { return keras3Keys(model.layers) }
+        let order = KerasModelConfig.kerasOrder(of: model), inputs = model.inputShapes.count
+        return keras3Keys(names: order.map(model.producerName(ofValue:)),
+                          classNames: order.map { $0 < inputs ? "InputLayer" : KerasLayers.className(of: model.layers[$0 - inputs]) ?? model.layers[$0 - inputs].typeName })
+    }
+
+    /// The keys of a config's layers (see `keras3Keys(_ model:)`).
+    static func keras3Keys(_ a: KerasModelConfig.Architecture) -> [String: String] {
+        guard let graph = a.graph else { return keras3Keys(a.layers.map(\.layer)) }
+        let inputs = a.inputs.count
+        return keras3Keys(names: graph.order.map { $0 < inputs ? a.inputs[$0].name : a.layers[$0 - inputs].layer.name },
+                          classNames: graph.order.map { $0 < inputs ? "InputLayer" : KerasLayers.className(of: a.layers[$0 - inputs].layer) ?? "?" })
     }
 
     /// A layer's variables in the file (name and reader, in order), or nil when the file has none
@@ -461,11 +481,12 @@ enum KerasOptimizerState {
         return true
     }
 
-    /// The variables to save, in Keras's order (iteration first, as an int64).
+    /// The variables to save, in Keras's order (iteration first, as an int64): the slots follow
+    /// the model's layers in Keras's order (`KerasFileWriter.kerasLayers`).
     static func variables(_ optimizer: Optimizer, model: Model) -> (iterations: Int64, learningRate: Tensor, slots: [(name: String, tensor: Tensor)]) {
         var slots: [(name: String, tensor: Tensor)] = []
         let kerasSlot = ["m": "momentum", "v": "velocity", "momentum": "momentum", "velocity": "velocity"]
-        for layer in model.layers where layer.trainable {
+        for layer in KerasFileWriter.kerasLayers(model) where layer.trainable {
             for p in layer.parameters where p.trainable {
                 for (name, t) in zip(optimizer.slotNames, optimizer.state(for: p)) {
                     slots.append(("\(layer.name)_\(p.name)_\(kerasSlot[name] ?? name)", t))
@@ -480,6 +501,24 @@ enum KerasOptimizerState {
 enum KerasFileWriter {
     static let kerasVersion = "3.15.1"
 
+    /// The model's layers as Keras lists them: a Sequential's in order, a graph's in Keras's
+    /// order (see `KerasModelConfig.kerasOrder`), without the InputLayers.
+    static func kerasLayers(_ model: Model) -> [Layer] {
+        guard !(model is Sequential) else { return model.layers }
+        let inputs = model.inputShapes.count
+        return KerasModelConfig.kerasOrder(of: model).filter { $0 >= inputs }.map { model.layers[$0 - inputs] }
+    }
+
+    /// What Keras lists in a model's weights files, in order: each layer's name and parameters; a
+    /// graph's InputLayers included (they have a group), a Sequential's not.
+    private static func weightEntries(_ model: Model) -> [(name: String, parameters: [Parameter])] {
+        guard !(model is Sequential) else { return model.layers.map { ($0.name, $0.parameters) } }
+        let inputs = model.inputShapes.count
+        return KerasModelConfig.kerasOrder(of: model).map { v in
+            (model.producerName(ofValue: v), v < inputs ? [] : model.layers[v - inputs].parameters)
+        }
+    }
+
     /// `metadata.json`, `config.json`, `model.weights.h5` in a zip without compression, as Keras writes.
     static func kerasArchive(_ model: Model, classNames: [String]? = nil) throws -> Data {
         var config = try KerasModelConfig.config(of: model)
@@ -493,12 +532,12 @@ enum KerasFileWriter {
         }
         let h5 = try HDF5Writer()
         try h5.createGroup("layers")
-        let keys = KerasWeightSource.keras3Keys(model.layers)
-        for layer in model.layers {
-            let group = "layers/\(keys[layer.name]!)/vars"
+        let keys = KerasWeightSource.keras3Keys(model)
+        for (name, parameters) in weightEntries(model) {
+            let group = "layers/\(keys[name]!)/vars"
             try h5.createGroup(group)
-            try h5.setStringAttribute("name", layer.name, on: group)
-            for (i, p) in layer.parameters.enumerated() { try h5.writeFloats("\(group)/\(i)", p.value) }
+            try h5.setStringAttribute("name", name, on: group)
+            for (i, p) in parameters.enumerated() { try h5.writeFloats("\(group)/\(i)", p.value) }
         }
         if let optimizer = model.optimizer {
             try h5.createGroup("optimizer/vars")
@@ -509,7 +548,7 @@ enum KerasFileWriter {
             for (i, s) in slots.enumerated() { try h5.writeFloats("optimizer/vars/\(i + 2)", s.tensor) }
         }
         try h5.createGroup("vars")
-        try h5.setStringAttribute("name", "sequential", on: "vars")
+        try h5.setStringAttribute("name", model is Sequential ? "sequential" : model.name, on: "vars")
         return try ZipArchive.write([("metadata.json", Data(metadata.text.utf8)), ("config.json", Data(JSONValue.object(config).text.utf8)),
                                      ("model.weights.h5", h5.fileImage())])
     }
@@ -538,20 +577,24 @@ enum KerasFileWriter {
         try h5.createGroup("model_weights")
         try h5.setStringAttribute("backend", "tensorflow", on: "model_weights")
         try h5.setStringAttribute("keras_version", kerasVersion, on: "model_weights")
-        try h5.setStringArrayAttribute("layer_names", model.layers.map(\.name), on: "model_weights")
-        for layer in model.layers {
-            let base = "model_weights/\(layer.name)"
+        let entries = weightEntries(model)
+        try h5.setStringArrayAttribute("layer_names", entries.map(\.name), on: "model_weights")
+        // A Sequential's variables are named under the model (`sequential/conv2d/kernel`), a
+        // Functional model's under the layer alone (`conv_a/kernel`), as Keras names them.
+        let prefix = model is Sequential ? "sequential/" : ""
+        for (layer, parameters) in entries {
+            let base = "model_weights/\(layer)"
             try h5.createGroup(base)
-            let names = layer.parameters.map { "sequential/\(layer.name)/\($0.name)" }
+            let names = parameters.map { "\(prefix)\(layer)/\($0.name)" }
             try h5.setStringArrayAttribute("weight_names", names, on: base)
-            for (name, p) in zip(names, layer.parameters) { try h5.writeFloats("\(base)/\(name)", p.value) }
+            for (name, p) in zip(names, parameters) { try h5.writeFloats("\(base)/\(name)", p.value) }
         }
         try h5.createGroup("model_weights/top_level_model_weights")
         try h5.setStringArrayAttribute("weight_names", [], on: "model_weights/top_level_model_weights")
         if let optimizer = model.optimizer {
             let (iterations, lr, slots) = KerasOptimizerState.variables(optimizer, model: model)
             let o = optimizer.name
-            let names = ["\(o)/iteration", "\(o)/learning_rate"] + slots.map { "\(o)/sequential_\($0.name)" }
+            let names = ["\(o)/iteration", "\(o)/learning_rate"] + slots.map { "\(o)/\(model is Sequential ? "sequential_" : "")\($0.name)" }
             try h5.createGroup("optimizer_weights/\(o)")
             try h5.setStringArrayAttribute("weight_names", names, on: "optimizer_weights")
             try h5.writeInteger("optimizer_weights/\(names[0])", iterations)

@@ -7,9 +7,14 @@ and reads the files the engine writes. Run with the venv's interpreter (.peers/v
     interop.py resave IN.keras OUT.keras
     interop.py compare-weights A.keras B.keras [--optimizer]
     interop.py compare-figures FIGURES_JSON CNN_OUTPUT [--probabilities P.json] [--label TEXT]
+    interop.py check-graph DIR
 
 MODEL is mlp, convnet, deep-convnet (the engine's zoo recipes, as scripts/peers/train_peer.py
-builds them) or mobilenet025 (keras.applications.MobileNet, alpha 0.25). The figures JSON holds
+builds them), mobilenet025 (keras.applications.MobileNet, alpha 0.25) or residual (a small
+Functional graph: a residual block with Add, a side branch joined by Concatenate). check-graph loads
+the graph the engine built and saved (graph.keras, graph.h5 and graph.ours.json, written by the Swift
+test KerasFunctionalTests.testWriteInteropFiles) and compares Keras's predictions and evaluation
+with the engine's. The figures JSON holds
 `model.evaluate` on the whole test set (batch 32) and `model.predict` of its first 16 images.
 """
 import argparse
@@ -33,7 +38,8 @@ from train_peer import find, read_idx  # noqa: E402  the IDX reader the peer com
 PREDICT_COUNT = 16
 # Batch size and per-epoch learning-rate factor of each recipe (Sources/NNZoo/Zoo.swift;
 # mobilenet has convnet's recipe there).
-RECIPES = {"mlp": (32, 1.0), "convnet": (32, 1.0), "deep-convnet": (64, 0.8), "mobilenet025": (32, 1.0)}
+RECIPES = {"mlp": (32, 1.0), "convnet": (32, 1.0), "deep-convnet": (64, 0.8), "mobilenet025": (32, 1.0),
+           "residual": (32, 1.0)}
 
 
 # ---- data -------------------------------------------------------------------------------
@@ -108,6 +114,19 @@ def build(name, input_shape, classes):
     if name == "mobilenet025":
         # A functional Model (not Sequential): input_layer → conv1_pad/conv1/... → reshape_2 → predictions.
         return keras.applications.MobileNet(input_shape=input_shape, alpha=0.25, weights=None, classes=classes)
+    if name == "residual":
+        # A Functional graph (the fixture's shape, sized for Fashion-MNIST): the side branch is made
+        # first, so Keras's layer order (by depth from the output) is not the order of creation.
+        image = keras.Input(input_shape, name="image")
+        side = layers.Conv2D(4, 1, strides=2, name="side_conv")(image)
+        h = layers.Conv2D(8, 3, strides=2, padding="same", name="conv_a")(image)
+        h = layers.BatchNormalization(name="bn_a")(h)
+        h = layers.ReLU(name="relu_a")(h)
+        r = layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_b")(h)
+        joined = layers.Concatenate(name="concat")([layers.Add(name="add")([r, h]), side])
+        pooled = layers.MaxPooling2D(2, name="pool")(joined)
+        head = layers.Dense(classes, activation="softmax", name="predictions")(layers.Flatten(name="flat")(pooled))
+        return keras.Model(image, head, name="residual")
     raise SystemExit(f"unknown model '{name}'; choose one of {', '.join(RECIPES)}")
 
 
@@ -164,6 +183,35 @@ def resave(a):
     model = keras.models.load_model(a.input)  # compiled: the optimizer's state is loaded and saved too
     model.save(a.output)
     print(f"{a.input} → {a.output}")
+
+
+def check_graph(a):
+    """Keras loads the graph the engine built and saved: predictions within 1e-5 of the engine's,
+    the evaluate loss within 1e-4 and accuracy equal; the optimizer's step count carried over."""
+    import keras
+    ours = json.load(open(os.path.join(a.dir, "graph.ours.json")))
+    x = np.asarray(ours["inputs"], dtype=np.float32).reshape([-1] + ours["input_shape"])
+    y = np.asarray(ours["labels"])
+    expected = np.asarray(ours["predictions"], dtype=np.float32)
+    failed = False
+    for ext in ("keras", "h5"):
+        label = f"cnn->keras graph.{ext}"
+        try:
+            model = keras.models.load_model(os.path.join(a.dir, "graph." + ext))
+        except Exception as e:  # noqa: BLE001  one table row, whatever Keras raised
+            print(f"{label:34} FAIL  Keras could not load it: {e}")
+            failed = True
+            continue
+        p = model.predict(x, batch_size=4, verbose=0)
+        loss, accuracy = model.evaluate(x, y, batch_size=4, verbose=0)
+        worst = float(np.abs(p - expected).max()) if p.shape == expected.shape else float("inf")
+        d_loss, d_acc = abs(loss - ours["evaluate"]["loss"]), abs(accuracy - ours["evaluate"]["accuracy"])
+        ok = worst <= PROBABILITY_TOLERANCE and d_loss <= 1e-4 and d_acc <= 1e-6 and int(model.optimizer.iterations.numpy()) == 3
+        print(f"{label:34} {ours['evaluate']['loss']:8.4f} {loss:8.4f} {d_loss:8.1e}  {ours['evaluate']['accuracy']:7.4f} "
+              f"{accuracy:7.4f} {d_acc:8.1e}  {worst:9.1e}  {'PASS' if ok else 'FAIL'}")
+        failed = failed or not ok
+    if failed:
+        raise SystemExit(1)
 
 
 # ---- weights ------------------------------------------------------------------------------
@@ -260,6 +308,9 @@ def main():
     s.add_argument("--probabilities", help="JSON [[p, ...], ...] written by cnn predict --probabilities-json")
     s.add_argument("--label", default="")
     s.set_defaults(run=compare_figures)
+    s = sub.add_parser("check-graph", help="Keras loads the engine's graph.keras/.h5 and matches graph.ours.json")
+    s.add_argument("dir")
+    s.set_defaults(run=check_graph)
     a = p.parse_args()
     if a.command == "make-data" and (a.size < 1 or a.channels < 1):
         p.error("--size and --channels must be positive")

@@ -2,7 +2,8 @@
 
     .peers/venv/bin/python scripts/keras/make_fixtures.py OUTDIR   (e.g. Tests/NNTests/Fixtures/keras)
 
-For each model (seq_all, seq_flat, and mobilenet if small enough) it writes
+For each model (seq_all, seq_flat, residual — a Functional graph — and mobilenet if small enough) it
+writes (residual has no .weights.h5)
     NAME.keras          model.save: the Keras 3 zip (config.json, metadata.json, model.weights.h5)
     NAME.h5             legacy model.save("NAME.h5"): whole model, config in attributes, optimizer state
     NAME.weights.h5     legacy weights-only HDF5, the format keras.applications publishes
@@ -68,6 +69,23 @@ def seq_flat():
     ], name="seq_flat")
 
 
+def residual():
+    """A small Functional graph: a residual block (Add with the skip), a second branch from the
+    input joined by Concatenate, and a softmax head. The side branch is made first, so Keras's
+    layer order (by depth from the output) differs from the order the layers were created in."""
+    image = keras.Input((8, 8, 3), name="image")
+    side = layers.Conv2D(2, 1, name="side_conv")(image)
+    h = layers.Conv2D(4, 3, padding="same", name="conv_a")(image)
+    h = layers.BatchNormalization(name="bn_a")(h)
+    h = layers.ReLU(name="relu_a")(h)
+    r = layers.Conv2D(4, 3, padding="same", activation="relu", name="conv_b")(h)
+    s = layers.Add(name="add")([r, h])
+    c = layers.Concatenate(name="concat")([s, side])
+    g = layers.GlobalAveragePooling2D(name="gap")(c)
+    y = layers.Dense(3, activation="softmax", name="predictions")(g)
+    return keras.Model(image, y, name="residual")
+
+
 def mobilenet():
     return keras.applications.MobileNet(input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=4)
 
@@ -92,7 +110,7 @@ def variables(vs):
              "values": floats(v.numpy())} for v in vs]
 
 
-def make(name, build, outdir, classes=3, size_limit=None):
+def make(name, build, outdir, classes=3, size_limit=None, weights_only=True):
     keras.utils.set_random_seed(1)
     model = build()
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
@@ -103,7 +121,8 @@ def make(name, build, outdir, classes=3, size_limit=None):
     # 2 steps of 4 samples; shuffle off so that the steps do not depend on TF's shuffling.
     model.fit(x_train, y_train, batch_size=4, epochs=1, shuffle=False, verbose=0)
 
-    paths = {ext: os.path.join(outdir, name + ext) for ext in (".keras", ".h5", ".weights.h5", ".expected.json")}
+    exts = (".keras", ".h5", ".weights.h5", ".expected.json") if weights_only else (".keras", ".h5", ".expected.json")
+    paths = {ext: os.path.join(outdir, name + ext) for ext in exts}
     if size_limit is not None:
         # Measure first: MobileNet at alpha 0.25 may be too large to commit.
         with tempfile.TemporaryDirectory() as tmp:
@@ -116,8 +135,9 @@ def make(name, build, outdir, classes=3, size_limit=None):
             return
     model.save(paths[".keras"])
     model.save(paths[".h5"])  # the legacy whole-model HDF5 format (the .h5 extension selects it)
-    with h5py.File(paths[".weights.h5"], "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    if weights_only:
+        with h5py.File(paths[".weights.h5"], "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
     predictions = model.predict(x, batch_size=len(x), verbose=0)
     loss, accuracy = model.evaluate(x, y, batch_size=len(x), verbose=0)
@@ -129,7 +149,8 @@ def make(name, build, outdir, classes=3, size_limit=None):
         "predictions": floats(predictions),
         "evaluate": {"loss": float(loss), "accuracy": float(accuracy), "batch_size": len(x),
                      "regularization_loss": regularization},
-        # model.layers of a Sequential does not list its InputLayer; it is in config.json.
+        # model.layers of a Sequential does not list its InputLayer (it is in config.json); a
+        # Functional model's does, first, in Keras's order (by depth from the output).
         "layers": [{"name": l.name, "class_name": type(l).__name__} for l in model.layers],
         "input_shape": list(model.input_shape[1:]),
         "params": {"total": int(model.count_params()),
@@ -156,6 +177,8 @@ def main():
     tf.config.experimental.enable_op_determinism()
     make("seq_all", seq_all, outdir)
     make("seq_flat", seq_flat, outdir)
+    # No weights-only file: the whole-model .h5 serves loadKerasWeights, and the directory stays small.
+    make("residual", residual, outdir, weights_only=False)
     make("mobilenet", mobilenet, outdir, classes=4, size_limit=MOBILENET_MAX_BYTES)
 
 
