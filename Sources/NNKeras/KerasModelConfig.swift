@@ -605,27 +605,47 @@ enum KerasModelConfig {
 
     static func loss(_ v: JSONValue) throws -> Loss {
         let name = v.stringValue ?? v["class_name"]?.stringValue ?? v["config"]?["name"]?.stringValue ?? "?"
-        let fromLogits = v["config"]?["from_logits"]?.boolValue ?? false
-        if let smoothing = v["config"]?["label_smoothing"]?.doubleValue, smoothing != 0 {
-            throw NNError.invalidArgument("label_smoothing \(smoothing) is not supported")
+        let config = v["config"]
+        let fromLogits = config?["from_logits"]?.boolValue ?? false
+        let smoothing = Float(config?["label_smoothing"]?.doubleValue ?? 0)
+        let key = name.lowercased().replacingOccurrences(of: "_", with: "")
+        if smoothing != 0 && !["categoricalcrossentropy", "binarycrossentropy"].contains(key) {
+            throw NNError.invalidArgument("label_smoothing \(smoothing) is not supported for \(name)")
         }
-        switch name.lowercased().replacingOccurrences(of: "_", with: "") {
+        switch key {
         case "sparsecategoricalcrossentropy": return SparseCategoricalCrossentropy(fromLogits: fromLogits)
-        case "categoricalcrossentropy": return CategoricalCrossentropy(fromLogits: fromLogits)
+        case "categoricalcrossentropy": return CategoricalCrossentropy(fromLogits: fromLogits, labelSmoothing: smoothing)
+        case "binarycrossentropy": return BinaryCrossentropy(fromLogits: fromLogits, labelSmoothing: smoothing)
         case "meansquarederror", "mse": return MeanSquaredError()
-        default: throw NNError.invalidArgument("'\(name)' is not supported (sparse_categorical_crossentropy, categorical_crossentropy, mean_squared_error)")
+        case "meanabsoluteerror", "mae": return MeanAbsoluteError()
+        case "huber", "huberloss": return Huber(delta: Float(config?["delta"]?.doubleValue ?? 1))
+        case "kldivergence", "kld", "kullbackleiblerdivergence": return KLDivergence()
+        default: throw NNError.invalidArgument("'\(name)' is not supported (sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy, mean_squared_error, mean_absolute_error, huber, kl_divergence)")
         }
     }
 
     /// The Keras 3 compile config of a compiled model.
     static func compileConfig(of model: Model) throws -> JSONValue? {
         guard let loss = model.loss else { return nil }
+        // A loss with options is written as Keras serializes the class; a plain one by its name.
         var lossValue: JSONValue = .string(loss.name)
-        if let ce = loss as? CrossEntropyLoss, ce.fromLogits {
-            let className = loss is SparseCategoricalCrossentropy ? "SparseCategoricalCrossentropy" : "CategoricalCrossentropy"
+        var options: [(key: String, value: JSONValue)] = []
+        var className = ""
+        switch loss {
+        case let ce as SparseCategoricalCrossentropy where ce.fromLogits:
+            className = "SparseCategoricalCrossentropy"; options = [("from_logits", .bool(true))]
+        case let ce as CategoricalCrossentropy where ce.fromLogits || ce.labelSmoothing != 0:
+            className = "CategoricalCrossentropy"; options = [("from_logits", .bool(ce.fromLogits)), ("label_smoothing", .float(ce.labelSmoothing))]
+        case let b as BinaryCrossentropy where b.fromLogits || b.labelSmoothing != 0:
+            className = "BinaryCrossentropy"; options = [("from_logits", .bool(b.fromLogits)), ("label_smoothing", .float(b.labelSmoothing))]
+        case let h as Huber:
+            className = "Huber"; options = [("delta", .float(h.delta))]
+        default: break
+        }
+        if !className.isEmpty {
             lossValue = .object([("module", .string("keras.losses")), ("class_name", .string(className)),
-                                 ("config", .object([("name", .string(loss.name)), ("reduction", .string("sum_over_batch_size")),
-                                                     ("from_logits", .bool(true))])), ("registered_name", .null)])
+                                 ("config", .object([("name", .string(loss.name)), ("reduction", .string("sum_over_batch_size"))] + options)),
+                                 ("registered_name", .null)])
         }
         var optimizerValue: JSONValue = .null
         if let o = model.optimizer {

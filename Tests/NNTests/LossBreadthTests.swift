@@ -1,6 +1,7 @@
 import XCTest
 @testable import NN
 import NNReference
+import NNKeras
 
 /// The losses beyond the cross-entropies and MSE: numeric gradients, the reference's loops, the
 /// sigmoid fused into binary cross-entropy, label smoothing, and errors that name the right loss.
@@ -70,6 +71,30 @@ final class LossBreadthTests: XCTestCase {
         XCTAssertGreaterThan(history["accuracy"].last!, 0.9)
         XCTAssertFalse(try Sequential(inputShape: [2], layers: [Dense(units: 1, activation: .sigmoid)]).then {
             $0.compile(loss: MeanSquaredError()) }.activationFusedWithLoss)
+    }
+
+    /// The losses and their options survive a Keras file (compile config) both ways.
+    func testLossesRoundTripThroughKerasFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("losses-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let losses: [Loss] = [BinaryCrossentropy(labelSmoothing: 0.1), BinaryCrossentropy(fromLogits: true), MeanAbsoluteError(), Huber(delta: 0.5),
+                              KLDivergence(), CategoricalCrossentropy(labelSmoothing: 0.2)]
+        for (i, loss) in losses.enumerated() {
+            let model = try Sequential(inputShape: [3], layers: [Dense(units: 2, activation: .sigmoid)])
+            model.compile(optimizer: Adam(), loss: loss)
+            for ext in ["keras", "h5"] {
+                try model.save(to: dir + "/m\(i).\(ext)")
+                let read = try loadModel(from: dir + "/m\(i).\(ext)")
+                XCTAssertEqual(read.loss?.name, loss.name, ext)
+                XCTAssertTrue(type(of: read.loss!) == type(of: loss), "\(ext): \(String(describing: read.loss))")
+                if let b = loss as? BinaryCrossentropy, let r = read.loss as? BinaryCrossentropy {
+                    XCTAssertEqual([r.labelSmoothing, r.fromLogits ? 1 : 0], [b.labelSmoothing, b.fromLogits ? 1 : 0])
+                }
+                if let h = loss as? Huber { XCTAssertEqual((read.loss as? Huber)?.delta, h.delta) }
+                if let c = loss as? CategoricalCrossentropy { XCTAssertEqual((read.loss as? CategoricalCrossentropy)?.labelSmoothing, c.labelSmoothing) }
+            }
+        }
     }
 
     func testErrorsNameTheLossThatFits() throws {
