@@ -575,20 +575,36 @@ enum KerasModelConfig {
         let name = (v["class_name"]?.stringValue ?? v.stringValue ?? "?")
         let c = v["config"] ?? .null
         var r = ConfigReader(config: c, label: "optimizer \(name)")
+        var schedule: LearningRateSchedule?
         let learningRate: Float
         if let lr = c["learning_rate"] ?? c["lr"], case .object = lr {
-            throw NNError.invalidArgument("a learning-rate schedule (\(ConfigReader.describe(lr))) is not supported")
+            schedule = try self.schedule(lr)
+            learningRate = schedule!.learningRate(atStep: 0)
+            r.ignore(["learning_rate", "lr"])
+        } else {
+            learningRate = r.float("learning_rate", default: r.float("lr", default: name.lowercased() == "sgd" ? 0.01 : 0.001))
         }
-        learningRate = r.float("learning_rate", default: r.float("lr", default: name.lowercased() == "sgd" ? 0.01 : 0.001))
-        r.requireNull(["weight_decay", "clipnorm", "global_clipnorm", "clipvalue", "use_ema", "loss_scale_factor",
-                       "gradient_accumulation_steps", "amsgrad", "centered"])
+        r.requireNull(["use_ema", "loss_scale_factor", "gradient_accumulation_steps", "amsgrad", "centered"])
+        if name.lowercased() != "adamw" { r.requireNull(["weight_decay"]) }
         r.ignore(["ema_momentum", "ema_overwrite_frequency", "jit_compile", "is_legacy_optimizer", "decay"])
         if let decay = c["decay"]?.doubleValue, decay != 0 { r.problem("decay", "\(decay) is not supported") }
+        let clipNorm = c["clipnorm"]?.doubleValue.map(Float.init), clipValue = c["clipvalue"]?.doubleValue.map(Float.init)
+        let globalClipNorm = c["global_clipnorm"]?.doubleValue.map(Float.init)
+        r.ignore(["clipnorm", "clipvalue", "global_clipnorm"])
+        for (key, value) in [("clipnorm", clipNorm), ("clipvalue", clipValue), ("global_clipnorm", globalClipNorm)] {
+            if let value, !(value > 0 && value.isFinite) { r.problem(key, "\(value) must be a positive number") }
+        }
         let optimizer: Optimizer
         switch name.lowercased() {
         case "adam":
             optimizer = Adam(learningRate: learningRate, beta1: r.float("beta_1", default: 0.9), beta2: r.float("beta_2", default: 0.999),
                              epsilon: r.float("epsilon", default: 1e-7))
+        case "adamw":
+            optimizer = AdamW(learningRate: learningRate, weightDecay: r.float("weight_decay", default: 0.004), beta1: r.float("beta_1", default: 0.9),
+                              beta2: r.float("beta_2", default: 0.999), epsilon: r.float("epsilon", default: 1e-7))
+        case "adagrad":
+            optimizer = Adagrad(learningRate: learningRate, initialAccumulatorValue: r.float("initial_accumulator_value", default: 0.1),
+                                epsilon: r.float("epsilon", default: 1e-7))
         case "sgd":
             optimizer = SGD(learningRate: learningRate, momentum: r.float("momentum", default: 0), nesterov: r.bool("nesterov", default: false))
         case "rmsprop":
@@ -596,11 +612,68 @@ enum KerasModelConfig {
             r.requireValue("momentum", 0.0)
             optimizer = RMSProp(learningRate: learningRate, rho: rho, epsilon: r.float("epsilon", default: 1e-7))
         default:
-            throw NNError.invalidArgument("\(name) is not supported (Adam, SGD, RMSprop)")
+            throw NNError.invalidArgument("\(name) is not supported (Adam, AdamW, Adagrad, SGD, RMSprop)")
         }
         r.finish()
         if !r.problems.isEmpty { throw NNError.invalidArgument(r.problems.joined(separator: "; ")) }
+        optimizer.schedule = schedule
+        optimizer.clipNorm = clipNorm
+        optimizer.clipValue = clipValue
+        optimizer.globalClipNorm = globalClipNorm
         return optimizer
+    }
+
+    /// A Keras learning-rate schedule object (`keras.optimizers.schedules`).
+    static func schedule(_ v: JSONValue) throws -> LearningRateSchedule {
+        let name = v["class_name"]?.stringValue ?? "?"
+        let c = v["config"] ?? .null
+        var r = ConfigReader(config: c, label: "learning-rate schedule \(name)")
+        r.ignore(["name"])
+        func int(_ key: String) -> Int {
+            guard let d = c[key]?.doubleValue, d == d.rounded(), abs(d) < 1e15 else { r.problem(key, "must be a whole number"); return 1 }
+            r.ignore([key])
+            return Int(d)
+        }
+        let schedule: LearningRateSchedule
+        switch name {
+        case "ExponentialDecay":
+            schedule = try ExponentialDecay(initialLearningRate: r.float("initial_learning_rate", default: 0.01), decaySteps: int("decay_steps"),
+                                            decayRate: r.float("decay_rate", default: 0.96), staircase: r.bool("staircase", default: false))
+        case "PiecewiseConstantDecay":
+            let boundaries = (c["boundaries"]?.arrayValue ?? []).map { Int($0.doubleValue ?? -1) }
+            let values = (c["values"]?.arrayValue ?? []).map { Float($0.doubleValue ?? .nan) }
+            r.ignore(["boundaries", "values"])
+            schedule = try PiecewiseConstantDecay(boundaries: boundaries, values: values)
+        case "CosineDecay":
+            let target = c["warmup_target"]?.doubleValue.map(Float.init)
+            r.ignore(["warmup_target"])
+            schedule = try CosineDecay(initialLearningRate: r.float("initial_learning_rate", default: 0.01), decaySteps: int("decay_steps"),
+                                       alpha: r.float("alpha", default: 0), warmupTarget: target, warmupSteps: c["warmup_steps"] == nil ? 0 : int("warmup_steps"))
+        default:
+            throw NNError.invalidArgument("the learning-rate schedule \(name) is not supported (ExponentialDecay, PiecewiseConstantDecay, CosineDecay)")
+        }
+        r.finish()
+        if !r.problems.isEmpty { throw NNError.invalidArgument(r.problems.joined(separator: "; ")) }
+        return schedule
+    }
+
+    /// The Keras config of a schedule.
+    static func scheduleConfig(_ s: LearningRateSchedule) -> JSONValue {
+        var c: [(key: String, value: JSONValue)]
+        switch s {
+        case let e as ExponentialDecay:
+            c = [("initial_learning_rate", .float(e.initialLearningRate)), ("decay_steps", .integer(e.decaySteps)),
+                 ("decay_rate", .float(e.decayRate)), ("staircase", .bool(e.staircase))]
+        case let p as PiecewiseConstantDecay:
+            c = [("boundaries", .array(p.boundaries.map { .integer($0) })), ("values", .array(p.values.map { .float($0) }))]
+        case let d as CosineDecay:
+            c = [("initial_learning_rate", .float(d.initialLearningRate)), ("decay_steps", .integer(d.decaySteps)), ("alpha", .float(d.alpha)),
+                 ("warmup_target", d.warmupTarget.map { .float($0) } ?? .null), ("warmup_steps", .integer(d.warmupSteps))]
+        default:
+            c = []
+        }
+        return .object([("module", .string("keras.optimizers.schedules")), ("class_name", .string(s.className)),
+                        ("config", .object(c + [("name", .string(s.className))])), ("registered_name", .null)])
     }
 
     static func loss(_ v: JSONValue) throws -> Loss {
@@ -649,9 +722,20 @@ enum KerasModelConfig {
         }
         var optimizerValue: JSONValue = .null
         if let o = model.optimizer {
-            var c: [(key: String, value: JSONValue)] = [("name", .string(o.name)), ("learning_rate", .float(o.learningRate))]
+            var c: [(key: String, value: JSONValue)] = [("name", .string(o.name)),
+                                                         ("learning_rate", o.schedule.map(scheduleConfig) ?? .float(o.learningRate))]
+            for (key, value) in [("clipnorm", o.clipNorm), ("global_clipnorm", o.globalClipNorm), ("clipvalue", o.clipValue)] {
+                c.append((key, value.map { .float($0) } ?? .null))
+            }
             let className: String
             switch o {
+            case let a as AdamW:
+                className = "AdamW"
+                c += [("weight_decay", .float(a.weightDecay)), ("beta_1", .float(a.beta1)), ("beta_2", .float(a.beta2)),
+                      ("epsilon", .float(a.epsilon)), ("amsgrad", .bool(false))]
+            case let a as Adagrad:
+                className = "Adagrad"
+                c += [("initial_accumulator_value", .float(a.initialAccumulatorValue)), ("epsilon", .float(a.epsilon))]
             case let a as Adam:
                 className = "Adam"
                 c += [("beta_1", .float(a.beta1)), ("beta_2", .float(a.beta2)), ("epsilon", .float(a.epsilon)), ("amsgrad", .bool(false))]

@@ -9,6 +9,15 @@ open class Optimizer {
     /// Steps taken so far (Keras `optimizer.iterations`); Adam's bias correction reads it.
     public internal(set) var iterations: Int = 0
     private var slots: [ObjectIdentifier: [Tensor]] = [:]
+    /// A learning-rate schedule (Keras `learning_rate=ExponentialDecay(...)`): when set, each step
+    /// sets `learningRate` to `schedule.learningRate(atStep: iterations)` before it applies.
+    public var schedule: LearningRateSchedule?
+    /// Keras `clipnorm`: each parameter's gradient is rescaled to at most this L2 norm.
+    public var clipNorm: Float?
+    /// Keras `global_clipnorm`: all gradients together are rescaled to at most this L2 norm.
+    public var globalClipNorm: Float?
+    /// Keras `clipvalue`: each gradient element is clipped to [−clipValue, clipValue].
+    public var clipValue: Float?
 
     /// A subclass passes its default step size (Keras `learning_rate`).
     public init(learningRate: Float) { self.learningRate = learningRate }
@@ -17,6 +26,8 @@ open class Optimizer {
     open var name: String { "optimizer" }
     /// Names of the per-parameter state tensors (`momentum`, `m`, `v`, …).
     open var slotNames: [String] { [] }
+    /// The value each slot starts at (zero unless a subclass says otherwise: Adagrad's accumulator).
+    open var slotInitialValues: [Float] { slotNames.map { _ in 0 } }
     /// Whether `apply` may run on parts of a parameter at once: on the engine's threads, on disjoint
     /// ranges of the value, gradient and slots. True for the element-wise rules here; false by
     /// default, so a subclass that needs the whole tensor (norm clipping, LAMB) is never split.
@@ -27,8 +38,11 @@ open class Optimizer {
     /// slot views of the same ranges.
     open func apply(value: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, count: Int, slots: [Tensor]) {}
 
-    /// One optimization step over the given parameters.
+    /// One optimization step over the given parameters: the schedule's learning rate, gradient
+    /// clipping (in place), then the rule.
     public func update(_ parameters: [Parameter]) {
+        if let schedule { learningRate = schedule.learningRate(atStep: iterations) }
+        clipGradients(parameters)
         // Saturating: a count restored from a tampered checkpoint must not trap at Int.max (restore
         // refuses it first with `validateState`; this keeps even an unchecked count from crashing).
         if iterations < Int.max { iterations += 1 }
@@ -41,6 +55,38 @@ open class Optimizer {
                 Parallel.run(parts, OptimizerPart(optimizer: self, value: p.value.pointer, gradient: p.gradient.pointer,
                                                   count: count, slots: partSlots(for: p, slots: slots, parts: parts)))
             }
+        }
+    }
+
+    /// Keras's clipping, in its order: `clipnorm` per parameter, then `clipvalue`, then
+    /// `global_clipnorm` over all (norms summed in Double, in parameter order: deterministic).
+    private func clipGradients(_ parameters: [Parameter]) {
+        guard clipNorm != nil || clipValue != nil || globalClipNorm != nil else { return }
+        @inline(__always) func norm(_ p: Parameter) -> Double {
+            var s = 0.0
+            let g = p.gradient.pointer
+            for i in 0..<p.gradient.count { s += Double(g[i]) * Double(g[i]) }
+            return s
+        }
+        @inline(__always) func scale(_ p: Parameter, _ f: Float) {
+            let g = p.gradient.pointer
+            for i in 0..<p.gradient.count { g[i] *= f }
+        }
+        for p in parameters where p.trainable {
+            if let c = clipNorm {
+                let n = Float(norm(p).squareRoot())
+                if n > c { scale(p, c / n) }
+            }
+            if let v = clipValue {
+                let g = p.gradient.pointer
+                for i in 0..<p.gradient.count { g[i] = Swift.min(Swift.max(g[i], -v), v) }
+            }
+        }
+        if let c = globalClipNorm {
+            var total = 0.0
+            for p in parameters where p.trainable { total += norm(p) }
+            let n = Float(total.squareRoot())
+            if n > c { for p in parameters where p.trainable { scale(p, c / n) } }
         }
     }
 
@@ -61,7 +107,7 @@ open class Optimizer {
     public func state(for p: Parameter) -> [Tensor] {
         let key = ObjectIdentifier(p)
         if let s = slots[key] { return s }
-        let s = slotNames.map { _ in Tensor(shape: p.value.shape) }
+        let s = slotInitialValues.map { Tensor(shape: p.value.shape, repeating: $0) }
         slots[key] = s
         return s
     }
@@ -224,6 +270,65 @@ public final class Adam: Optimizer {
             v[i] += (g[i] * g[i] - v[i]) * b2
             w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
             i += 1
+        }
+    }
+}
+
+/// AdamW as Keras 3 computes it: decoupled weight decay w ← w − η·λ·w, then the Adam step
+/// (η = 0.001, λ = 0.004, β₁ = 0.9, β₂ = 0.999, ε = 1e-7). Unlike an L2 penalty the decay does not
+/// pass through the moments, so it shrinks every weight at the same relative rate.
+public final class AdamW: Optimizer {
+    public let weightDecay: Float
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+    /// Keras `AdamW(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`.
+    public init(learningRate: Float = 0.001, weightDecay: Float = 0.004, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.weightDecay = weightDecay
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        super.init(learningRate: learningRate)
+    }
+    public override var name: String { "adamw" }
+    public override var updatesInParts: Bool { true }
+    public override var slotNames: [String] { ["m", "v"] }
+
+    public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
+        let t = Double(iterations)
+        let alpha = Float(Double(learningRate) * (1 - _pow(Double(beta2), t)).squareRoot() / (1 - _pow(Double(beta1), t)))
+        let decay = learningRate * weightDecay
+        let m = slots[0].pointer, v = slots[1].pointer, b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon
+        for i in 0..<count {
+            w[i] -= w[i] * decay
+            m[i] += (g[i] - m[i]) * b1
+            v[i] += (g[i] * g[i] - v[i]) * b2
+            w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+        }
+    }
+}
+
+/// Adagrad as Keras 3 computes it (η = 0.001, accumulator starting at 0.1, ε = 1e-7):
+/// a ← a + g²; w ← w − η·g / √(a + ε). Each weight's step shrinks with its gradients' history.
+public final class Adagrad: Optimizer {
+    public let initialAccumulatorValue: Float
+    public let epsilon: Float
+    /// Keras `Adagrad(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7)`.
+    public init(learningRate: Float = 0.001, initialAccumulatorValue: Float = 0.1, epsilon: Float = 1e-7) {
+        self.initialAccumulatorValue = initialAccumulatorValue
+        self.epsilon = epsilon
+        super.init(learningRate: learningRate)
+    }
+    public override var name: String { "adagrad" }
+    public override var updatesInParts: Bool { true }
+    public override var slotNames: [String] { ["accumulator"] }
+    public override var slotInitialValues: [Float] { [initialAccumulatorValue] }
+
+    public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
+        let a = slots[0].pointer, lr = learningRate, eps = epsilon
+        for i in 0..<count {
+            a[i] += g[i] * g[i]
+            w[i] -= lr * g[i] / (a[i] + eps).squareRoot()
         }
     }
 }
