@@ -56,12 +56,17 @@ extension Ref {
         return y
     }
 
-    /// dY goes to the first maximal pixel of each channel (scan order).
+    /// dY is split equally between the pixels equal to the channel's maximum (TensorFlow's
+    /// `reduce_max` gradient).
     @inlinable
     public static func globalMaxPool2DBackward<T: RefScalar>(_ x: RefTensor<T>, outputGradient dy: RefTensor<T>) -> RefTensor<T> {
         let (n, c) = (x.shape[0], x.shape[3]), pixels = x.shape[1] * x.shape[2]
         var dx = RefTensor<T>(shape: x.shape)
-        for i in 0..<n { for j in 0..<c { dx.data[(i * pixels + globalArgmax(x, i, j)) * c + j] = dy.data[i * c + j] } }
+        for i in 0..<n { for j in 0..<c {
+            let m = x.data[(i * pixels + globalArgmax(x, i, j)) * c + j]
+            let ties = (0..<pixels).filter { x.data[(i * pixels + $0) * c + j] == m }
+            for p in ties { dx.data[(i * pixels + p) * c + j] = dy.data[i * c + j] / T(ties.count) }
+        }}
         return dx
     }
 

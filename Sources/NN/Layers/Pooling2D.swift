@@ -97,11 +97,14 @@ struct AveragePoolPart: ParallelWork {
 }
 
 /// The maximum over height and width of each channel (Keras `GlobalMaxPooling2D`): `[H, W, C]` →
-/// `[C]`, or `[1, 1, C]` with `keepdims`. Backward routes dY to the first maximal pixel in scan
-/// order (as MaxPooling2D; TensorFlow's `reduce_max` gradient splits it between exact ties).
+/// `[C]`, or `[1, 1, C]` with `keepdims`. Backward splits dY equally between the pixels that equal
+/// the maximum, as TensorFlow's `reduce_max` gradient (which Keras's `ops.max` is) does; without a
+/// tie it all goes to the one maximal pixel.
 public final class GlobalMaxPooling2D: Layer {
     public let keepdims: Bool
-    private var argmax = ScratchBuffer()
+    /// Per image and channel, the number of pixels equal to the maximum (backward's scratch).
+    private var tieCounts = ScratchBuffer()
+    private var x: Tensor?, y: Tensor?
 
     public init(keepdims: Bool = false, name: String? = nil) {
         self.keepdims = keepdims
@@ -119,30 +122,36 @@ public final class GlobalMaxPooling2D: Layer {
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let n = input.shape[0], pixels = inputShape[0] * inputShape[1], c = inputShape[2]
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
-        let arg = argmax.indices(n * c), x = input.pointer, y = out.pointer
+        let xp = input.pointer, yp = out.pointer
         for image in 0..<n {
-            let xi = x + image * pixels * c, yi = y + image * c, ai = arg + image * c
-            for ch in 0..<c { yi[ch] = xi[ch]; ai[ch] = 0 }
+            let xi = xp + image * pixels * c, yi = yp + image * c
+            for ch in 0..<c { yi[ch] = xi[ch] }
             for p in 1..<max(pixels, 1) {
-                let row = xi + p * c, tap = Int32(truncatingIfNeeded: p)
-                for ch in 0..<c {
-                    let v = row[ch], better = v > yi[ch]
-                    yi[ch] = better ? v : yi[ch]
-                    ai[ch] = better ? tap : ai[ch]
-                }
+                let row = xi + p * c
+                for ch in 0..<c { yi[ch] = Swift.max(yi[ch], row[ch]) }
             }
         }
+        x = input
+        y = out
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        guard let x, let y else { throw NNError.invalidArgument("layer '\(displayName)' (GlobalMaxPooling2D): backward before forward") }
         let n = outputGradient.shape[0], pixels = inputShape[0] * inputShape[1], c = inputShape[2]
         let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
-        dx.fill(0)
-        let arg = argmax.indices(n * c), dy = outputGradient.pointer, d = dx.pointer
+        let count = tieCounts.tensor(batch: c, sampleShape: []).pointer
+        let xp = x.pointer, yp = y.pointer, dy = outputGradient.pointer, d = dx.pointer
         for image in 0..<n {
-            let base = image * pixels * c
-            for ch in 0..<c { d[base + Int(arg[image * c + ch]) * c + ch] = dy[image * c + ch] }
+            let xi = xp + image * pixels * c, di = d + image * pixels * c, yi = yp + image * c, gi = dy + image * c
+            for ch in 0..<c { count[ch] = 0 }
+            for p in 0..<pixels {
+                for ch in 0..<c { let hit: Float = xi[p * c + ch] == yi[ch] ? 1 : 0; di[p * c + ch] = hit; count[ch] += hit }
+            }
+            for ch in 0..<c { count[ch] = gi[ch] / count[ch] }
+            for p in 0..<pixels {
+                for ch in 0..<c { di[p * c + ch] *= count[ch] }
+            }
         }
         return dx
     }
