@@ -11,7 +11,9 @@ enum KerasLayers {
                              "Flatten", "Reshape", "ZeroPadding2D", "GlobalAveragePooling2D", "Activation", "ReLU",
                              "Softmax", "Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
                              "RandomTranslation", "RandomContrast", "RandomBrightness", "Add", "Subtract", "Multiply",
-                             "Average", "Maximum", "Minimum", "Concatenate"]
+                             "Average", "Maximum", "Minimum", "Concatenate",
+                             "AveragePooling2D", "GlobalMaxPooling2D", "UpSampling2D", "Cropping2D", "SpatialDropout2D", "Permute",
+                             "LeakyReLU", "PReLU", "ELU"]
 
     /// The Keras class of an engine layer (nil for a layer Keras has no equivalent of).
     static func className(of layer: Layer) -> String? {
@@ -45,6 +47,15 @@ enum KerasLayers {
         case is Maximum: return "Maximum"
         case is Minimum: return "Minimum"
         case is Concatenate: return "Concatenate"
+        case is AveragePooling2D: return "AveragePooling2D"
+        case is GlobalMaxPooling2D: return "GlobalMaxPooling2D"
+        case is UpSampling2D: return "UpSampling2D"
+        case is Cropping2D: return "Cropping2D"
+        case is SpatialDropout2D: return "SpatialDropout2D"
+        case is Permute: return "Permute"
+        case is LeakyReLU: return "LeakyReLU"
+        case is PReLU: return "PReLU"
+        case is ELU: return "ELU"
         default: return nil
         }
     }
@@ -202,6 +213,39 @@ enum KerasLayers {
             c += [("axis", .integer(l.axis))]
         case is Add, is Subtract, is Multiply, is Average, is Maximum, is Minimum:
             className = Self.className(of: layer)!
+        case let l as AveragePooling2D:
+            className = "AveragePooling2D"
+            c += [("pool_size", pair(l.poolSize)), ("padding", .string(l.padding.rawValue)), ("strides", pair(l.strides)),
+                  ("data_format", .string("channels_last"))]
+        case let l as GlobalMaxPooling2D:
+            className = "GlobalMaxPooling2D"
+            c += [("data_format", .string("channels_last")), ("keepdims", .bool(l.keepdims))]
+        case let l as UpSampling2D:
+            className = "UpSampling2D"
+            c += [("size", pair(l.size)), ("data_format", .string("channels_last")), ("interpolation", .string(l.interpolation.rawValue))]
+        case let l as Cropping2D:
+            className = "Cropping2D"
+            let p = l.cropping
+            c += [("cropping", .array([.array([.integer(p.0.top), .integer(p.0.bottom)]), .array([.integer(p.1.left), .integer(p.1.right)])])),
+                  ("data_format", .string("channels_last"))]
+        case let l as SpatialDropout2D:
+            // Keras's SpatialDropout2D takes no `trainable` and writes its dtype as a string.
+            className = "SpatialDropout2D"
+            c = [("rate", .float(l.rate)), ("seed", seed(l.seed)), ("name", .string(layer.name)), ("dtype", .string("float32")),
+                 ("data_format", .string("channels_last"))]
+        case let l as Permute:
+            className = "Permute"
+            c += [("dims", .array(l.dims.map { .integer($0) }))]
+        case let l as LeakyReLU:
+            className = "LeakyReLU"
+            c += [("negative_slope", .float(l.negativeSlope))]
+        case let l as PReLU:
+            className = "PReLU"
+            c += [("alpha_initializer", try initializer(l.alphaInitializer)), ("alpha_regularizer", .null), ("alpha_constraint", .null),
+                  ("shared_axes", l.sharedAxes.map { .array($0.map { .integer($0) }) } ?? .null)]
+        case let l as ELU:
+            className = "ELU"
+            c += [("alpha", .float(l.alpha))]
         default:
             throw NNError.invalidArgument("layer '\(layer.name)' (\(layer.typeName)) has no Keras equivalent this engine can write")
         }
@@ -430,6 +474,48 @@ enum KerasLayers {
             // Keras's axis counts the batch axis; the layer checks it against its inputs' rank.
             let axis = r.optionalInt("axis") ?? -1
             layer = Concatenate(axis: axis, name: name)
+        case "AveragePooling2D":
+            let poolSize = r.pair("pool_size", default: (2, 2))
+            let strides = r.optionalPair("strides")
+            let padding = r.padding("padding")
+            r.channelsLast()
+            layer = poolSize.map { AveragePooling2D(poolSize: $0, strides: strides ?? $0, padding: padding, name: name) }
+        case "GlobalMaxPooling2D":
+            r.channelsLast()
+            layer = GlobalMaxPooling2D(keepdims: r.bool("keepdims", default: false), name: name)
+        case "UpSampling2D":
+            let size = r.pair("size", default: (2, 2))
+            let s = r.string("interpolation", default: "nearest").lowercased()
+            let interpolation = ImageInterpolation(rawValue: s)
+            if interpolation == nil { r.problem("interpolation", "'\(s)' is not supported (nearest, bilinear)") }
+            r.channelsLast()
+            if let size, let interpolation { layer = UpSampling2D(size: size, interpolation: interpolation, name: name) } else { layer = nil }
+        case "Cropping2D":
+            let cropping = config["cropping"].map { !$0.isNull } ?? false ? r.padding2D("cropping") : ((0, 0), (0, 0))
+            r.channelsLast()
+            layer = cropping.map { Cropping2D(cropping: $0, name: name) }
+        case "SpatialDropout2D":
+            let rate = r.float("rate", default: 0)
+            let seed = r.seed("seed")
+            r.channelsLast()
+            layer = SpatialDropout2D(rate: rate, seed: seed, name: name)
+        case "Permute":
+            let dims = r.intArray("dims")
+            layer = dims.map { Permute(dims: $0, name: name) }
+        case "LeakyReLU":
+            // Keras 2 called the slope `alpha`.
+            let slope = config["negative_slope"].map { !$0.isNull } ?? false ? r.float("negative_slope", default: 0.3)
+                                                                             : r.float("alpha", default: 0.3)
+            r.ignore(["negative_slope", "alpha"])
+            layer = LeakyReLU(negativeSlope: slope, name: name)
+        case "PReLU":
+            let initializer = r.initializer("alpha_initializer", default: .zeros)
+            r.requireNull(["alpha_regularizer", "alpha_constraint"])
+            let shared = config["shared_axes"]?.intValue.map { [$0] } ?? (config["shared_axes"].map { !$0.isNull } ?? false ? r.intArray("shared_axes") : nil)
+            r.ignore(["shared_axes"])
+            layer = PReLU(alphaInitializer: initializer, sharedAxes: shared, name: name)
+        case "ELU":
+            layer = ELU(alpha: r.float("alpha", default: 1), name: name)
         case "Sequential", "Functional", "Model":
             problems.append("\(r.label): a model nested inside the model is not supported; flatten it into one list of layers")
             return nil
@@ -679,7 +765,7 @@ struct ConfigReader {
     mutating func activation(_ key: String) -> Activation {
         guard let v = value(key) else { return .linear }
         let name = v.stringValue ?? v["config"]?.stringValue ?? v["class_name"]?.stringValue
-        if let name, let a = Activation(rawValue: name == "softmax_v2" ? "softmax" : name) { return a }
+        if let name, let a = Activation(kerasName: name) { return a }
         problem(key, "\(name.map { "'\($0)'" } ?? v.summary) is not supported (\(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
         return .linear
     }

@@ -413,11 +413,11 @@ final class KerasFunctionalTests: TemporaryDirectoryTestCase {
     /// Every problem at once: unsupported layers, options and wiring in one error.
     func testGraphProblemsListedTogether() throws {
         let config = Files.functionalConfig([
-            ("d1", "Dense", ["units": 4, "activation": "gelu"], ["input_layer"]),
+            ("d1", "Dense", ["units": 4, "activation": "mish"], ["input_layer"]),
             ("lstm", "LSTM", ["units": 4], ["d1"]),
             ("d2", "Dense", ["units": 4], ["ghost"]),
         ])
-        try assertRefused(config, ["gelu", "LSTM", "'ghost'"], "several problems")
+        try assertRefused(config, ["mish", "LSTM", "'ghost'"], "several problems")
     }
 
     /// Garbage where the graph should be: a clear error, never a crash.

@@ -22,6 +22,7 @@ final class LayerOracleTests: XCTestCase {
         case .sigmoid: return Ref.sigmoid(z)
         case .tanh: return Ref.tanh(z)
         case .softmax: return Ref.softmax(z)
+        default: return Ref.activation(a.rawValue, z)
         }
     }
 
@@ -38,6 +39,7 @@ final class LayerOracleTests: XCTestCase {
         case .sigmoid: return Ref.sigmoidBackward(output: y, outputGradient: dy)
         case .tanh: return Ref.tanhBackward(output: y, outputGradient: dy)
         case .softmax: return Ref.softmaxBackward(output: y, outputGradient: dy)
+        default: return Ref.activationBackward(a.rawValue, input: z, outputGradient: dy)
         }
     }
 

@@ -4,13 +4,15 @@
 enum ActivationGradient {
     /// Returns `outputGradient` itself when the activation is linear or fused into the loss (which
     /// then hands over dLoss/dLogits); otherwise a copy in `buffer` with the activation's derivative applied.
-    /// `sampleShape` is the layer's output shape (passed in, so no shape array is built per step).
-    static func compute(_ activation: Activation, fused: Bool, output y: Tensor, outputGradient: Tensor,
+    /// `sampleShape` is the layer's output shape (passed in, so no shape array is built per step);
+    /// `input` is the preactivation, which the activations with `needsInput` require.
+    static func compute(_ activation: Activation, fused: Bool, input: Tensor? = nil, output y: Tensor, outputGradient: Tensor,
                         sampleShape: [Int], buffer: inout ScratchBuffer) -> Tensor {
         if activation == .linear || fused { return outputGradient }
         let dz = buffer.tensor(batch: outputGradient.shape[0], sampleShape: sampleShape)
         dz.assign(outputGradient)
-        activation.backward(output: y.pointer, gradient: dz.pointer, count: dz.count, width: y.shape.last ?? 1)
+        activation.backward(input: input.map { UnsafePointer($0.pointer) }, output: y.pointer, gradient: dz.pointer,
+                            count: dz.count, width: y.shape.last ?? 1)
         return dz
     }
 }

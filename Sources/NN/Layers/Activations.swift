@@ -10,6 +10,43 @@ public enum Activation: String, Sendable, CaseIterable {
     case tanh
     /// Over the last axis.
     case softmax
+    /// x for x > 0, eˣ − 1 otherwise (Keras's `elu`, alpha 1; the `ELU` layer takes another alpha).
+    case elu
+    /// scale · elu(x) with alpha 1.6732632 on the negative side and scale 1.0507010 (Keras's `selu`).
+    case selu
+    /// x · Φ(x) = ½x(1 + erf(x/√2)): Keras 3's `gelu` with its default `approximate=False`.
+    case gelu
+    /// x · sigmoid(x) (Keras 3's `silu`; `swish` is the same function, read as `.silu`).
+    case silu
+    /// relu6(x + 3) / 6 (Keras 3's `hard_sigmoid`).
+    case hardSigmoid = "hard_sigmoid"
+    /// x · relu6(x + 3) / 6 (Keras 3's `hard_silu`; `hard_swish` is read as it).
+    case hardSilu = "hard_silu"
+    /// log(1 + eˣ).
+    case softplus
+
+    /// Keras's other name for `.silu`.
+    public static var swish: Activation { .silu }
+    /// Keras's other name for `.hardSilu`.
+    public static var hardSwish: Activation { .hardSilu }
+
+    /// The activation Keras knows by `name`, aliases included (`swish`, `hard_swish`, TF's `softmax_v2`).
+    public init?(kerasName name: String) {
+        switch name {
+        case "swish": self = .silu
+        case "hard_swish": self = .hardSilu
+        case "softmax_v2": self = .softmax
+        default: self.init(rawValue: name)
+        }
+    }
+
+    /// True when the derivative needs the activation's input, not only its output (the function is
+    /// not monotonic or not invertible from its output): a layer applying it keeps its preactivation.
+    package var needsInput: Bool { self == .gelu || self == .silu || self == .hardSilu }
+
+    /// SELU's constants, as TensorFlow's `selu` kernel has them.
+    static let seluAlpha: Float = 1.6732632423543772848170429916717
+    static let seluScale: Float = 1.0507009873554804934193349852946
 
     /// Applies the function in place to `x`, whose last axis has `width` elements.
     package func apply(_ x: UnsafeMutablePointer<Float>, count: Int, width: Int) {
@@ -27,6 +64,21 @@ public enum Activation: String, Sendable, CaseIterable {
             for i in 0..<count { x[i] = Foundation.tanh(x[i]) }
         case .softmax:
             Activation.softmaxRows(x, rows: count / Swift.max(1, width), width: width)
+        case .elu:
+            for i in 0..<count { let v = x[i]; x[i] = v > 0 ? v : Foundation.expm1(v) }
+        case .selu:
+            let a = Activation.seluAlpha, s = Activation.seluScale
+            for i in 0..<count { let v = x[i]; x[i] = v > 0 ? s * v : s * a * Foundation.expm1(v) }
+        case .gelu:
+            for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + Foundation.erf(v * Float(0.5).squareRoot())) }
+        case .silu:
+            for i in 0..<count { x[i] *= Activation.sigmoid(x[i]) }
+        case .hardSigmoid:
+            for i in 0..<count { x[i] = Swift.min(Swift.max(x[i] + 3, 0), 6) / 6 }
+        case .hardSilu:
+            for i in 0..<count { let v = x[i]; x[i] = v * (Swift.min(Swift.max(v + 3, 0), 6) / 6) }
+        case .softplus:
+            for i in 0..<count { x[i] = Activation.softplus(x[i]) }
         }
     }
 
@@ -50,9 +102,10 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 
-    /// dLoss/dPreactivation from dLoss/dOutput `dy` into `g` (which may be `dy`), given the output `y`.
+    /// dLoss/dPreactivation from dLoss/dOutput `dy` into `g` (which may be `dy`), given the output `y`
+    /// and, for the activations that need it (`needsInput`), the input `x`.
     /// ReLU's masks are one pass from `dy` to `g`, rather than a copy and an in-place pass.
-    package func backward(output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+    package func backward(input x: UnsafePointer<Float>? = nil, output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
                          into g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
         switch self {
         case .relu:
@@ -68,12 +121,15 @@ public enum Activation: String, Sendable, CaseIterable {
             }
         default:
             if UnsafePointer(g) != dy { g.update(from: dy, count: count) }
-            backward(output: y, gradient: g, count: count, width: width)
+            backward(input: x, output: y, gradient: g, count: count, width: width)
         }
     }
 
-    /// Turns dLoss/dOutput into dLoss/dPreactivation in place, given the function's output `y`.
-    package func backward(output y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int, width: Int) {
+    /// Turns dLoss/dOutput into dLoss/dPreactivation in place, given the function's output `y` and,
+    /// for the activations that need it (`needsInput`), its input `x`.
+    package func backward(input x: UnsafePointer<Float>? = nil, output y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
+                          count: Int, width: Int) {
+        precondition(!needsInput || x != nil, "the \(rawValue) activation's derivative needs its input, which the layer did not keep")
         switch self {
         case .linear:
             break
@@ -92,7 +148,41 @@ public enum Activation: String, Sendable, CaseIterable {
                 for j in 0..<width { s += yr[j] * gr[j] }
                 for j in 0..<width { gr[j] = yr[j] * (gr[j] - s) }
             }
+        case .elu:
+            // TensorFlow's EluGrad: dy where y > 0, else dy · (y + 1).
+            for i in 0..<count { let v = y[i]; g[i] *= v > 0 ? 1 : v + 1 }
+        case .selu:
+            let a = Activation.seluAlpha, s = Activation.seluScale
+            for i in 0..<count { let v = y[i]; g[i] *= v > 0 ? s : v + s * a }
+        case .gelu:
+            // Φ(x) + x·φ(x).
+            let x = x!, c = 1 / Float(2 * Float.pi).squareRoot(), r = Float(0.5).squareRoot()
+            for i in 0..<count {
+                let v = x[i]
+                g[i] *= 0.5 * (1 + Foundation.erf(v * r)) + v * c * Foundation.exp(-0.5 * v * v)
+            }
+        case .silu:
+            let x = x!
+            for i in 0..<count { let v = x[i], s = Activation.sigmoid(v); g[i] *= s * (1 + v * (1 - s)) }
+        case .hardSigmoid:
+            // relu6's gradient passes where 0 < x + 3 < 6, i.e. where 0 < y < 1.
+            for i in 0..<count { let v = y[i]; g[i] *= v > 0 && v < 1 ? 1 / 6 : 0 }
+        case .hardSilu:
+            // d/dx x·relu6(x + 3)/6 = relu6(x + 3)/6 + x/6 inside (−3, 3).
+            let x = x!
+            for i in 0..<count {
+                let v = x[i], inside = v > -3 && v < 3
+                g[i] *= Swift.min(Swift.max(v + 3, 0), 6) / 6 + (inside ? v / 6 : 0)
+            }
+        case .softplus:
+            // sigmoid(x) = 1 − e^(−y).
+            for i in 0..<count { g[i] *= -Foundation.expm1(-y[i]) }
         }
+    }
+
+    /// log(1 + eˣ) without overflow: x + log1p(e^(−x)) for positive x.
+    @inline(__always) static func softplus(_ v: Float) -> Float {
+        v > 0 ? v + Foundation.log1p(Foundation.exp(-v)) : Foundation.log1p(Foundation.exp(v))
     }
 
     @inline(__always) static func sigmoid(_ v: Float) -> Float {
@@ -159,7 +249,8 @@ public class ActivationLayer: Layer {
             for i in 0..<dx.count { let v = yp[i]; d[i] = v > 0 && v < cap ? g[i] : 0 }
         } else if !activationFusedWithLoss, let y {
             // One pass from dy to dx for ReLU's masks; a copy then the derivative in place otherwise.
-            activation.backward(output: y.pointer, outputGradient: outputGradient.pointer, into: dx.pointer,
+            // `logits` is the input, kept for the activations whose derivative needs it.
+            activation.backward(input: logits.map { UnsafePointer($0.pointer) }, output: y.pointer, outputGradient: outputGradient.pointer, into: dx.pointer,
                                 count: dx.count, width: outputShape.last ?? 1)
         } else {
             dx.assign(outputGradient)

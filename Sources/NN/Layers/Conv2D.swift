@@ -84,7 +84,7 @@ public final class Conv2D: ConvolutionLayer {
         if !g.isPointwise {
             return backwardChunked(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
         }
-        let dz = ActivationGradient.compute(activation, fused: activationFusedWithLoss, output: y,
+        let dz = ActivationGradient.compute(activation, fused: activationFusedWithLoss, input: logits, output: y,
                                             outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * rowsPerImage, width: filters, ones: &ones, into: bias.gradient) }
         // Pointwise: the input already is the column matrix.
@@ -115,7 +115,7 @@ public final class Conv2D: ConvolutionLayer {
         if one[flat: 0] != 1 || one[flat: one.count - 1] != 1 { one.fill(1) }
         let work = Conv2DBackwardPart(
             geometry: g, filters: filters, images: n, chunk: chunk, activation: passThrough ? nil : activation,
-            x: x.pointer, y: y.pointer, dy: outputGradient.pointer, dz: dz.pointer, kernel: kernel.value.pointer,
+            x: x.pointer, y: y.pointer, z: logits?.pointer, dy: outputGradient.pointer, dz: dz.pointer, kernel: kernel.value.pointer,
             kernelGradient: kernel.gradient.pointer, biasGradient: bias?.gradient.pointer, partials: partials,
             gradientSize: gradientSize, ones: one.pointer, dx: wantsInput ? dx.pointer : nil,
             columns: columns, columnFloats: columnFloats)
@@ -169,6 +169,8 @@ struct Conv2DBackwardPart: ParallelWork {
     /// The activation whose derivative turns dY into dZ, or nil when dZ is dY.
     let activation: Activation?
     let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    /// The preactivation, kept for the activations whose derivative needs it (gelu, silu).
+    let z: UnsafeMutablePointer<Float>?
     let dy: UnsafeMutablePointer<Float>, dz: UnsafeMutablePointer<Float>
     let kernel: UnsafeMutablePointer<Float>
     let kernelGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?
@@ -192,7 +194,7 @@ struct Conv2DBackwardPart: ParallelWork {
             let rows = count * rowsPerImage, at = start * outputSize
             let first: Float = start == range.lowerBound ? 0 : 1
             if let activation {
-                activation.backward(output: y + at, outputGradient: dy + at, into: dz + at, count: rows * filters, width: filters)
+                activation.backward(input: z.map { UnsafePointer($0 + at) }, output: y + at, outputGradient: dy + at, into: dz + at, count: rows * filters, width: filters)
             }
             // The forward pass's columns are recomputed rather than kept: cheaper than the memory.
             // One-channel images use channel-major columns [K, rows] (see Im2col), so the GEMMs

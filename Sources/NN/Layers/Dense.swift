@@ -49,7 +49,7 @@ public final class Dense: KernelLayer {
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let (x, y) = try lastPass()
         let n = outputGradient.shape[0], m = rows(n)
-        let dz = ActivationGradient.compute(activation, fused: activationFusedWithLoss, output: y,
+        let dz = ActivationGradient.compute(activation, fused: activationFusedWithLoss, input: logits, output: y,
                                             outputGradient: outputGradient, sampleShape: outputShape, buffer: &activationGradient)
         // dW = xᵀ · dz ; db = dzᵀ · 1 ; dx = dz · Wᵀ
         BLAS.gemm(transA: true, m: inFeatures, n: units, k: m, a: x.pointer, b: dz.pointer, c: kernel.gradient.pointer)

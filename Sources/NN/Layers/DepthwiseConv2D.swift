@@ -18,6 +18,9 @@ public final class DepthwiseConv2D: ConvolutionLayer {
     public var depthwiseInitializer: Initializer { kernelInitializer }
 
     private var partialKernelGradients = ScratchBuffer()
+    /// The preactivation, kept when the activation's derivative needs it (gelu, silu).
+    private var preactivation = ScratchBuffer()
+    private var keptPreactivation: Tensor?
 
     public init(kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
                 activation: Activation = .linear, useBias: Bool = true,
@@ -59,6 +62,11 @@ public final class DepthwiseConv2D: ConvolutionLayer {
         let bp = bias?.value.pointer
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f),
                      DepthwiseForwardPart(geometry: g, filters: f, multiplier: m, images: n, x: xp, kernel: kp, bias: bp, y: yp))
+        if activation.needsInput {
+            let z = preactivation.tensor(batch: n, sampleShape: outputShape)
+            z.assign(out)
+            keptPreactivation = z
+        }
         if activation != .linear { activation.apply(yp, count: out.count, width: f) }
         return keep(input: input, output: out)
     }
@@ -66,7 +74,7 @@ public final class DepthwiseConv2D: ConvolutionLayer {
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let (x, y) = try lastPass()
         let g = geometry!, n = outputGradient.shape[0], f = outputShape[2], m = depthMultiplier
-        let dz = ActivationGradient.compute(activation, fused: false, output: y, outputGradient: outputGradient,
+        let dz = ActivationGradient.compute(activation, fused: false, input: keptPreactivation, output: y, outputGradient: outputGradient,
                                             sampleShape: outputShape, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * g.outputPixels, width: f, ones: &ones, into: bias.gradient) }
         // The first layer of a model skips its input gradient (Sequential sets the flag).

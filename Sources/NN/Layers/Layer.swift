@@ -30,9 +30,9 @@ open class Layer {
     /// Set by the model's `OutputHead` when its loss absorbs this layer's activation: `forward` keeps
     /// `logits`, and `backward` receives dLoss/dLogits and skips the activation's own derivative.
     package internal(set) var activationFusedWithLoss = false
-    /// Whether `forward` keeps `logits`: always for softmax (so fusion can be decided later), and for
-    /// any activation the loss absorbs.
-    var keepsLogits: Bool { outputActivation == .softmax || activationFusedWithLoss }
+    /// Whether `forward` keeps `logits`: always for softmax (so fusion can be decided later), for
+    /// any activation the loss absorbs, and for one whose derivative needs its input (gelu, silu).
+    var keepsLogits: Bool { outputActivation == .softmax || activationFusedWithLoss || outputActivation?.needsInput == true }
     /// The buffer `forwardBatch` writes its output into, and the one `backwardBatch` writes dLoss/dInput
     /// into. A model binds them to memory shared by layers whose buffers are never needed at once
     /// (see `MemoryPlan`); a layer on its own keeps its own.
