@@ -552,10 +552,10 @@ enum KerasModelConfig {
         if let m = c["metrics"], !m.isNull {
             let names = metricNames(m)
             for name in names {
-                if ["accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"].contains(name) {
-                    if !metrics.contains(.accuracy) { metrics.append(.accuracy) }
+                if let metric = Metric.named(name) {
+                    if !metrics.contains(where: { $0.name == metric.name }) { metrics.append(metric) }
                 } else {
-                    warnings.append("metric '\(name)' is not supported (accuracy only); left out")
+                    warnings.append("metric '\(name)' is not supported (accuracy, binary/categorical/sparse_categorical/top-k accuracy, precision, recall, auc, mae, mse); left out")
                 }
             }
         }
@@ -752,7 +752,7 @@ enum KerasModelConfig {
                                       ("config", .object(c)), ("registered_name", .null)])
         }
         return .object([("optimizer", optimizerValue), ("loss", lossValue), ("loss_weights", .null),
-                        ("metrics", model.metrics.contains(.accuracy) ? .array([.string("accuracy")]) : .null),
+                        ("metrics", model.metrics.isEmpty ? .null : .array(model.metrics.map { .string($0.name) })),
                         ("weighted_metrics", .null), ("run_eagerly", .bool(false)), ("steps_per_execution", .integer(1)),
                         ("jit_compile", .bool(false))])
     }

@@ -109,7 +109,10 @@ public enum MonitorMode: String, Sendable {
 
     func resolved(for monitor: String) -> MonitorMode {
         guard self == .auto else { return self }
-        return monitor.hasSuffix("acc") || monitor.hasSuffix("accuracy") || monitor.hasPrefix("fmeasure") ? .max : .min
+        // Keras's metric directions: accuracies, AUC, precision and recall go up; losses and errors down.
+        let name = monitor.hasPrefix("val_") ? String(monitor.dropFirst(4)) : monitor
+        let up = name.hasSuffix("acc") || name.hasSuffix("accuracy") || name.hasPrefix("fmeasure") || ["auc", "precision", "recall"].contains(name)
+        return up ? .max : .min
     }
 }
 

@@ -29,7 +29,16 @@ public class Model {
     public internal(set) var rng: RandomGenerator
     public private(set) var optimizer: Optimizer?
     public private(set) var loss: Loss?
-    public private(set) var metrics: [Metric] = []
+    public private(set) var metrics: [Metric] = [] {
+        didSet {
+            epochMetrics = MetricStates(metrics)
+            accuracyIndex = metrics.firstIndex { $0.name == "accuracy" }
+        }
+    }
+    /// The metrics' running state over the current epoch (`fit`), filled by `trainStep`.
+    var epochMetrics = MetricStates([])
+    /// Where Keras's `"accuracy"` sits in `metrics`, for `trainStep`'s correct count.
+    private(set) var accuracyIndex: Int?
     /// Set by a callback to end `fit` after the current epoch (Keras `model.stop_training`).
     public var stopTraining = false
     /// The threads this model's kernels run on: its own pool, or nil for the engine's shared one

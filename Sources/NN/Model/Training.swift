@@ -88,7 +88,6 @@ extension Model {
         }
         callbacks += userCallbacks
         let steps = batcher.batchCount
-        let accuracy = metrics.contains(.accuracy)
         stopTraining = false
         for c in callbacks { c.setParams(FitParams(epochs: epochs, initialEpoch: initialEpoch, steps: steps)) }
         for c in callbacks { try c.onTrainBegin(model: self) }
@@ -97,7 +96,9 @@ extension Model {
             if shuffle { batcher.shuffle(using: &rng) }
             let start = DispatchTime.now().uptimeNanoseconds
             func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-            var lossSum: Double = 0, correct = 0, seen = 0
+            var lossSum: Double = 0, seen = 0
+            epochMetrics.reset()
+            var logs = Logs()
             for step in 0..<steps {
                 for c in callbacks { try c.onBatchBegin(step, model: self) }
                 let (xb, yb) = batcher.batch(step)
@@ -110,15 +111,17 @@ extension Model {
                 }
                 let n = yb.shape[0]
                 lossSum += Double(result.loss) * Double(n)
-                correct += result.correct
                 seen += n
-                let logs = Logs(loss: Float(lossSum / Double(seen)), accuracy: accuracy ? Float(correct) / Float(seen) : nil,
-                                samples: seen, seconds: elapsed())
+                logs.loss = Float(lossSum / Double(seen))
+                logs.samples = seen
+                logs.seconds = elapsed()
+                for (i, m) in metrics.enumerated() { logs[m.name] = epochMetrics.result(i) }
                 for c in callbacks { try c.onBatchEnd(step, logs: logs, model: self) }
                 if stopTraining { break }
             }
-            var logs = Logs(loss: Float(lossSum / Double(max(1, seen))), accuracy: accuracy ? Float(correct) / Float(max(1, seen)) : nil,
-                            samples: seen, seconds: elapsed())
+            logs.loss = Float(lossSum / Double(max(1, seen)))
+            logs.samples = seen
+            logs.seconds = elapsed()
             if let validation {
                 let e = try evaluate(validation)
                 logs["val_loss"] = e.loss
@@ -133,7 +136,9 @@ extension Model {
 
     /// One optimization step on one batch with the compiled optimizer and loss: forward, loss,
     /// backward, L2, update. Returns the batch's loss (including L2 penalties) and its number of
-    /// correct predictions. A non-finite loss is returned without touching the weights.
+    /// correct predictions (by Keras's `"accuracy"` rule when the model has that metric, else 0); the
+    /// batch also goes into the epoch's metric states. A non-finite loss is returned without
+    /// touching the weights.
     public func trainStep(x: Tensor, y: Tensor) throws -> (loss: Float, correct: Int) {
         try usingPool {
             guard let optimizer, let head else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
@@ -148,8 +153,9 @@ extension Model {
                 BLAS.axpy(count: p.value.count, alpha: 2 * p.l2, x: p.value.pointer, y: p.gradient.pointer)
             }
             optimizer.update(parameters)
-            let correct = metrics.contains(.accuracy) ? Metric.correctCount(output: output, target: y) : 0
-            return (value, correct)
+            let before = accuracyIndex.map { epochMetrics.correct($0) } ?? 0
+            epochMetrics.update(output: output, target: y)
+            return (value, accuracyIndex.map { epochMetrics.correct($0) - before } ?? 0)
         }
     }
 
@@ -181,17 +187,18 @@ extension Model {
     /// Mean loss and metrics over the batches of a checked batcher, in order.
     private func evaluate(_ batcher: Batcher) throws -> Evaluation {
         let head = head!
-        var lossSum: Double = 0, correct = 0
+        var lossSum: Double = 0
+        var states = MetricStates(metrics)
         for b in 0..<batcher.batchCount {
             let (xb, yb) = batcher.batch(b)
             try batcher.x.checkHealth()
             let output = try forward(xb, training: false)
             lossSum += Double(try head.loss(output: output, target: yb, gradient: nil)) * Double(xb.shape[0])
-            if metrics.contains(.accuracy) { correct += Metric.correctCount(output: output, target: yb) }
+            states.update(output: output, target: yb)
         }
         let n = batcher.count
         var m: [String: Float] = [:]
-        if metrics.contains(.accuracy) { m["accuracy"] = Float(correct) / Float(max(1, n)) }
+        for (i, metric) in metrics.enumerated() { m[metric.name] = states.result(i) }
         return Evaluation(loss: Float(lossSum / Double(max(1, n))) + regularizationLoss, metrics: m)
     }
 
