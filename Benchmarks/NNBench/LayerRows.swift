@@ -9,6 +9,9 @@ struct LayerCase {
     let quick: Bool
     let gemms: (_ batch: Int) -> (forward: [GEMMShape], backward: [GEMMShape])
     let make: (_ batch: Int) throws -> LayerBench
+    /// Winograd rows: the direct method's FLOPs (forward, backward), so GFLOP/s is "effective"
+    /// (direct FLOPs / time) while `gemms` lists the GEMMs actually issued.
+    var directFlops: ((_ batch: Int) -> (forward: Double, backward: Double))? = nil
 }
 
 /// One layer at one batch size with engine and reference closures over the same input, weights and
@@ -71,7 +74,12 @@ enum LayerRows {
         [
             conv(28, 28, 1, 32, .valid, quick: true),
             conv(14, 14, 32, 64, .same, quick: true),
+            conv(14, 14, 32, 64, .same, algorithm: .winograd, quick: true),
+            conv(14, 14, 64, 64, .same, quick: false),
+            conv(14, 14, 64, 64, .same, algorithm: .winograd, quick: false),
             conv(28, 28, 32, 32, .same, quick: false),
+            conv(28, 28, 32, 32, .same, algorithm: .winograd, quick: false),
+            conv(14, 14, 128, 128, .same, kernel: 1, quick: false),
             dense(784, 128, quick: true),
             dense(5408, 10, quick: false),
             dense(3136, 512, quick: false),
@@ -89,6 +97,7 @@ enum LayerRows {
                     sgemm: [String: Double], progress: (String) -> Void) throws -> [Row] {
         let bench = try c.make(batch)
         let shapes = c.gemms(batch)
+        let direct = c.directFlops?(batch)
         var rows: [Row] = []
         let engineOutput = try bench.engineForward(true)
         if forward {
@@ -97,7 +106,7 @@ enum LayerRows {
                                     engineResult: engineOutput, results: bench.forwardResults,
                                     engine: { _ = try bench.engineForward(false) },
                                     reference: bench.reference.forward, oracle: bench.oracle.forward, elements: bench.inputElements,
-                                    note: bench.forwardNote, settings: settings, sgemm: sgemm))
+                                    note: bench.forwardNote, directFlops: direct?.forward, settings: settings, sgemm: sgemm))
         }
         if backward {
             progress("\(backwardName(c)) batch \(batch)")
@@ -106,7 +115,7 @@ enum LayerRows {
                                     engineResult: engineGradients, results: bench.backwardResults,
                                     engine: { _ = try bench.engineBackward(false) },
                                     reference: bench.reference.backward, oracle: bench.oracle.backward, elements: bench.inputElements,
-                                    note: bench.backwardNote, settings: settings, sgemm: sgemm))
+                                    note: bench.backwardNote, directFlops: direct?.backward, settings: settings, sgemm: sgemm))
         }
         return rows
     }
@@ -114,7 +123,7 @@ enum LayerRows {
     /// Checks against the oracle, times the engine, profiles it, then times the reference.
     private static func measure(name: String, kind: Row.Kind, batch: Int, gemms: [GEMMShape], engineResult: [[Float]],
                                 results: [String], engine: () throws -> Void, reference: () -> [[Float]],
-                                oracle: () -> [[Double]], elements: Int, note: String?,
+                                oracle: () -> [[Double]], elements: Int, note: String?, directFlops: Double? = nil,
                                 settings: Settings, sgemm: [String: Double]) throws -> Row {
         let (error, worst) = worstRelativeError(engineResult, oracle())
         let timing = try Stopwatch.measure(repetitions: settings.repetitions, target: settings.target, engine)
@@ -132,7 +141,12 @@ enum LayerRows {
             row.elementsPerSecond = Double(elements) / t
         } else {
             let flops = gemms.reduce(0) { $0 + $1.flops }
-            row.gflops = flops / t / 1e9
+            row.gflops = (directFlops ?? flops) / t / 1e9
+            if let directFlops {
+                row.effective = true
+                row.note = [row.note, String(format: "effective GFLOP/s: direct FLOPs / time; its GEMMs do %.0f%% of the direct FLOPs at %.1f GFLOP/s",
+                                             100 * flops / directFlops, flops / t / 1e9)].compactMap { $0 }.joined(separator: "; ")
+            }
             row.efficiency = GEMMRows.idealSeconds(gemms, gflops: sgemm).map { $0 / t }
             row.efficiencySquare1024 = sgemm["square1024"].map { row.gflops! / $0 }
             let expected = gemms.reduce(0) { $0 + $1.multiplyAdds }
@@ -186,13 +200,26 @@ enum LayerRows {
 
     // MARK: - The layers
 
-    static func conv(_ h: Int, _ w: Int, _ c: Int, _ f: Int, _ padding: Padding, quick: Bool) -> LayerCase {
-        let g = ConvGeometry(inputHeight: h, inputWidth: w, channels: c, kernelHeight: 3, kernelWidth: 3, padding: padding)
+    /// A Conv2D row. `algorithm` forces the layer's algorithm (nil: im2col, the rows' historical
+    /// meaning, whatever `ConvAlgorithm.policy` says), named in the row: "… 3x3 same [winograd]".
+    static func conv(_ h: Int, _ w: Int, _ c: Int, _ f: Int, _ padding: Padding, kernel kernelSize: Int = 3,
+                     algorithm: ConvAlgorithm? = nil, quick: Bool) -> LayerCase {
+        let g = ConvGeometry(inputHeight: h, inputWidth: w, channels: c, kernelHeight: kernelSize, kernelWidth: kernelSize,
+                             padding: padding)
         let k = g.patchSize, rowsPerImage = g.outputPixels
         let refPadding: RefPadding = padding == .same ? .same : .valid
+        let winograd = algorithm == .winograd
+        func directGEMMs(_ batch: Int) -> (forward: [GEMMShape], backward: [GEMMShape]) {
+            let p = batch * rowsPerImage
+            return ([GEMMShape(transA: false, transB: false, m: p, n: f, k: k)],
+                    [GEMMShape(transA: true, transB: false, m: k, n: f, k: p), GEMMShape(transA: false, transB: true, m: p, n: k, k: f)])
+        }
         return LayerCase(
-            name: "Conv2D \(h)x\(w)x\(c)->\(f) 3x3 \(padding.rawValue)", quick: quick,
+            name: "Conv2D \(h)x\(w)x\(c)->\(f) \(kernelSize)x\(kernelSize) \(padding.rawValue)" + (winograd ? " [winograd]" : ""),
+            quick: quick,
             gemms: { batch in
+                if winograd { return winogradGEMMs(g, filters: f, batch: batch) }
+                if g.isPointwise { return directGEMMs(batch) }
                 // The layer splits the batch into chunks of whole images that fit the default
                 // workspace budget and issues one GEMM of each kind per chunk.
                 let chunk = Workspace().imagesPerChunk(floatsPerImage: rowsPerImage * k, batch: batch)
@@ -207,8 +234,9 @@ enum LayerRows {
             },
             make: { batch in
                 var rng = RandomGenerator(seed: UInt64(1000 + batch))
-                let layer = Conv2D(filters: f, kernelSize: 3, padding: padding)
+                let layer = Conv2D(filters: f, kernelSize: kernelSize, padding: padding)
                 try layer.build(inputShape: [h, w, c], seed: 1)
+                layer.algorithmOverride = algorithm ?? .im2col
                 let kernel = layer.kernel!, bias = layer.bias!
                 randomize(bias.value, -0.1, 0.1, &rng)
                 let x = random([batch, h, w, c], &rng), dy = random([batch, g.outputHeight, g.outputWidth, f], &rng)
@@ -222,7 +250,33 @@ enum LayerRows {
                         })
                 }
                 return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self))
-            })
+            },
+            directFlops: winograd ? { batch in
+                let d = directGEMMs(batch)
+                return (d.forward.reduce(0) { $0 + $1.flops }, d.backward.reduce(0) { $0 + $1.flops })
+            } : nil)
+    }
+
+    /// The GEMMs a Winograd Conv2D issues at `batch` (as `Conv2D.forwardWinograd` splits it: parts
+    /// over the engine's threads, chunks of whole images within a part, 16 GEMMs per chunk).
+    static func winogradGEMMs(_ g: ConvGeometry, filters f: Int, batch: Int) -> (forward: [GEMMShape], backward: [GEMMShape]) {
+        let c = g.channels, tilesPerImage = Winograd.tilesPerImage(g)
+        let parts = Parallel.imageParts(images: batch, valuesPerImage: g.outputPixels * f)
+        let chunk = Workspace().imagesPerChunk(floatsPerImage: Winograd.positions * tilesPerImage * max(c, f),
+                                               batch: (batch + parts - 1) / parts)
+        var forward: [GEMMShape] = [], backward: [GEMMShape] = []
+        for part in 0..<parts {
+            let range = Parallel.range(part, of: parts, count: batch)
+            for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+                let t = min(chunk, range.upperBound - start) * tilesPerImage
+                for _ in 0..<Winograd.positions {
+                    forward.append(GEMMShape(transA: false, transB: false, m: t, n: f, k: c))
+                    backward.append(GEMMShape(transA: true, transB: false, m: c, n: f, k: t))
+                    backward.append(GEMMShape(transA: false, transB: true, m: t, n: c, k: f))
+                }
+            }
+        }
+        return (forward, backward)
     }
 
     static func dense(_ inputs: Int, _ units: Int, quick: Bool) -> LayerCase {

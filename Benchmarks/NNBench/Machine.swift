@@ -19,6 +19,10 @@ struct Machine: Encodable {
     let referenceRepetitions: Int
     let batches: [Int]
     let quick: Bool
+    /// STREAM-style copy and triad, measured before anything else.
+    let bandwidth: Bandwidth
+    /// How Conv2D layers outside the benchmark's forced rows choose their algorithm (the train steps).
+    let convAlgorithm: String
 
     enum CodingKeys: String, CodingKey {
         case processor, build, date, environment, repetitions, batches, quick
@@ -29,9 +33,11 @@ struct Machine: Encodable {
         case blasThreads = "blas_threads"
         case loadAverage = "load_average"
         case referenceRepetitions = "reference_repetitions"
+        case bandwidth = "memory_bandwidth"
+        case convAlgorithm = "conv_algorithm"
     }
 
-    static let reportedEnvironment = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"]
+    static let reportedEnvironment = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NN_CONV_ALGORITHM"]
 
     static func current(repetitions: Int, referenceRepetitions: Int, batches: [Int], quick: Bool) -> Machine {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -55,7 +61,8 @@ struct Machine: Encodable {
             environment: env.filter { reportedEnvironment.contains($0.key) },
             loadAverage: (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))
                 .map { $0.split(separator: " ").prefix(3).joined(separator: " ") },
-            repetitions: repetitions, referenceRepetitions: referenceRepetitions, batches: batches, quick: quick)
+            repetitions: repetitions, referenceRepetitions: referenceRepetitions, batches: batches, quick: quick,
+            bandwidth: Bandwidth.measure(), convAlgorithm: ConvAlgorithm.policy.rawValue)
     }
 
     /// The header lines for people.
@@ -67,6 +74,9 @@ struct Machine: Encodable {
             "build          \(build)\(build == "debug" ? "  (numbers are meaningless: use swift run -c release nn-bench)" : "")",
             "date           \(date)\(loadAverage.map { "   load average \($0)" } ?? "")",
         ]
+        out.append(String(format: "memory         %.1f GB/s copy, %.1f GB/s triad (STREAM-style, %d threads, 3 arrays of %.0f MB, best of 8)",
+                          bandwidth.copyGBs, bandwidth.triadGBs, blasThreads, bandwidth.arrayMB))
+        out.append("conv algorithm \(convAlgorithm) (NN_CONV_ALGORITHM; Conv2D rows force theirs: im2col unless marked [winograd])")
         for key in Machine.reportedEnvironment {
             if let value = environment[key] { out.append("\(key)=\(value)") }
         }

@@ -78,6 +78,11 @@ struct NNBench: ParsableCommand {
 
         let (gemmRows, sgemm) = GEMMRows.measure(shapes, usedBy: usedBy, repetitions: 3 * reps,
                                                  budget: quick ? 0.05 : 0.2, progress: progress)
+        if let peak = sgemm["square1024"] {
+            print(String(format: "  sgemm peak     %.1f GFLOP/s (square 1024, fastest call, this run); memory %.1f GB/s triad", peak,
+                         machine.bandwidth.triadGBs))
+            fflush(stdout)
+        }
         var rows = gemmRows
         for p in plan {
             rows += try LayerRows.run(p.layer, batch: p.batch, forward: p.forward, backward: p.backward,

@@ -36,6 +36,8 @@ struct Row {
     var allocationsPerStep: Double?
     /// For layers without GEMMs (pooling, batch norm, loss): input elements per second, not FLOPs.
     var elementsPerSecond: Double?
+    /// Winograd rows: `gflops` is effective (the direct method's FLOPs / time).
+    var effective = false
     /// Layer rows: the GEMM shapes the layer issues. GEMM rows: the layer rows that issue the shape.
     var gemmShapes: [String] = []
     var note: String?
@@ -80,13 +82,14 @@ struct Report {
         if !layers.isEmpty {
             print("\nlayers (engine vs reference on the same data; speedup = reference median / engine median;")
             print("eff = median GFLOP/s over peak sgemm GFLOP/s at the layer's own GEMM shapes | at square 1024; time split from a profiled pass on one thread;")
-            print("Melem/s = input elements per second, for layers without GEMMs)")
+            print("Melem/s = input elements per second, for layers without GEMMs; [winograd] rows: GFLOP/s* is effective = the direct")
+            print("method's FLOPs / time, eff at their own 16-per-chunk GEMM shapes; their im2col column is the Winograd transforms)")
             printTable(["layer", "pass", "batch", "ms", "min ms", "ref ms", "ref min", "speedup", "GFLOP/s", "Melem/s",
                         "eff", "eff 1024", "gemm", "im2col", "other", "check (max rel err)"],
                        alignLeft: [0, 1, 15],
                        layers.map { r in [layerName(r.name), r.kind == .layerForward ? "fwd" : "bwd", r.batch.map(String.init) ?? "",
                                           ms(r.engine.median), ms(r.engine.min), ms(r.reference?.median), ms(r.reference?.min),
-                                          speedup(r), r.gflops == nil ? "n/a" : num(r.gflops),
+                                          speedup(r), r.gflops == nil ? "n/a" : num(r.gflops) + (r.effective ? "*" : ""),
                                           r.elementsPerSecond.map { num($0 / 1e6) } ?? "", pct(r.efficiency), pct(r.efficiencySquare1024),
                                           pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare), check(r)] })
         }
@@ -230,6 +233,7 @@ extension Row: Encodable {
         case samplesPerSecond = "samples_per_second", referenceSamplesPerSecond = "reference_samples_per_second"
         case elementsPerSecond = "elements_per_second", allocationsPerStep = "allocations_per_step"
         case gemmShapes = "gemm_shapes", usedBy = "used_by"
+        case effective = "gflops_effective"
     }
 
     /// Every key is always present (null when it does not apply), so the schema is the same for every row.
@@ -260,5 +264,6 @@ extension Row: Encodable {
         try c.encode(finite(allocationsPerStep), forKey: .allocationsPerStep)
         try c.encode(gemmShapes, forKey: kind == .gemm ? .usedBy : .gemmShapes)
         try c.encode(note, forKey: .note)
+        try c.encode(effective, forKey: .effective)
     }
 }

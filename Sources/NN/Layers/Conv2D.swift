@@ -1,12 +1,25 @@
+import Dispatch
+
 /// A 2-D convolution over NHWC images with kernel `[kh, kw, in, filters]` (Keras HWIO), computed as
 /// im2col followed by one `sgemm` per chunk of images (DESIGN.md's table):
 /// forward `Y = col · W + b`, weight gradient `dW += colᵀ · dY`, input gradient `dcol = dY · Wᵀ`
 /// then col2im. A 1×1 stride-1 convolution skips im2col: the input already is the column matrix.
+/// A 3×3 stride-1 convolution may instead run as Winograd F(2×2, 3×3) (`Kernels/Winograd.swift`),
+/// chosen per layer shape by `ConvAlgorithm.policy`.
 public final class Conv2D: ConvolutionLayer {
     public let filters: Int
 
+    /// Forces this layer's algorithm (tests, benchmarks); nil follows `ConvAlgorithm.policy`.
+    /// Winograd on a layer it does not apply to (not 3×3 stride 1) runs im2col.
+    package var algorithmOverride: ConvAlgorithm?
+    /// The algorithm of the last forward pass; backward uses the same.
+    package private(set) var lastAlgorithm: ConvAlgorithm = .im2col
+
     private var preactivation = ScratchBuffer()
     private var partialGradients = ScratchBuffer()
+    /// Winograd: the transformed kernel U `[16][C][F]` and C zero floats for taps in the padding.
+    private var transformedKernel = ScratchBuffer()
+    private var zeros = ScratchBuffer()
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: Activation = .linear, useBias: Bool = true,
@@ -44,13 +57,52 @@ public final class Conv2D: ConvolutionLayer {
         }
     }
 
+    /// The algorithm for a batch of `n`: the override, else the policy's choice (measuring both
+    /// algorithms on this input first when the policy is `measure` and the shape is new).
+    private func algorithm(batch n: Int, input: Tensor, training: Bool) throws -> ConvAlgorithm {
+        let g = geometry!
+        guard Winograd.applies(to: g), !g.isPointwise else { return .im2col }
+        if let algorithmOverride { return algorithmOverride }
+        if let chosen = ConvAlgorithm.chosen(for: g, filters: filters, batch: n) { return chosen }
+        return try measureAlgorithms(input: input, training: training)
+    }
+
+    /// Times forward (and in training, backward) of both algorithms on this batch, twice each, and
+    /// records the faster (best of the two) for this shape for the rest of the process.
+    private func measureAlgorithms(input: Tensor, training: Bool) throws -> ConvAlgorithm {
+        var best: (ConvAlgorithm, Double)?
+        for candidate in ConvAlgorithm.allCases {
+            var fastest = Double.infinity
+            for _ in 0..<2 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let y = try forwardPass(input, algorithm: candidate)
+                if training { _ = backwardPass(y, algorithm: candidate) }
+                fastest = min(fastest, Double(DispatchTime.now().uptimeNanoseconds - start))
+            }
+            if best == nil || fastest < best!.1 { best = (candidate, fastest) }
+        }
+        return ConvAlgorithm.record(best!.0, for: geometry!, filters: filters, batch: input.shape[0])
+    }
+
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        let chosen = try algorithm(batch: input.shape[0], input: input, training: training)
+        return try forwardPass(input, algorithm: chosen)
+    }
+
+    private func forwardPass(_ input: Tensor, algorithm: ConvAlgorithm) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let z = keepsLogits ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let beta: Float = bias == nil ? 0 : 1
-        if g.isPointwise {
+        lastAlgorithm = algorithm
+        if algorithm == .winograd && Winograd.applies(to: g) {
+            forwardWinograd(input, z: z, activation: keepsLogits ? .linear : activation)
+            if keepsLogits {
+                out.assign(z); logits = z
+                activation.apply(out.pointer, count: out.count, width: filters)
+            }
+        } else if g.isPointwise {
             BiasAdd.broadcast(bias?.value, rows: n * rowsPerImage, into: z)
             BLAS.gemm(m: n * rowsPerImage, n: filters, k: k, a: input.pointer, b: kernel.value.pointer, beta: beta, c: z.pointer)
             if keepsLogits { out.assign(z); logits = z }
@@ -76,11 +128,19 @@ public final class Conv2D: ConvolutionLayer {
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        let (x, y) = try lastPass()
+        _ = try lastPass()
+        return backwardPass(outputGradient, algorithm: lastAlgorithm)
+    }
+
+    private func backwardPass(_ outputGradient: Tensor, algorithm: ConvAlgorithm) -> Tensor {
+        let (x, y) = try! lastPass()
         let g = geometry!, n = outputGradient.shape[0]
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let wantsInput = computesInputGradient
         let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
+        if algorithm == .winograd && Winograd.applies(to: g) {
+            return backwardWinograd(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
+        }
         if !g.isPointwise {
             return backwardChunked(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
         }
@@ -126,6 +186,146 @@ public final class Conv2D: ConvolutionLayer {
             if let bias { BLAS.axpy(count: filters, alpha: 1, x: partial + k * filters, y: bias.gradient.pointer) }
         }
         return dx
+    }
+}
+
+extension Conv2D {
+    /// Winograd F(2×2, 3×3) forward: the kernel transformed once, then parts of the batch on the
+    /// engine's threads, each chunk by chunk: input tiles transformed, 16 GEMMs, output transform,
+    /// bias and activation while the chunk is in cache.
+    private func forwardWinograd(_ input: Tensor, z: Tensor, activation: Activation) {
+        let g = geometry!, n = input.shape[0], c = g.channels, f = filters
+        let u = transformedKernel.floats(Winograd.positions * c * f)
+        Winograd.transformKernel(kernel.value.pointer, channels: c, filters: f, into: u)
+        let zero = zeros.floats(c)
+        zero.update(repeating: 0, count: c)
+        let tilesPerImage = Winograd.tilesPerImage(g)
+        let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
+        let chunk = workspace.imagesPerChunk(floatsPerImage: Winograd.positions * tilesPerImage * max(c, f),
+                                             batch: (n + parts - 1) / parts)
+        let bufferFloats = chunk * Winograd.positions * tilesPerImage * (c + f)
+        let work = WinogradForwardPart(geometry: g, filters: f, images: n, chunk: chunk, input: input.pointer,
+                                       u: u, zeros: zero, bias: bias?.value.pointer, z: z.pointer, activation: activation,
+                                       buffers: workspace.buffers(parts, floats: bufferFloats), bufferFloats: bufferFloats)
+        Parallel.run(parts, work)
+    }
+
+    /// Winograd backward, the adjoint of the forward algorithm: per chunk dZ, the bias gradient, dM
+    /// from dZ, V recomputed from X, dU += Vᵀ·dM per position and (when wanted) dV = dM·Uᵀ scattered
+    /// into dX. Each part accumulates its own dU and db; they are summed in part order and dU is
+    /// turned into the kernel gradient once (deterministic for a given thread count).
+    private func backwardWinograd(_ outputGradient: Tensor, x: Tensor, y: Tensor, dx: Tensor, wantsInput: Bool) -> Tensor {
+        let g = geometry!, n = outputGradient.shape[0], c = g.channels, f = filters
+        let passThrough = activation == .linear || activationFusedWithLoss
+        let dz = passThrough ? outputGradient : activationGradient.tensor(batch: n, sampleShape: outputShape)
+        let u = transformedKernel.floats(Winograd.positions * c * f)
+        Winograd.transformKernel(kernel.value.pointer, channels: c, filters: f, into: u)
+        let zero = zeros.floats(c)
+        zero.update(repeating: 0, count: c)
+        let tilesPerImage = Winograd.tilesPerImage(g)
+        let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
+        let chunk = workspace.imagesPerChunk(floatsPerImage: Winograd.positions * tilesPerImage * max(c, f),
+                                             batch: (n + parts - 1) / parts)
+        let bufferFloats = chunk * Winograd.positions * tilesPerImage * (c + f)
+        let transformedSize = Winograd.positions * c * f
+        let gradientSize = transformedSize + (bias == nil ? 0 : f)
+        let partials = partialGradients.tensor(batch: parts * gradientSize, sampleShape: []).pointer
+        let one = ones.tensor(batch: chunk * g.outputPixels, sampleShape: [])
+        if one[flat: 0] != 1 || one[flat: one.count - 1] != 1 { one.fill(1) }
+        let work = WinogradBackwardPart(
+            geometry: g, filters: f, images: n, chunk: chunk, activation: passThrough ? nil : activation,
+            x: x.pointer, y: y.pointer, dy: outputGradient.pointer, dz: dz.pointer, u: u, zeros: zero,
+            partials: partials, gradientSize: gradientSize, hasBias: bias != nil, ones: one.pointer,
+            dx: wantsInput ? dx.pointer : nil,
+            buffers: workspace.buffers(parts, floats: bufferFloats), bufferFloats: bufferFloats)
+        Parallel.run(parts, work)
+        for p in 1..<max(1, parts) {
+            BLAS.axpy(count: gradientSize, alpha: 1, x: partials + p * gradientSize, y: partials)
+        }
+        Winograd.kernelGradient(partials, channels: c, filters: f, into: kernel.gradient.pointer)
+        if let bias { bias.gradient.pointer.update(from: partials + transformedSize, count: f) }
+        return dx
+    }
+}
+
+/// Winograd forward over part `part` of the batch, chunk by chunk, with the part's own V and M buffers.
+struct WinogradForwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let filters: Int, images: Int, chunk: Int
+    let input: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
+    let bias: UnsafeMutablePointer<Float>?
+    let z: UnsafeMutablePointer<Float>
+    let activation: Activation
+    /// One buffer per part: V `[16][T][C]` then M `[16][T][F]` for a chunk's T tiles.
+    let buffers: UnsafeMutablePointer<Float>, bufferFloats: Int
+
+    func run(part: Int, of parts: Int) {
+        let g = geometry, c = g.channels, f = filters
+        let imageSize = g.inputPixels * c, outputSize = g.outputPixels * f
+        let tilesPerImage = Winograd.tilesPerImage(g)
+        let v = buffers + part * bufferFloats
+        let range = Parallel.range(part, of: parts, count: images)
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+            let count = min(chunk, range.upperBound - start)
+            let t = count * tilesPerImage
+            let m = v + Winograd.positions * t * c
+            Winograd.transformInput(input + start * imageSize, images: count, geometry: g, zeros: zeros, into: v)
+            for xi in 0..<Winograd.positions {
+                BLAS.gemm(m: t, n: f, k: c, a: v + xi * t * c, b: u + xi * c * f, c: m + xi * t * f)
+            }
+            let zChunk = z + start * outputSize
+            Winograd.transformOutput(m, images: count, geometry: g, filters: f, into: zChunk)
+            activation.apply(zChunk, count: count * outputSize, width: f, bias: bias)
+        }
+    }
+}
+
+/// Winograd backward over part `part` of the batch (see `Conv2D.backwardWinograd`).
+struct WinogradBackwardPart: ParallelWork {
+    let geometry: ConvGeometry
+    let filters: Int, images: Int, chunk: Int
+    let activation: Activation?
+    let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let dy: UnsafeMutablePointer<Float>, dz: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
+    /// Part p accumulates dU `[16][C][F]` then db `[F]` at `partials + p · gradientSize`.
+    let partials: UnsafeMutablePointer<Float>, gradientSize: Int, hasBias: Bool
+    let ones: UnsafeMutablePointer<Float>
+    let dx: UnsafeMutablePointer<Float>?
+    /// One buffer per part: V (then dV) `[16][T][C]` and dM `[16][T][F]`.
+    let buffers: UnsafeMutablePointer<Float>, bufferFloats: Int
+
+    func run(part: Int, of parts: Int) {
+        let g = geometry, c = g.channels, f = filters
+        let imageSize = g.inputPixels * c, outputSize = g.outputPixels * f
+        let tilesPerImage = Winograd.tilesPerImage(g)
+        let du = partials + part * gradientSize
+        let db = du + Winograd.positions * c * f
+        let v = buffers + part * bufferFloats
+        let range = Parallel.range(part, of: parts, count: images)
+        if range.isEmpty { du.update(repeating: 0, count: gradientSize); return }
+        if let dx { (dx + range.lowerBound * imageSize).update(repeating: 0, count: range.count * imageSize) }
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
+            let count = min(chunk, range.upperBound - start)
+            let t = count * tilesPerImage, rows = count * g.outputPixels, at = start * outputSize
+            let first: Float = start == range.lowerBound ? 0 : 1
+            let dm = v + Winograd.positions * t * c
+            if let activation {
+                activation.backward(output: y + at, outputGradient: dy + at, into: dz + at, count: rows * f, width: f)
+            }
+            if hasBias { BLAS.gemv(trans: true, m: rows, n: f, a: dz + at, x: ones, beta: first, y: db) }
+            Winograd.transformOutputGradient(dz + at, images: count, geometry: g, filters: f, into: dm)
+            Winograd.transformInput(x + start * imageSize, images: count, geometry: g, zeros: zeros, into: v)
+            for xi in 0..<Winograd.positions {
+                let vXi = v + xi * t * c, dmXi = dm + xi * t * f
+                BLAS.gemm(transA: true, m: c, n: f, k: t, a: vXi, b: dmXi, beta: first, c: du + xi * c * f)
+                if dx != nil {
+                    BLAS.gemm(transB: true, m: t, n: c, k: f, a: dmXi, b: u + xi * c * f, c: vXi)
+                }
+            }
+            if let dx { Winograd.scatterInputGradient(v, images: count, geometry: g, into: dx + start * imageSize) }
+        }
     }
 }
 

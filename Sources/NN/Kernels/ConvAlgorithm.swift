@@ -1,0 +1,107 @@
+import Foundation
+import Synchronization
+
+/// How a Conv2D computes its products. A 1×1 stride-1 convolution always uses the input as its
+/// column matrix (one GEMM, no copy) whatever is chosen here.
+///
+/// The algorithms agree to rounding, not bit for bit: a layer computed by Winograd differs from the
+/// im2col result in the last bits (WinogradTests states the bound), so a training run is
+/// reproducible only with the same choice of algorithm, as with the same thread count.
+public enum ConvAlgorithm: String, Sendable, CaseIterable {
+    /// im2col then one GEMM per chunk of images (any kernel, stride and padding).
+    case im2col
+    /// Winograd F(2×2, 3×3): 16 GEMMs per chunk over transformed tiles, 2.25× fewer multiply-adds
+    /// (3×3 kernels at stride 1 only; elsewhere a layer falls back to im2col).
+    case winograd
+
+    /// How layers choose: the process-wide setting, read from `NN_CONV_ALGORITHM` at first use
+    /// (`auto`, `im2col`, `winograd` or `measure`; default `auto`) and settable from code.
+    public enum Policy: String, Sendable {
+        /// A fixed rule, the same on every run: Winograd for 3×3 stride-1 layers whose input and
+        /// output both have at least `ConvAlgorithm.winogradMinimumChannels` channels, im2col otherwise.
+        case auto
+        /// Always im2col.
+        case im2col
+        /// Winograd wherever it applies (3×3, stride 1), im2col elsewhere.
+        case winograd
+        /// Times both algorithms once per distinct layer shape (geometry, filters, batch, threads) at
+        /// its first forward pass and keeps the faster for the rest of the process. Fastest, but two
+        /// runs may choose differently on a busy machine, so results are not reproducible run to run.
+        case measure
+    }
+
+    /// The smallest input and output channel counts for which `auto` picks Winograd. Below them the
+    /// GEMMs' reduction (C) or width (F) is too short for OpenBLAS to run near its peak, and the
+    /// transforms, which move 16/4 floats per input and output value, cost more than the saving
+    /// (nn-bench: a 1-channel first layer is 3–4× slower as Winograd).
+    public static let winogradMinimumChannels = 16
+
+    private static let setting = Mutex<Policy?>(nil)
+    private static let measured = Mutex<[MeasuredShape: ConvAlgorithm]>([:])
+
+    /// The process-wide policy. Setting it affects layers' next forward passes.
+    public static var policy: Policy {
+        get {
+            setting.withLock { value in
+                if let value { return value }
+                let fromEnvironment = ProcessInfo.processInfo.environment["NN_CONV_ALGORITHM"]
+                    .flatMap { Policy(rawValue: $0.lowercased()) } ?? .auto
+                value = fromEnvironment
+                return fromEnvironment
+            }
+        }
+        set { setting.withLock { $0 = newValue } }
+    }
+
+    /// The algorithm `policy` gives a layer of this geometry and filter count, or nil when the
+    /// policy is `measure` and this shape has not been measured yet.
+    package static func chosen(for g: ConvGeometry, filters: Int, batch: Int) -> ConvAlgorithm? {
+        guard Winograd.applies(to: g), !g.isPointwise else { return .im2col }
+        switch policy {
+        case .im2col: return .im2col
+        case .winograd: return .winograd
+        case .auto:
+            return g.channels >= winogradMinimumChannels && filters >= winogradMinimumChannels ? .winograd : .im2col
+        case .measure:
+            let key = MeasuredShape(geometry: g, filters: filters, batch: batch, threads: WorkerPool.current.threads)
+            return measured.withLock { $0[key] }
+        }
+    }
+
+    /// Records a measured choice (the first one recorded for a shape wins, so every layer of that
+    /// shape uses the same algorithm for the rest of the process).
+    package static func record(_ algorithm: ConvAlgorithm, for g: ConvGeometry, filters: Int, batch: Int) -> ConvAlgorithm {
+        let key = MeasuredShape(geometry: g, filters: filters, batch: batch, threads: WorkerPool.current.threads)
+        return measured.withLock { cache in
+            if let existing = cache[key] { return existing }
+            cache[key] = algorithm
+            return algorithm
+        }
+    }
+
+    /// Forgets every measured choice (tests).
+    package static func forgetMeasurements() { measured.withLock { $0.removeAll() } }
+
+    /// The measured choices so far, for reports.
+    package static var measurements: [(shape: String, algorithm: ConvAlgorithm)] {
+        measured.withLock { cache in
+            cache.map { (k, v) in
+                let g = k.geometry
+                return ("\(g.inputHeight)x\(g.inputWidth)x\(g.channels)->\(k.filters) pad \(g.padTop) batch \(k.batch) threads \(k.threads)", v)
+            }.sorted { $0.shape < $1.shape }
+        }
+    }
+
+    struct MeasuredShape: Hashable {
+        let geometry: ConvGeometry
+        let filters: Int, batch: Int, threads: Int
+    }
+}
+
+extension ConvGeometry: Hashable {
+    package func hash(into h: inout Hasher) {
+        h.combine(inputHeight); h.combine(inputWidth); h.combine(channels)
+        h.combine(kernelHeight); h.combine(kernelWidth); h.combine(strideHeight); h.combine(strideWidth)
+        h.combine(padTop); h.combine(padLeft); h.combine(outputHeight); h.combine(outputWidth)
+    }
+}
