@@ -234,7 +234,7 @@ extension Conv2D {
         if one[flat: 0] != 1 || one[flat: one.count - 1] != 1 { one.fill(1) }
         let work = WinogradBackwardPart(
             geometry: g, filters: f, images: n, chunk: chunk, activation: passThrough ? nil : activation,
-            x: x.pointer, y: y.pointer, dy: outputGradient.pointer, dz: dz.pointer, u: u, zeros: zero,
+            x: x.pointer, y: y.pointer, z: logits?.pointer, dy: outputGradient.pointer, dz: dz.pointer, u: u, zeros: zero,
             partials: partials, gradientSize: gradientSize, hasBias: bias != nil, ones: one.pointer,
             dx: wantsInput ? dx.pointer : nil,
             buffers: workspace.buffers(parts, floats: bufferFloats), bufferFloats: bufferFloats)
@@ -287,6 +287,8 @@ struct WinogradBackwardPart: ParallelWork {
     let filters: Int, images: Int, chunk: Int
     let activation: Activation?
     let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    /// The preactivation, kept when the activation's derivative needs it (gelu, silu, hard_silu).
+    let z: UnsafeMutablePointer<Float>?
     let dy: UnsafeMutablePointer<Float>, dz: UnsafeMutablePointer<Float>
     let u: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
     /// Part p accumulates dU `[16][C][F]` then db `[F]` at `partials + p · gradientSize`.
@@ -312,7 +314,8 @@ struct WinogradBackwardPart: ParallelWork {
             let first: Float = start == range.lowerBound ? 0 : 1
             let dm = v + Winograd.positions * t * c
             if let activation {
-                activation.backward(output: y + at, outputGradient: dy + at, into: dz + at, count: rows * f, width: f)
+                activation.backward(input: z.map { UnsafePointer($0 + at) }, output: y + at, outputGradient: dy + at, into: dz + at,
+                                    count: rows * f, width: f)
             }
             if hasBias { BLAS.gemv(trans: true, m: rows, n: f, a: dz + at, x: ones, beta: first, y: db) }
             Winograd.transformOutputGradient(dz + at, images: count, geometry: g, filters: f, into: dm)
