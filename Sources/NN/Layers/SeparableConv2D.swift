@@ -51,6 +51,8 @@ public final class SeparableConv2D: ConvolutionLayer {
 
     /// Channels between the two steps: in · M.
     private var middleChannels: Int { inputShape[2] * depthMultiplier }
+    /// The depthwise output's per-sample shape `[OH, OW, in·M]`, kept so a step builds no array.
+    private var middleShape: [Int] = []
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         let g = try buildGeometry(inputShape: inputShape, otherSizes: ["filters": filters, "depth multiplier": depthMultiplier])
@@ -58,7 +60,8 @@ public final class SeparableConv2D: ConvolutionLayer {
         guard !overflow else {
             throw NNError.invalidArgument("layer '\(displayName)' (SeparableConv2D): \(g.channels) channels × depth multiplier \(depthMultiplier) overflows")
         }
-        _ = try Tensor.validatedElementCount([g.outputHeight, g.outputWidth, middle], what: "layer '\(displayName)' (SeparableConv2D) depthwise output")
+        middleShape = [g.outputHeight, g.outputWidth, middle]
+        _ = try Tensor.validatedElementCount(middleShape, what: "layer '\(displayName)' (SeparableConv2D) depthwise output")
         return [g.outputHeight, g.outputWidth, filters]
     }
 
@@ -73,7 +76,7 @@ public final class SeparableConv2D: ConvolutionLayer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0], cm = middleChannels, rows = n * g.outputPixels
-        let middle = depthwiseOutput.tensor(batch: n, sampleShape: [g.outputHeight, g.outputWidth, cm])
+        let middle = depthwiseOutput.tensor(batch: n, sampleShape: middleShape)
         Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * cm),
                      DepthwiseForwardPart(geometry: g, filters: cm, multiplier: depthMultiplier, images: n, x: input.pointer,
                                           kernel: kernel.value.pointer, bias: nil, y: middle.pointer))
@@ -93,8 +96,8 @@ public final class SeparableConv2D: ConvolutionLayer {
                                             sampleShape: outputShape, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: rows, width: filters, ones: &ones, into: bias.gradient) }
         // Pointwise: dP = Mᵀ · dZ, dM = dZ · Pᵀ.
-        let middle = depthwiseOutput.tensor(batch: n, sampleShape: [g.outputHeight, g.outputWidth, cm])
-        let dMiddle = depthwiseGradient.tensor(batch: n, sampleShape: [g.outputHeight, g.outputWidth, cm])
+        let middle = depthwiseOutput.tensor(batch: n, sampleShape: middleShape)
+        let dMiddle = depthwiseGradient.tensor(batch: n, sampleShape: middleShape)
         BLAS.gemm(transA: true, m: cm, n: filters, k: rows, a: middle.pointer, b: dz.pointer, c: pointwiseKernel.gradient.pointer)
         BLAS.gemm(transB: true, m: rows, n: cm, k: filters, a: dz.pointer, b: pointwiseKernel.value.pointer, c: dMiddle.pointer)
         // Depthwise: DepthwiseConv2D's backward kernels, part 0 into the kernel gradient, the others
