@@ -13,7 +13,8 @@ enum KerasLayers {
                              "RandomTranslation", "RandomContrast", "RandomBrightness", "Add", "Subtract", "Multiply",
                              "Average", "Maximum", "Minimum", "Concatenate",
                              "AveragePooling2D", "GlobalMaxPooling2D", "UpSampling2D", "Cropping2D", "SpatialDropout2D", "Permute",
-                             "LeakyReLU", "PReLU", "ELU"]
+                             "LeakyReLU", "PReLU", "ELU", "Conv2DTranspose", "SeparableConv2D",
+                             "LayerNormalization"]
 
     /// The Keras class of an engine layer (nil for a layer Keras has no equivalent of).
     static func className(of layer: Layer) -> String? {
@@ -56,6 +57,9 @@ enum KerasLayers {
         case is LeakyReLU: return "LeakyReLU"
         case is PReLU: return "PReLU"
         case is ELU: return "ELU"
+        case is Conv2DTranspose: return "Conv2DTranspose"
+        case is SeparableConv2D: return "SeparableConv2D"
+        case is LayerNormalization: return "LayerNormalization"
         default: return nil
         }
     }
@@ -246,6 +250,31 @@ enum KerasLayers {
         case let l as ELU:
             className = "ELU"
             c += [("alpha", .float(l.alpha))]
+        case let l as Conv2DTranspose:
+            className = "Conv2DTranspose"
+            c += [("filters", .integer(l.filters)), ("kernel_size", pair(l.kernelSize)), ("strides", pair(l.strides)),
+                  ("padding", .string(l.padding.rawValue)), ("output_padding", l.outputPadding.map(pair) ?? .null),
+                  ("data_format", .string("channels_last")), ("dilation_rate", pair((1, 1))), ("activation", .string(l.activation.rawValue)),
+                  ("use_bias", .bool(l.useBias)), ("kernel_initializer", try initializer(l.kernelInitializer)),
+                  ("bias_initializer", try initializer(l.biasInitializer)), ("kernel_regularizer", regularizer(l.kernelL2)),
+                  ("bias_regularizer", .null), ("activity_regularizer", .null), ("kernel_constraint", .null), ("bias_constraint", .null)]
+        case let l as SeparableConv2D:
+            className = "SeparableConv2D"
+            c += [("depth_multiplier", .integer(l.depthMultiplier)), ("filters", .integer(l.filters)), ("kernel_size", pair(l.kernelSize)),
+                  ("strides", pair(l.strides)), ("padding", .string(l.padding.rawValue)), ("data_format", .string("channels_last")),
+                  ("dilation_rate", pair((1, 1))), ("activation", .string(l.activation.rawValue)), ("use_bias", .bool(l.useBias)),
+                  ("depthwise_initializer", try initializer(l.depthwiseInitializer)),
+                  ("pointwise_initializer", try initializer(l.pointwiseInitializer)), ("bias_initializer", try initializer(l.biasInitializer)),
+                  ("depthwise_regularizer", regularizer(l.kernelL2)), ("pointwise_regularizer", regularizer(l.pointwiseL2)),
+                  ("bias_regularizer", .null), ("activity_regularizer", .null), ("depthwise_constraint", .null),
+                  ("pointwise_constraint", .null), ("bias_constraint", .null)]
+        case let l as LayerNormalization:
+            className = "LayerNormalization"
+            // Keras turns the axis into a list when the layer is built.
+            c += [("axis", l.isBuilt ? .array([.integer(-1)]) : .integer(-1)), ("epsilon", .float(l.epsilon)), ("center", .bool(l.center)), ("scale", .bool(l.scale)),
+                  ("rms_scaling", .bool(false)), ("beta_initializer", try initializer(l.betaInitializer)),
+                  ("gamma_initializer", try initializer(l.gammaInitializer)), ("beta_regularizer", .null), ("gamma_regularizer", .null),
+                  ("beta_constraint", .null), ("gamma_constraint", .null)]
         default:
             throw NNError.invalidArgument("layer '\(layer.name)' (\(layer.typeName)) has no Keras equivalent this engine can write")
         }
@@ -516,6 +545,54 @@ enum KerasLayers {
             layer = PReLU(alphaInitializer: initializer, sharedAxes: shared, name: name)
         case "ELU":
             layer = ELU(alpha: r.float("alpha", default: 1), name: name)
+        case "Conv2DTranspose":
+            let filters = r.positiveInt("filters")
+            let kernelSize = r.pair("kernel_size")
+            let strides = r.pair("strides", default: (1, 1))
+            let padding = r.padding("padding")
+            let outputPadding = r.outputPadding("output_padding")
+            r.channelsLast()
+            r.requireOnes("dilation_rate")
+            let activation = r.activation("activation")
+            let useBias = r.bool("use_bias", default: true)
+            let ki = r.initializer("kernel_initializer", default: .glorotUniform)
+            let bi = r.initializer("bias_initializer", default: .zeros)
+            let l2 = r.l2("kernel_regularizer")
+            r.requireNull(["bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"])
+            if let filters, let kernelSize, let strides {
+                layer = Conv2DTranspose(filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
+                                        outputPadding: outputPadding, activation: activation, useBias: useBias,
+                                        kernelInitializer: ki, biasInitializer: bi, kernelL2: l2, name: name)
+            } else { layer = nil }
+        case "SeparableConv2D":
+            let multiplier = r.positiveInt("depth_multiplier", default: 1)
+            let filters = r.positiveInt("filters")
+            let kernelSize = r.pair("kernel_size")
+            let strides = r.pair("strides", default: (1, 1))
+            let padding = r.padding("padding")
+            r.channelsLast()
+            r.requireOnes("dilation_rate")
+            let activation = r.activation("activation")
+            let useBias = r.bool("use_bias", default: true)
+            let di = r.initializer("depthwise_initializer", default: .glorotUniform)
+            let pi = r.initializer("pointwise_initializer", default: .glorotUniform)
+            let bi = r.initializer("bias_initializer", default: .zeros)
+            let dl2 = r.l2("depthwise_regularizer"), pl2 = r.l2("pointwise_regularizer")
+            r.requireNull(["bias_regularizer", "activity_regularizer", "depthwise_constraint", "pointwise_constraint", "bias_constraint"])
+            if let multiplier, let filters, let kernelSize, let strides {
+                layer = SeparableConv2D(filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
+                                        depthMultiplier: multiplier, activation: activation, useBias: useBias, depthwiseInitializer: di,
+                                        pointwiseInitializer: pi, biasInitializer: bi, depthwiseL2: dl2, pointwiseL2: pl2, name: name)
+            } else { layer = nil }
+        case "LayerNormalization":
+            r.lastAxis("axis")
+            let epsilon = r.float("epsilon", default: 1e-3)
+            let center = r.bool("center", default: true), scale = r.bool("scale", default: true)
+            r.requireValue("rms_scaling", false)
+            let bi = r.initializer("beta_initializer", default: .zeros)
+            let gi = r.initializer("gamma_initializer", default: .ones)
+            r.requireNull(["beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"])
+            layer = LayerNormalization(epsilon: epsilon, center: center, scale: scale, gammaInitializer: gi, betaInitializer: bi, name: name)
         case "Sequential", "Functional", "Model":
             problems.append("\(r.label): a model nested inside the model is not supported; flatten it into one list of layers")
             return nil
@@ -816,5 +893,19 @@ struct ConfigReader {
             return args.isEmpty ? name : "\(name)(\(args.prefix(4).joined(separator: ", ")))"
         }
         return v.summary
+    }
+}
+
+extension ConfigReader {
+    /// Conv2DTranspose's `output_padding`: null (Keras's default size), n or [h, w], each at least 0
+    /// (the layer checks them against the strides). Anything else is a problem, and nil.
+    mutating func outputPadding(_ key: String) -> (Int, Int)? {
+        ignore([key])
+        guard let v = config[key], !v.isNull else { return nil }
+        func size(_ x: JSONValue) -> Int? { x.intValue.flatMap { $0 >= 0 && $0 <= Tensor.maxElementCount ? $0 : nil } }
+        if let n = size(v) { return (n, n) }
+        if let a = v.arrayValue, a.count == 2, let h = size(a[0]), let w = size(a[1]) { return (h, w) }
+        problem(key, "must be null, a size or two sizes, got \(v.summary)")
+        return nil
     }
 }

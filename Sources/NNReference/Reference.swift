@@ -15,6 +15,10 @@
 ///     conv2D(_:kernel:bias:strides:padding:) -> y
 ///     conv2DBackward(_:kernel:hasBias:strides:padding:outputGradient:) -> (input, kernel, bias?)
 ///     depthwiseConv2D(_:kernel:bias:strides:padding:) / depthwiseConv2DBackward(...)
+///     conv2DTranspose(_:kernel:bias:strides:padding:outputPadding:) / conv2DTransposeBackward(...),
+///         transposedOutputSize(input:kernel:stride:padding:outputPadding:) (Keras's rule)
+///     separableConv2D(_:depthwiseKernel:pointwiseKernel:bias:strides:padding:) / separableConv2DBackward(...)
+///     layerNorm(_:gamma:beta:epsilon:) / layerNormBackward(_:gamma:epsilon:outputGradient:)
 ///     dense(_:kernel:bias:) / denseBackward(_:kernel:hasBias:outputGradient:)
 ///     maxPool2D(_:pool:strides:padding:) / maxPool2DBackward(_:pool:strides:padding:outputGradient:)
 ///     relu / sigmoid / tanh / softmax, and reluBackward(input:outputGradient:),

@@ -2,8 +2,10 @@ import NN
 /// The models of the tutorials this project follows, by name, with the recipe each is trained with.
 /// The CLI, the benchmark runner and the peer comparison all build them from here.
 public enum ModelZoo {
-    /// The model names `build(_:inputShape:classes:seed:)` and `cnn train --model` accept.
+    /// The classifiers `build(_:inputShape:classes:seed:)` and `cnn train --model` accept.
     public static let names = ["mlp", "convnet", "deep-convnet", "mobilenet"]
+    /// The image-to-image models `build` also accepts (`cnn denoise` trains them).
+    public static let imageToImageNames = ["unet"]
 
     /// How a model is trained by default (`cnn train --model NAME` with no other flags).
     public struct Recipe: Sendable {
@@ -24,6 +26,7 @@ public enum ModelZoo {
         switch name {
         case "mlp": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 5)
         case "deep-convnet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15, decay: 0.8)
+        case "unet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 4)
         default: return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 10)
         }
     }
@@ -71,11 +74,14 @@ public enum ModelZoo {
                 Dropout(rate: 0.5),
                 Dense(units: classes, activation: .softmax),
             ], seed: seed)
+        case "unet":
+            // An image-to-image model (UNet.swift): the output is the input's size, `classes` is not used.
+            return try UNet.build(inputShape: inputShape, seed: seed)
         case "mobilenet":
             // Keras's MobileNet v1, alpha 1 (see MobileNet.swift; inputs under 32×32 get a stride-1 conv1).
             return try MobileNet.build(inputShape: inputShape, alpha: alpha, classes: classes, seed: seed, preprocessing: preprocessing)
         default:
-            throw NNError.invalidArgument("unknown model '\(name)'; choose one of \(names.joined(separator: ", "))")
+            throw NNError.invalidArgument("unknown model '\(name)'; choose one of \((names + imageToImageNames).joined(separator: ", "))")
         }
     }
 

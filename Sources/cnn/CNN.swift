@@ -12,7 +12,8 @@ struct CNN: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cnn",
         abstract: "A CNN engine in Swift on OpenBLAS: train and use the Keras tutorial models.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Celsius.self, Report.self, Transfer.self, MakeImageFolder.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Celsius.self, Report.self, Transfer.self, MakeImageFolder.self,
+                      Denoise.self],
         defaultSubcommand: Train.self
     )
 }
