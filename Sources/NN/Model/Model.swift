@@ -32,6 +32,8 @@ public class Model {
     public private(set) var metrics: [Metric] = []
     /// Set by a callback to end `fit` after the current epoch (Keras `model.stop_training`).
     public var stopTraining = false
+    /// The processes of a data-parallel run (`ReplicaGroup`, e.g. NNDistributed's MPI group), or nil for one.
+    public var replicas: (any ReplicaGroup)?
     /// The threads this model's kernels run on: its own pool, or nil for the engine's shared one
     /// (`WorkerPool.shared`, sized by `Parallel.threads`). `forward`, `backward` and `trainStep`
     /// install it for their duration, so two models on two threads can use two pools.

@@ -49,6 +49,11 @@ extension Model {
         }
         let batcher = try Batcher(x: train.x, y: train.y, batchSize: batchSize)
         let validationBatcher = try validation.map { try Batcher(x: $0.x, y: $0.y, batchSize: batchSize) }
+        if let replicas {
+            // Each replica trains on and evaluates its share of every global batch.
+            batcher.shard = (replicas.rank, replicas.size)
+            validationBatcher?.shard = (replicas.rank, replicas.size)
+        }
         return try fit(batcher: batcher, validation: validationBatcher, epochs: epochs, initialEpoch: initialEpoch,
                        shuffle: shuffle, callbacks: callbacks, verbose: verbose)
     }
@@ -79,6 +84,9 @@ extension Model {
 
     /// The epoch loop: shuffled batches from `batcher`, an evaluation of `validation` after each
     /// epoch, and every report (history, progress bar, the user's callbacks) through callbacks.
+    /// With `replicas`, every replica draws the same order, trains on its share of each global
+    /// batch, and logs the global batch's loss and accuracy; replica 0's stop decisions are
+    /// broadcast, so all replicas stop together.
     private func fit(batcher: Batcher, validation: Batcher?, epochs: Int, initialEpoch: Int,
                      shuffle: Bool, callbacks userCallbacks: [Callback], verbose: Verbosity) throws -> History {
         let history = userCallbacks.lazy.compactMap { $0 as? History }.first ?? History()
@@ -92,6 +100,7 @@ extension Model {
         stopTraining = false
         for c in callbacks { c.setParams(FitParams(epochs: epochs, initialEpoch: initialEpoch, steps: steps)) }
         for c in callbacks { try c.onTrainBegin(model: self) }
+        defer { if replicas != nil { setBatchWindow(nil) } }
         for epoch in initialEpoch..<epochs {
             for c in callbacks { try c.onEpochBegin(epoch, model: self) }
             if shuffle { batcher.shuffle(using: &rng) }
@@ -99,24 +108,30 @@ extension Model {
             func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
             var lossSum: Double = 0, correct = 0, seen = 0
             for step in 0..<steps {
+                let window = batcher.window(step)
+                // A last batch smaller than the replica count would leave a replica without
+                // samples: every replica skips it (at most size − 1 samples an epoch).
+                if let replicas, window.total < replicas.size { continue }
                 for c in callbacks { try c.onBatchBegin(step, model: self) }
                 let (xb, yb) = batcher.batch(step)
                 try batcher.x.checkHealth()
-                let result = try trainStep(x: xb, y: yb)
+                let result = try trainStep(x: xb, y: yb, window: window)
                 if !result.loss.isFinite {
                     let logs = Logs(loss: result.loss, samples: seen, seconds: elapsed())
                     for c in callbacks { try c.onBatchEnd(step, logs: logs, model: self) }
                     throw NonFiniteLossError(epoch: epoch + 1, batch: step + 1, loss: result.loss, history: history)
                 }
-                let n = yb.shape[0]
+                let n = window.total
                 lossSum += Double(result.loss) * Double(n)
                 correct += result.correct
                 seen += n
                 let logs = Logs(loss: Float(lossSum / Double(seen)), accuracy: accuracy ? Float(correct) / Float(seen) : nil,
                                 samples: seen, seconds: elapsed())
                 for c in callbacks { try c.onBatchEnd(step, logs: logs, model: self) }
+                if let replicas { stopTraining = try replicas.broadcast(stopTraining ? 1 : 0) != 0 }
                 if stopTraining { break }
             }
+            if let replicas { try averageMovingStatistics(replicas) }
             var logs = Logs(loss: Float(lossSum / Double(max(1, seen))), accuracy: accuracy ? Float(correct) / Float(max(1, seen)) : nil,
                             samples: seen, seconds: elapsed())
             if let validation {
@@ -125,6 +140,7 @@ extension Model {
                 for (k, m) in e.metrics { logs["val_" + k] = m }
             }
             for c in callbacks { try c.onEpochEnd(epoch, logs: logs, model: self) }
+            if let replicas { stopTraining = try replicas.broadcast(stopTraining ? 1 : 0) != 0 }
             if stopTraining { break }
         }
         for c in callbacks { try c.onTrainEnd(model: self, history: history) }
@@ -135,20 +151,43 @@ extension Model {
     /// backward, L2, update. Returns the batch's loss (including L2 penalties) and its number of
     /// correct predictions. A non-finite loss is returned without touching the weights.
     public func trainStep(x: Tensor, y: Tensor) throws -> (loss: Float, correct: Int) {
+        try trainStep(x: x, y: y, window: nil)
+    }
+
+    /// `trainStep` on this replica's `window` of a global batch. With `replicas`, the gradients
+    /// (and the loss and correct count) are reduced over the replicas after backward, so every
+    /// replica applies the same update and returns the global batch's loss and correct count.
+    func trainStep(x: Tensor, y: Tensor, window: BatchWindow?) throws -> (loss: Float, correct: Int) {
         try usingPool {
             guard let optimizer, let head else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
+            let replicas = self.replicas
+            if replicas != nil { setBatchWindow(window ?? BatchWindow(whole: x.shape[0])) }
             let output = try forward(x, training: true)
             let gradient = outputGradientBuffer.tensor(batch: x.shape[0], sampleShape: outputShape)
             var value = try head.loss(output: output, target: y, gradient: gradient)
+            var reducedCorrect: Int?
+            if let replicas {
+                // Every replica takes part in the reduction, even with a non-finite loss: the
+                // summed loss is then non-finite on all of them and none updates.
+                if value.isFinite { try backward(gradient) }
+                let w = window.map { Float($0.count) / Float($0.total) } ?? 1
+                let correct = metrics.contains(.accuracy) && value.isFinite ? Metric.correctCount(output: output, target: y) : 0
+                (value, reducedCorrect) = try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2) { totals in
+                    totals[0] = value * w
+                    totals[1] = Float(correct)
+                    try replicas.reduceGradients(gatherTrainableParameters(), weight: w, totals: totals.baseAddress!, totalCount: 2)
+                    return (totals[0], Int(totals[1]))
+                }
+            }
             value += regularizationLoss
             guard value.isFinite else { return (value, 0) }
-            try backward(gradient)
+            if replicas == nil { try backward(gradient) }
             let parameters = gatherTrainableParameters()
             for p in parameters where p.l2 > 0 {
                 BLAS.axpy(count: p.value.count, alpha: 2 * p.l2, x: p.value.pointer, y: p.gradient.pointer)
             }
             optimizer.update(parameters)
-            let correct = metrics.contains(.accuracy) ? Metric.correctCount(output: output, target: y) : 0
+            let correct = reducedCorrect ?? (metrics.contains(.accuracy) ? Metric.correctCount(output: output, target: y) : 0)
             return (value, correct)
         }
     }
@@ -170,7 +209,9 @@ extension Model {
         guard loss != nil else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before evaluate") }
         guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
         try checkData(x: x, y: y, what: "evaluation")
-        return try evaluate(try Batcher(x: x, y: y, batchSize: batchSize))
+        let batcher = try Batcher(x: x, y: y, batchSize: batchSize)
+        if let replicas { batcher.shard = (replicas.rank, replicas.size) }
+        return try evaluate(batcher)
     }
 
     /// `evaluate` on a dataset's images and labels; byte images are scaled batch by batch.
@@ -178,16 +219,24 @@ extension Model {
         try evaluate(x: data.inputs, y: data.labels, batchSize: batchSize)
     }
 
-    /// Mean loss and metrics over the batches of a checked batcher, in order.
+    /// Mean loss and metrics over the batches of a checked batcher, in order. A sharded batcher
+    /// evaluates this replica's share of each batch and sums the loss and counts over the replicas.
     private func evaluate(_ batcher: Batcher) throws -> Evaluation {
         let head = head!
         var lossSum: Double = 0, correct = 0
         for b in 0..<batcher.batchCount {
+            if batcher.shard != nil && batcher.window(b).count == 0 { continue }
             let (xb, yb) = batcher.batch(b)
             try batcher.x.checkHealth()
             let output = try forward(xb, training: false)
             lossSum += Double(try head.loss(output: output, target: yb, gradient: nil)) * Double(xb.shape[0])
             if metrics.contains(.accuracy) { correct += Metric.correctCount(output: output, target: yb) }
+        }
+        if let replicas, batcher.shard != nil {
+            var sums = [lossSum, Double(correct)]
+            try replicas.sum(&sums, count: 2)
+            lossSum = sums[0]
+            correct = Int(sums[1])
         }
         let n = batcher.count
         var m: [String: Float] = [:]
