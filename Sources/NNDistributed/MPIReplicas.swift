@@ -194,3 +194,13 @@ public final class ReplicaCheck: Callback {
         }
     }
 }
+
+/// Restarts the allreduce profile's step clock at each epoch's start, so the pause between epochs
+/// (validation, a checkpoint) is not counted as a step.
+public final class AllreduceProfilePause: Callback {
+    private let replicas: MPIReplicas
+
+    public init(_ replicas: MPIReplicas) { self.replicas = replicas }
+
+    public func onEpochBegin(_ epoch: Int, model: Model) throws { replicas.pauseProfile() }
+}
