@@ -20,6 +20,9 @@ public final class MPIReplicas: ReplicaGroup {
     /// seconds from one step's reduction to the next (the step's period), floats per step.
     public private(set) var profile = Profile()
     private var lastReduceEnd: UInt64?
+    /// With `--profile-allreduce`: a barrier before each gradient allreduce, so its time splits
+    /// into waiting for the slowest rank (`waitSeconds`) and the transfer itself (`reduceSeconds`).
+    public var separatesWaiting = false
     /// A failure a test injects (`NN_DISTRIBUTED_FAULT=kill|error:RANK:STEP`).
     private let fault: (kind: String, rank: Int, step: Int)?
     private var finalized = false
@@ -28,6 +31,8 @@ public final class MPIReplicas: ReplicaGroup {
     public struct Profile: Sendable {
         public var steps = 0
         public var reduceSeconds: Double = 0
+        /// Time in the barrier before the allreduce (only with `separatesWaiting`).
+        public var waitSeconds: Double = 0
         /// Periods measured between consecutive reductions (the first step of a run has none).
         public var periods = 0
         public var periodSeconds: Double = 0
@@ -101,7 +106,13 @@ public final class MPIReplicas: ReplicaGroup {
             at += n
         }
         (fused + at).update(from: totals, count: totalCount)
-        let start = DispatchTime.now().uptimeNanoseconds
+        var start = DispatchTime.now().uptimeNanoseconds
+        if separatesWaiting {
+            try check(MPI_Barrier(cmpi_comm_world()), "MPI_Barrier")
+            let now = DispatchTime.now().uptimeNanoseconds
+            profile.waitSeconds += Double(now - start) / 1e9
+            start = now
+        }
         try check(MPI_Allreduce(cmpi_in_place(), fused, Int32(floats), cmpi_float(), cmpi_sum(), cmpi_comm_world()), "MPI_Allreduce (gradients)")
         let end = DispatchTime.now().uptimeNanoseconds
         profile.steps += 1

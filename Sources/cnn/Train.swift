@@ -277,6 +277,7 @@ struct Train: ParsableCommand {
         model.compile(optimizer: opt, loss: SparseCategoricalCrossentropy(fromLogits: fromLogits), metrics: [.accuracy])
         if let replicas {
             model.replicas = replicas
+            replicas.separatesWaiting = profileAllreduce
             if syncBatchnorm {
                 for case let bn as BatchNormalization in model.layers { bn.replicas = replicas }
             }
@@ -333,10 +334,11 @@ struct Train: ParsableCommand {
         let sps = history.samplesPerSecond
         printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
         if let replicas, let p = trainProfile, profileAllreduce, p.steps > 0 {
-            let reduce = p.reduceSeconds / Double(p.steps), step = p.periods > 0 ? p.periodSeconds / Double(p.periods) : 0
-            printLine(String(format: "allreduce: %d ranks, %d steps, %d floats (%.2f MB) per step: %.3f ms per step, %.1f%% of a %.3f ms step (rank 0)",
+            let reduce = p.reduceSeconds / Double(p.steps), wait = p.waitSeconds / Double(p.steps)
+            let step = p.periods > 0 ? p.periodSeconds / Double(p.periods) : 0
+            printLine(String(format: "allreduce: %d ranks, %d steps, %d floats (%.2f MB) per step: %.3f ms per step, %.1f%% of a %.3f ms step; before it, %.3f ms waiting for the slowest rank (rank 0)",
                              replicas.size, p.steps, p.floatsPerStep, Double(p.floatsPerStep * 4) / 1e6, reduce * 1e3,
-                             step > 0 ? 100 * reduce / step : 0, step * 1e3))
+                             step > 0 ? 100 * reduce / step : 0, step * 1e3, wait * 1e3))
         }
         if let dir = ProcessInfo.processInfo.environment["NN_DISTRIBUTED_WEIGHTS_DIR"] {
             // For the tests: every rank's weights, to compare across ranks.

@@ -104,6 +104,17 @@ final class DistributedTests: CLITestCase {
         XCTAssertTrue(r.stderr.contains("error: rank 1 of 2: NN_DISTRIBUTED_FAULT (injected at step 2) failed on rank 1"), r.all)
     }
 
+    /// A binary linked with MPI runs without mpirun: here MPI_Init is forced (a launcher's
+    /// variable) and Open MPI starts a singleton of one rank, which trains as one process.
+    func testSingletonWithoutMPIRun() throws {
+        let data = try makeData()
+        let r = try run(ranks: nil, ["train", "--model", "mlp", "--data", data, "--epochs", "1", "--threads", "1"],
+                        environment: ["PMI_SIZE": "1"], timeout: 60)
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertNotNil(parseTestAccuracy(in: r.stdout), r.all)
+        XCTAssertFalse(r.stdout.contains("data-parallel"), r.all)
+    }
+
     func testBatchSmallerThanTheRanksIsAnError() throws {
         let data = try makeData()
         let r = try run(ranks: 2, ["train", "--model", "mlp", "--data", data, "--epochs", "1", "--batch-size", "1"], timeout: 60)
