@@ -170,7 +170,9 @@ extension Model {
                 // Every replica takes part in the reduction, even with a non-finite loss: the
                 // summed loss is then non-finite on all of them and none updates.
                 if value.isFinite { try backward(gradient) }
-                let w = window.map { Float($0.count) / Float($0.total) } ?? 1
+                // This replica's share of the global batch; a direct `trainStep` call (no window)
+                // gives every replica a whole batch of its own, averaged.
+                let w = window.map { Float($0.count) / Float($0.total) } ?? 1 / Float(replicas.size)
                 let correct = metrics.contains(.accuracy) && value.isFinite ? Metric.correctCount(output: output, target: y) : 0
                 (value, reducedCorrect) = try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2) { totals in
                     totals[0] = value * w
