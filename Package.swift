@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "NNKeras", targets: ["NNKeras"]),
         // A user's own photos: PNG/JPEG decoding, folders of class subfolders as datasets.
         .library(name: "NNImages", targets: ["NNImages"]),
+        // Data-parallel training over Open MPI (`mpirun -np N cnn train`): NN's `ReplicaGroup` on MPI.
+        .library(name: "NNDistributed", targets: ["NNDistributed"]),
         .executable(name: "cnn", targets: ["cnn"]),
         .executable(name: "nn-bench", targets: ["nn-bench"]),
     ],
@@ -60,6 +62,12 @@ let package = Package(
             pkgConfig: "libturbojpeg",
             providers: [.apt(["libturbojpeg0-dev"])]
         ),
+        // Open MPI's C API (NNDistributed only); a shim header turns MPI's handle macros into functions.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
         // One C function: the spin-wait hint (PAUSE) the engine's worker threads use between kernels.
         .target(name: "CPUHint"),
         // The core engine. Internals (kernels, the worker pool, workspaces) are `package`: the other
@@ -70,12 +78,13 @@ let package = Package(
         .target(name: "NNZoo", dependencies: ["NN"]),
         .target(name: "NNKeras", dependencies: ["NN", "CHDF5", "CZlib"]),
         .target(name: "NNImages", dependencies: ["NN", "CPNG", "CTurboJPEG"]),
+        .target(name: "NNDistributed", dependencies: ["NN", "CMPI"]),
         // Plain-loop implementation of the same layers: the test oracle and benchmark baseline.
         .target(name: "NNReference"),
         // The command-line tool: train, evaluate, predict, summary, report, transfer, celsius.
         .executableTarget(
             name: "cnn",
-            dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNKeras", "NNImages",
+            dependencies: ["NN", "NNData", "NNReport", "NNZoo", "NNKeras", "NNImages", "NNDistributed",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // A library example that CI compiles (README's "use it as a library").

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NN
 import NNData
+import NNDistributed
 import NNKeras
 import NNReport
 import NNZoo
@@ -48,6 +49,12 @@ struct Train: ParsableCommand {
     var overrideLearningRate = false
     @Flag(help: "With --model-file: start from freshly initialized weights (from --seed) instead of the file's.")
     var reinitialize = false
+    @Flag(help: "Under mpirun: after every epoch, check that every rank holds identical weights (a checksum compared across ranks); a difference is an error.")
+    var checkReplicas = false
+    @Flag(help: "Under mpirun: BatchNormalization uses the statistics of the whole global batch (summed over the ranks) instead of each rank's share.")
+    var syncBatchnorm = false
+    @Flag(help: "Under mpirun: print the gradient allreduce's time per step and its share of the step.")
+    var profileAllreduce = false
     @Option(help: "Augmentation layers in front of the model, as Keras's: flip[=horizontal|vertical|both],rotation=F,zoom=F,translation=F,contrast=F,brightness=F (a factor F or a range low:high); they act in training only.")
     var augment: String?
 
@@ -208,111 +215,161 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try NNCommand.run {
-            let lock = try preflight()
-            defer { withExtendedLifetime(lock) {} }
-            let interrupts = InterruptReporter.install(checkpoint: checkpoint)
-            dataOptions.apply()
-            let recipe = ModelZoo.recipe(modelOptions.model ?? "convnet")
-            var (train, test, testSource) = try dataOptions.loadDescribed()
-            if let limit, limit < train.count { train = train.prefix(limit) }
-            if dataOptions.isImageFolder {
-                printLine("data: \(train.count) images of \(train.classCount) classes (\(train.classNames.prefix(10).joined(separator: ", "))\(train.classCount > 10 ? ", …" : "")) from \(dataOptions.data); test set: \(test.count) images, \(testSource)")
+            // Under mpirun: one rank of a data-parallel run (README "Data-parallel training on MPI").
+            // Without it, MPI is never initialized and this is the one-process run.
+            let mpi = MPIReplicas.launchedByMPIRun ? try MPIReplicas() : nil
+            let replicas = mpi.flatMap { $0.size > 1 ? $0 : nil }
+            if let replicas, replicas.rank > 0 {
+                // Rank 0 alone reports: the others' standard output goes nowhere (errors still show).
+                _ = freopen("/dev/null", "w", stdout)
             }
-            var model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize)
-            DataOptions.matchPixels(of: [train, test], to: model)
-            if let augment {
-                // In front of the model, as Keras's tutorials place them; contrast and brightness
-                // work in the pixels' own range.
-                let rescales = model.layers.first is Rescaling
-                let front = try Augment.layers(augment, valueRange: rescales ? 0...255 : 0...1)
-                let (optimizer, loss) = (model.optimizer, model.loss)
-                model = try model.prepending(front, seed: seed)
-                if let loss { model.compile(optimizer: optimizer, loss: loss, metrics: [.accuracy]) }
-            }
-            // A model file's own optimizer (with its state) continues unless --optimizer names another.
-            let opt: Optimizer
-            if optimizer == nil, let fileOptimizer = model.optimizer {
-                opt = fileOptimizer
-                if let learningRate { opt.learningRate = learningRate.value }
-            } else {
-                opt = try ModelZoo.optimizer(optimizer ?? recipe.optimizer,
-                                             learningRate: learningRate?.value ?? (optimizer == nil ? recipe.learningRate : nil))
-            }
-            let plannedEpochs = epochs ?? recipe.epochs
-            let settings = runSettings(recipe: recipe, optimizer: opt, plannedEpochs: plannedEpochs)
-            if let resume { try checkResume(resume, settings: settings, plannedEpochs: plannedEpochs) }
-            let fromLogits = (model.loss as? CrossEntropyLoss)?.fromLogits ?? false
-            model.compile(optimizer: opt, loss: SparseCategoricalCrossentropy(fromLogits: fromLogits), metrics: [.accuracy])
-            printLine(model.summary())
-            let lastFinite = LastFiniteWeights()
-            var callbacks: [Callback] = [ProgressBar(output: stdioSink), lastFinite]
-            if let stopAtAccuracy { callbacks.append(ThresholdStopping(monitor: "accuracy", threshold: stopAtAccuracy)) }
-            // Early stopping selects weights by val_loss, so it must not look at the test set.
-            let split = validationSplit ?? (patience != nil ? 0.1 : 0)
-            if let patience { callbacks.append(EarlyStopping(monitor: "val_loss", patience: patience, restoreBestWeights: true)) }
-            let decay = lrDecay ?? recipe.decay
-            if decay != 1 { callbacks.append(LearningRateScheduler.exponential(initial: opt.learningRate, factor: decay)) }
-            if let checkpoint {
-                callbacks.append(CheckpointCallback(path: checkpoint, optimizer: opt, run: settings))
-                callbacks.append(interrupts)
-            }
-            var initialEpoch = 0
-            if let resume {
-                let given = opt.learningRate
-                initialEpoch = try Checkpoint.restore(model: model, optimizer: opt, from: resume)
-                if overrideLearningRate { opt.learningRate = given }
-                lastFinite.keep(model, epoch: initialEpoch)
-                printLine("resumed from \(resume) after epoch \(initialEpoch)")
-            }
-            let batch = batchSize ?? recipe.batchSize
-            let started = Date()
-            let history: History
             do {
-                history = try model.fit(train, batchSize: batch, epochs: max(plannedEpochs, initialEpoch),
-                                        initialEpoch: initialEpoch, validationSplit: split,
-                                        validationData: split > 0 ? nil : test,
-                                        callbacks: callbacks)
-            } catch let error as NonFiniteLossError {
-                // Keep the weights of the last epoch end whose loss (and weights) were finite; the
-                // last good batch's weights can be finite but already huge.
-                if let save {
-                    if let epoch = lastFinite.restore(into: model) {
-                        try saveModel(model, to: save, classNames: train.classNames)
-                        printLine("saved the weights of epoch \(epoch), the last epoch end with a finite loss, to \(save)")
-                    } else {
-                        printLine("no epoch ended with a finite loss; nothing saved to \(save)")
-                    }
-                }
+                try train(replicas: replicas)
+            } catch {
+                // Ends every rank at once (mpirun kills the rest), naming the rank that failed.
+                if let replicas { replicas.abort("\(error)") }
                 throw error
             }
-            let result = try model.evaluate(test, batchSize: 256)
-            let sps = history.samplesPerSecond
-            printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
-            if let save {
-                try saveModel(model, to: save, classNames: train.classNames)
-                printLine(Self.savesWholeModel(save) ? "saved the model to \(save)" : "saved weights to \(save)")
+            mpi?.finalize()
+        }
+    }
+
+    /// The training run; with `replicas`, this process's part of a data-parallel one.
+    func train(replicas: MPIReplicas?) throws {
+        let isRoot = (replicas?.rank ?? 0) == 0
+        if let replicas, (batchSize ?? 1) < replicas.size {
+            throw NNError.invalidArgument("--batch-size \(batchSize ?? 0) is smaller than the \(replicas.size) ranks: every rank needs a share of each global batch")
+        }
+        let lock = isRoot ? try preflight() : nil
+        defer { withExtendedLifetime(lock) {} }
+        let interrupts = InterruptReporter.install(checkpoint: checkpoint)
+        dataOptions.apply()
+        let recipe = ModelZoo.recipe(modelOptions.model ?? "convnet")
+        var (train, test, testSource) = try dataOptions.loadDescribed()
+        if let limit, limit < train.count { train = train.prefix(limit) }
+        if dataOptions.isImageFolder {
+            printLine("data: \(train.count) images of \(train.classCount) classes (\(train.classNames.prefix(10).joined(separator: ", "))\(train.classCount > 10 ? ", …" : "")) from \(dataOptions.data); test set: \(test.count) images, \(testSource)")
+        }
+        var model = try modelOptions.build(for: train, seed: seed, compile: true, reinitialize: reinitialize)
+        DataOptions.matchPixels(of: [train, test], to: model)
+        if let augment {
+            // In front of the model, as Keras's tutorials place them; contrast and brightness
+            // work in the pixels' own range.
+            let rescales = model.layers.first is Rescaling
+            let front = try Augment.layers(augment, valueRange: rescales ? 0...255 : 0...1)
+            let (optimizer, loss) = (model.optimizer, model.loss)
+            model = try model.prepending(front, seed: seed)
+            if let loss { model.compile(optimizer: optimizer, loss: loss, metrics: [.accuracy]) }
+        }
+        // A model file's own optimizer (with its state) continues unless --optimizer names another.
+        let opt: Optimizer
+        if optimizer == nil, let fileOptimizer = model.optimizer {
+            opt = fileOptimizer
+            if let learningRate { opt.learningRate = learningRate.value }
+        } else {
+            opt = try ModelZoo.optimizer(optimizer ?? recipe.optimizer,
+                                         learningRate: learningRate?.value ?? (optimizer == nil ? recipe.learningRate : nil))
+        }
+        let plannedEpochs = epochs ?? recipe.epochs
+        let settings = runSettings(recipe: recipe, optimizer: opt, plannedEpochs: plannedEpochs)
+        if let resume { try checkResume(resume, settings: settings, plannedEpochs: plannedEpochs) }
+        let fromLogits = (model.loss as? CrossEntropyLoss)?.fromLogits ?? false
+        model.compile(optimizer: opt, loss: SparseCategoricalCrossentropy(fromLogits: fromLogits), metrics: [.accuracy])
+        if let replicas {
+            model.replicas = replicas
+            replicas.separatesWaiting = profileAllreduce
+            if syncBatchnorm {
+                for case let bn as BatchNormalization in model.layers { bn.replicas = replicas }
             }
-            if let historyJson {
-                let object: [String: Any] = [
-                    "model": modelOptions.name,
-                    "epochs": history.jsonObject,
-                    "test": ["loss": Double(result.loss), "accuracy": Double(result.accuracy ?? 0)],
-                    "train_samples_per_second": sps,
-                    "batch_size": batch,
-                    "optimizer": opt.name,
-                    "seed": seed,
-                    "threads": Parallel.threads,
-                    "blas_kernel": BLAS.coreName,
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-                try AtomicFile.write(data, to: historyJson)
+            printLine("data-parallel: \(replicas.size) ranks, global batch \(batchSize ?? recipe.batchSize) (about \((batchSize ?? recipe.batchSize) / replicas.size) samples per rank), BatchNormalization \(syncBatchnorm ? "synchronized" : "per rank")")
+        }
+        printLine(model.summary())
+        let lastFinite = LastFiniteWeights()
+        var callbacks: [Callback] = isRoot ? [ProgressBar(output: stdioSink), lastFinite] : [lastFinite]
+        if let replicas {
+            callbacks.append(AllreduceProfilePause(replicas))
+            if checkReplicas { callbacks.append(ReplicaCheck(replicas: replicas, report: printLine)) }
+        }
+        if let stopAtAccuracy { callbacks.append(ThresholdStopping(monitor: "accuracy", threshold: stopAtAccuracy)) }
+        // Early stopping selects weights by val_loss, so it must not look at the test set.
+        let split = validationSplit ?? (patience != nil ? 0.1 : 0)
+        if let patience { callbacks.append(EarlyStopping(monitor: "val_loss", patience: patience, restoreBestWeights: true)) }
+        let decay = lrDecay ?? recipe.decay
+        if decay != 1 { callbacks.append(LearningRateScheduler.exponential(initial: opt.learningRate, factor: decay)) }
+        if let checkpoint, isRoot {
+            callbacks.append(CheckpointCallback(path: checkpoint, optimizer: opt, run: settings))
+            callbacks.append(interrupts)
+        }
+        var initialEpoch = 0
+        if let resume {
+            let given = opt.learningRate
+            initialEpoch = try Checkpoint.restore(model: model, optimizer: opt, from: resume)
+            if overrideLearningRate { opt.learningRate = given }
+            lastFinite.keep(model, epoch: initialEpoch)
+            printLine("resumed from \(resume) after epoch \(initialEpoch)")
+        }
+        let batch = batchSize ?? recipe.batchSize
+        let started = Date()
+        let history: History
+        do {
+            history = try model.fit(train, batchSize: batch, epochs: max(plannedEpochs, initialEpoch),
+                                    initialEpoch: initialEpoch, validationSplit: split,
+                                    validationData: split > 0 ? nil : test,
+                                    callbacks: callbacks, verbose: isRoot ? .auto : .silent)
+        } catch let error as NonFiniteLossError {
+            // Keep the weights of the last epoch end whose loss (and weights) were finite; the
+            // last good batch's weights can be finite but already huge.
+            if let save, isRoot {
+                if let epoch = lastFinite.restore(into: model) {
+                    try saveModel(model, to: save, classNames: train.classNames)
+                    printLine("saved the weights of epoch \(epoch), the last epoch end with a finite loss, to \(save)")
+                } else {
+                    printLine("no epoch ended with a finite loss; nothing saved to \(save)")
+                }
             }
-            if let report {
-                try ReportWriter.afterTraining(to: report, model: model, modelName: modelOptions.name, dataDirectory: dataOptions.data,
-                                               history: history, train: train, test: test, optimizer: opt, batchSize: batch,
-                                               plannedEpochs: plannedEpochs, seed: seed, validationSplit: split,
-                                               wallSeconds: Date().timeIntervalSince(started), testLoss: result.loss)
-            }
+            throw error
+        }
+        let trainProfile = replicas?.profile
+        let result = try model.evaluate(test, batchSize: 256)
+        let sps = history.samplesPerSecond
+        printLine(String(format: "test loss: %.4f - test accuracy: %.4f - %.0f training samples/s", result.loss, result.accuracy ?? 0, sps))
+        if let replicas, let p = trainProfile, profileAllreduce, p.steps > 0 {
+            let reduce = p.reduceSeconds / Double(p.steps), wait = p.waitSeconds / Double(p.steps)
+            let step = p.periods > 0 ? p.periodSeconds / Double(p.periods) : 0
+            printLine(String(format: "allreduce: %d ranks, %d steps, %d floats (%.2f MB) per step: %.3f ms per step, %.1f%% of a %.3f ms step; before it, %.3f ms waiting for the slowest rank (rank 0)",
+                             replicas.size, p.steps, p.floatsPerStep, Double(p.floatsPerStep * 4) / 1e6, reduce * 1e3,
+                             step > 0 ? 100 * reduce / step : 0, step * 1e3, wait * 1e3))
+        }
+        if let dir = ProcessInfo.processInfo.environment["NN_DISTRIBUTED_WEIGHTS_DIR"] {
+            // For the tests: every rank's weights, to compare across ranks.
+            try model.saveWeights(to: dir + "/rank-\(replicas?.rank ?? 0).safetensors")
+        }
+        guard isRoot else { return }
+        if let save {
+            try saveModel(model, to: save, classNames: train.classNames)
+            printLine(Self.savesWholeModel(save) ? "saved the model to \(save)" : "saved weights to \(save)")
+        }
+        if let historyJson {
+            let object: [String: Any] = [
+                "model": modelOptions.name,
+                "epochs": history.jsonObject,
+                "test": ["loss": Double(result.loss), "accuracy": Double(result.accuracy ?? 0)],
+                "train_samples_per_second": sps,
+                "batch_size": batch,
+                "optimizer": opt.name,
+                "seed": seed,
+                "threads": Parallel.threads,
+                "ranks": replicas?.size ?? 1,
+                "blas_kernel": BLAS.coreName,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            try AtomicFile.write(data, to: historyJson)
+        }
+        if let report {
+            try ReportWriter.afterTraining(to: report, model: model, modelName: modelOptions.name, dataDirectory: dataOptions.data,
+                                           history: history, train: train, test: test, optimizer: opt, batchSize: batch,
+                                           plannedEpochs: plannedEpochs, seed: seed, validationSplit: split,
+                                           wallSeconds: Date().timeIntervalSince(started), testLoss: result.loss)
         }
     }
 }

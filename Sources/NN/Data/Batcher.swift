@@ -22,6 +22,10 @@ public final class Batcher {
     public let labels: Tensor
     /// The sample order of the current epoch.
     public private(set) var order: [Int]
+    /// Data-parallel sharding (`Model.replicas`): batch `index` is then replica `rank`'s contiguous
+    /// share of global batch `index` (`batchSize` samples of the order; shares differ by at most
+    /// one sample). `batchCount` and the order stay global, so every replica steps together.
+    public var shard: (rank: Int, size: Int)?
 
     private let yRow: Int
     /// The view of the last short batch, kept so repeated epochs do not rebuild it.
@@ -83,8 +87,10 @@ public final class Batcher {
     /// next call, as without prefetching.
     public func batch(_ index: Int) -> (images: Tensor, labels: Tensor) {
         precondition(index >= 0 && index < batchCount, "batch \(index) out of range 0..<\(batchCount)")
-        let start = index * batchSize
-        let n = min(batchSize, count - start)
+        let w = window(index)
+        precondition(w.count > 0, "batch \(index) has no samples for replica \(shard?.rank ?? 0)")
+        let start = index * batchSize + w.offset
+        let n = w.count
         var (xs, ys) = (images, labels)
         if let p = prefetcher {
             // The batch the thread copied, if it is this one; else copy it here. Either way the
@@ -94,9 +100,9 @@ public final class Batcher {
                 copy(order[start..<(start + n)], images: xs, labels: ys)
             }
             (xs, ys) = p.current
-            if index + 1 < batchCount {
-                let nextStart = start + n
-                p.start(index + 1, order[nextStart..<min(nextStart + batchSize, count)])
+            if index + 1 < batchCount, case let next = window(index + 1), next.count > 0 {
+                let nextStart = (index + 1) * batchSize + next.offset
+                p.start(index + 1, order[nextStart..<(nextStart + next.count)])
             }
         } else {
             let indices = order[start..<(start + n)]
@@ -107,6 +113,13 @@ public final class Batcher {
         if let s = shortBatch, s.labels.shape[0] == n, s.images.isSameView(as: xs.prefix(batch: n)) { return s }
         shortBatch = (xs.prefix(batch: n), ys.prefix(batch: n))
         return shortBatch!
+    }
+
+    /// Which samples of global batch `index` this batcher serves (all of them unless sharded).
+    func window(_ index: Int) -> BatchWindow {
+        let total = min(batchSize, count - index * batchSize)
+        guard let shard else { return BatchWindow(whole: total) }
+        return BatchWindow(total: total, rank: shard.rank, size: shard.size)
     }
 
     /// Copies `indices` of the source into a pair of buffers.

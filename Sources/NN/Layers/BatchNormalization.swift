@@ -23,6 +23,12 @@ public final class BatchNormalization: Layer {
     private var channelDot: UnsafeMutablePointer<Float> { stats + 3 * channelCount }
     private var channelCount = 1
     private var usedBatchStatistics = false
+    /// With `replicas` (`--sync-batchnorm`): the statistics are the global batch's, summed over
+    /// the replicas in forward (and the matching terms in backward); nil uses this replica's share
+    /// alone (Keras's default under MirroredStrategy).
+    public var replicas: (any ReplicaGroup)?
+    /// This replica's rows over the global batch's, from the last synchronized forward.
+    private var replicaWeight: Float = 1
 
     public init(momentum: Float = 0.99, epsilon: Float = 1e-3, name: String? = nil) {
         self.momentum = momentum
@@ -63,12 +69,24 @@ public final class BatchNormalization: Layer {
             let mean = self.mean, sq = channelSum, s = inverseStd
             let partials = partialSums(parts: parts, channels: c)
             Parallel.run(parts, BatchNormSums(x: x, y: nil, center: nil, rows: rows, channels: c, partials: partials))
-            combine(partials, parts: parts, channels: c, into: mean, scale: 1 / Float(rows))
+            var count = Float(rows)
+            if let replicas {
+                // Σx and the row count (adjacent: channelSum then channelDot[0]) summed over replicas.
+                combine(partials, parts: parts, channels: c, into: sq, scale: 1)
+                sq[c] = count
+                try replicas.sum(sq, count: c + 1)
+                count = sq[c]
+                replicaWeight = Float(rows) / count
+                for j in 0..<c { mean[j] = sq[j] / count }
+            } else {
+                combine(partials, parts: parts, channels: c, into: mean, scale: 1 / Float(rows))
+            }
             Parallel.run(parts, BatchNormSums(x: x, y: nil, center: mean, rows: rows, channels: c, partials: partials))
             combine(partials, parts: parts, channels: c, into: sq, scale: 1)
+            if let replicas { try replicas.sum(sq, count: c) }
             let mm = movingMean.value.pointer, mv = movingVariance.value.pointer
             for j in 0..<c {
-                let variance = sq[j] / Float(rows)
+                let variance = sq[j] / count
                 s[j] = 1 / (variance + epsilon).squareRoot()
                 mm[j] = momentum * mm[j] + (1 - momentum) * mean[j]
                 mv[j] = momentum * mv[j] + (1 - momentum) * variance
@@ -95,6 +113,12 @@ public final class BatchNormalization: Layer {
         combine(partials, parts: parts, channels: 2 * c, into: sum, scale: 1)  // fills sum and dot, adjacent
         let db = beta.gradient.pointer, dg = gamma.gradient.pointer
         for j in 0..<c { db[j] = sum[j]; dg[j] = dot[j] }
+        if let replicas, usedBatchStatistics {
+            // The global means of dy and dy·x̂, in this replica's scale (its loss is the mean over its
+            // own rows; the gradient reduction weights it by replicaWeight afterwards).
+            for j in 0..<(2 * c) { sum[j] *= replicaWeight }
+            try replicas.sum(sum, count: 2 * c)
+        }
         let invR = 1 / Float(rows)
         for j in 0..<c { sum[j] *= invR; dot[j] *= invR }  // per-channel terms, hoisted
         Parallel.run(parts, BatchNormInputGradient(dy: outputGradient.pointer, xhat: xhat.pointer, gamma: gamma.value.pointer,

@@ -33,8 +33,10 @@ public final class Dropout: SeededLayer {
         let m = maskBuffer.tensor(batch: n, sampleShape: inputShape)
         // One draw from the layer's generator per step keys a counter-based hash of the element
         // index, so the mask is the same whatever the thread count and parts can fill it in any order.
+        // A replica's elements are numbered from its window's first sample in the global batch.
         let key = rng.next()
-        let work = DropoutMask(key: key, keep: 1 - rate, x: input.pointer, mask: m.pointer, y: out.pointer, count: input.count)
+        let first = (window?.offset ?? 0) * (input.count / max(1, n))
+        let work = DropoutMask(key: key, keep: 1 - rate, first: first, x: input.pointer, mask: m.pointer, y: out.pointer, count: input.count)
         Parallel.run(Parallel.partCount(input.count, grain: Parallel.elementGrain), work)
         return out
     }
@@ -53,6 +55,8 @@ public final class Dropout: SeededLayer {
 struct DropoutMask: ParallelWork {
     let key: UInt64
     let keep: Float
+    /// The global index of element 0 (a replica's offset in the global batch; 0 in one process).
+    let first: Int
     let x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
     let count: Int
 
@@ -62,7 +66,7 @@ struct DropoutMask: ParallelWork {
         let scale = 1 / keep
         let k0 = UInt32(truncatingIfNeeded: key), k1 = UInt32(truncatingIfNeeded: key >> 32)
         for i in r {
-            var h = UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ k0
+            var h = UInt32(truncatingIfNeeded: first &+ i) &* 0x9E37_79B9 &+ k0
             h ^= k1
             h ^= h >> 16; h &*= 0x85EB_CA6B
             h ^= h >> 13; h &*= 0xC2B2_AE35

@@ -30,11 +30,19 @@ public class RandomImageLayer: SeededLayer {
         applied = training
         lastParameters.removeAll(keepingCapacity: true)
         guard training else { return input }
-        let n = input.shape[0]
-        lastParameters.reserveCapacity(n * parametersPerSample)
-        if let preset = presetParameters, preset.count == n * parametersPerSample {
+        let n = input.shape[0], k = parametersPerSample
+        if let preset = presetParameters, preset.count == n * k {
+            lastParameters.reserveCapacity(n * k)
             lastParameters.append(contentsOf: preset)
+        } else if let window, window.total != n {
+            // A replica draws for the whole global batch (so the generator moves as in one
+            // process) and keeps its own samples' parameters.
+            lastParameters.reserveCapacity(window.total * k)
+            for _ in 0..<window.total { drawSample(&rng, into: &lastParameters) }
+            lastParameters.removeSubrange((window.offset + n) * k..<lastParameters.count)
+            lastParameters.removeSubrange(0..<window.offset * k)
         } else {
+            lastParameters.reserveCapacity(n * k)
             for _ in 0..<n { drawSample(&rng, into: &lastParameters) }
         }
         return lastParameters.withUnsafeBufferPointer { transform(input, parameters: $0.baseAddress!) }

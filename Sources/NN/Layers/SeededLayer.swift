@@ -8,6 +8,10 @@ public class SeededLayer: Layer {
     public let seed: UInt64?
     /// The layer's generator; part of a checkpoint's state.
     public var rng: RandomGenerator
+    /// In a data-parallel step, which samples of the global batch this replica's batch is (nil:
+    /// all of it). The layer draws for the whole global batch and uses this window, so a replica
+    /// gets the masks and transforms one process would give those samples.
+    var window: BatchWindow?
 
     /// `salt` keeps layers of different kinds with the same user seed from drawing the same numbers.
     init(seed: UInt64?, salt: UInt64, name: String?) {

@@ -236,8 +236,8 @@ struct MetricStates {
         }
     }
 
-    /// Adds `other`'s sums (a replica's) to these.
-    mutating func add(_ values: UnsafePointer<Double>) { for i in sums.indices { sums[i] += values[i] } }
+    /// Adds `other`'s sums (one step's, reduced over the replicas) to these.
+    mutating func add(_ other: MetricStates) { for i in sums.indices { sums[i] += other.sums[i] } }
 
     /// Every sum, for a reduction over replicas.
     mutating func withSums<R>(_ body: (UnsafeMutableBufferPointer<Double>) throws -> R) rethrows -> R {

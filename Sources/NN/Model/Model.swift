@@ -32,15 +32,20 @@ public class Model {
     public private(set) var metrics: [Metric] = [] {
         didSet {
             epochMetrics = MetricStates(metrics)
+            stepMetrics = MetricStates(metrics)
             accuracyIndex = metrics.firstIndex { $0.name == "accuracy" }
         }
     }
     /// The metrics' running state over the current epoch (`fit`), filled by `trainStep`.
     var epochMetrics = MetricStates([])
+    /// One step's metric sums, reduced over the replicas of a data-parallel run.
+    var stepMetrics = MetricStates([])
     /// Where Keras's `"accuracy"` sits in `metrics`, for `trainStep`'s correct count.
     private(set) var accuracyIndex: Int?
     /// Set by a callback to end `fit` after the current epoch (Keras `model.stop_training`).
     public var stopTraining = false
+    /// The processes of a data-parallel run (`ReplicaGroup`, e.g. NNDistributed's MPI group), or nil for one.
+    public var replicas: (any ReplicaGroup)?
     /// The threads this model's kernels run on: its own pool, or nil for the engine's shared one
     /// (`WorkerPool.shared`, sized by `Parallel.threads`). `forward`, `backward` and `trainStep`
     /// install it for their duration, so two models on two threads can use two pools.

@@ -49,6 +49,11 @@ extension Model {
         }
         let batcher = try Batcher(x: train.x, y: train.y, batchSize: batchSize)
         let validationBatcher = try validation.map { try Batcher(x: $0.x, y: $0.y, batchSize: batchSize) }
+        if let replicas {
+            // Each replica trains on and evaluates its share of every global batch.
+            batcher.shard = (replicas.rank, replicas.size)
+            validationBatcher?.shard = (replicas.rank, replicas.size)
+        }
         return try fit(batcher: batcher, validation: validationBatcher, epochs: epochs, initialEpoch: initialEpoch,
                        shuffle: shuffle, callbacks: callbacks, verbose: verbose)
     }
@@ -79,6 +84,9 @@ extension Model {
 
     /// The epoch loop: shuffled batches from `batcher`, an evaluation of `validation` after each
     /// epoch, and every report (history, progress bar, the user's callbacks) through callbacks.
+    /// With `replicas`, every replica draws the same order, trains on its share of each global
+    /// batch, and logs the global batch's loss and accuracy; replica 0's stop decisions are
+    /// broadcast, so all replicas stop together.
     private func fit(batcher: Batcher, validation: Batcher?, epochs: Int, initialEpoch: Int,
                      shuffle: Bool, callbacks userCallbacks: [Callback], verbose: Verbosity) throws -> History {
         let history = userCallbacks.lazy.compactMap { $0 as? History }.first ?? History()
@@ -91,6 +99,7 @@ extension Model {
         stopTraining = false
         for c in callbacks { c.setParams(FitParams(epochs: epochs, initialEpoch: initialEpoch, steps: steps)) }
         for c in callbacks { try c.onTrainBegin(model: self) }
+        defer { if replicas != nil { setBatchWindow(nil) } }
         for epoch in initialEpoch..<epochs {
             for c in callbacks { try c.onEpochBegin(epoch, model: self) }
             if shuffle { batcher.shuffle(using: &rng) }
@@ -100,16 +109,20 @@ extension Model {
             epochMetrics.reset()
             var logs = Logs()
             for step in 0..<steps {
+                let window = batcher.window(step)
+                // A last batch smaller than the replica count would leave a replica without
+                // samples: every replica skips it (at most size − 1 samples an epoch).
+                if let replicas, window.total < replicas.size { continue }
                 for c in callbacks { try c.onBatchBegin(step, model: self) }
                 let (xb, yb) = batcher.batch(step)
                 try batcher.x.checkHealth()
-                let result = try trainStep(x: xb, y: yb)
+                let result = try trainStep(x: xb, y: yb, window: window)
                 if !result.loss.isFinite {
                     let logs = Logs(loss: result.loss, samples: seen, seconds: elapsed())
                     for c in callbacks { try c.onBatchEnd(step, logs: logs, model: self) }
                     throw NonFiniteLossError(epoch: epoch + 1, batch: step + 1, loss: result.loss, history: history)
                 }
-                let n = yb.shape[0]
+                let n = window.total
                 lossSum += Double(result.loss) * Double(n)
                 seen += n
                 logs.loss = Float(lossSum / Double(seen))
@@ -117,8 +130,10 @@ extension Model {
                 logs.seconds = elapsed()
                 for (i, m) in metrics.enumerated() { logs[m.name] = epochMetrics.result(i) }
                 for c in callbacks { try c.onBatchEnd(step, logs: logs, model: self) }
+                if let replicas { stopTraining = try replicas.broadcast(stopTraining ? 1 : 0) != 0 }
                 if stopTraining { break }
             }
+            if let replicas { try averageMovingStatistics(replicas) }
             logs.loss = Float(lossSum / Double(max(1, seen)))
             logs.samples = seen
             logs.seconds = elapsed()
@@ -128,6 +143,7 @@ extension Model {
                 for (k, m) in e.metrics { logs["val_" + k] = m }
             }
             for c in callbacks { try c.onEpochEnd(epoch, logs: logs, model: self) }
+            if let replicas { stopTraining = try replicas.broadcast(stopTraining ? 1 : 0) != 0 }
             if stopTraining { break }
         }
         for c in callbacks { try c.onTrainEnd(model: self, history: history) }
@@ -140,21 +156,51 @@ extension Model {
     /// batch also goes into the epoch's metric states. A non-finite loss is returned without
     /// touching the weights.
     public func trainStep(x: Tensor, y: Tensor) throws -> (loss: Float, correct: Int) {
+        try trainStep(x: x, y: y, window: nil)
+    }
+
+    /// `trainStep` on this replica's `window` of a global batch. With `replicas`, the gradients
+    /// (and the loss and correct count) are reduced over the replicas after backward, so every
+    /// replica applies the same update and returns the global batch's loss and correct count.
+    func trainStep(x: Tensor, y: Tensor, window: BatchWindow?) throws -> (loss: Float, correct: Int) {
         try usingPool {
             guard let optimizer, let head else { throw NNError.invalidArgument("trainStep needs compile(optimizer:loss:metrics:) with an optimizer and a loss") }
+            let replicas = self.replicas
+            if replicas != nil { setBatchWindow(window ?? BatchWindow(whole: x.shape[0])) }
             let output = try forward(x, training: true)
             let gradient = outputGradientBuffer.tensor(batch: x.shape[0], sampleShape: outputShape)
             var value = try head.loss(output: output, target: y, gradient: gradient)
+            var metricsReduced = false
+            if let replicas {
+                // Every replica takes part in the reduction, even with a non-finite loss: the
+                // summed loss is then non-finite on all of them and none updates.
+                if value.isFinite { try backward(gradient) }
+                // This replica's share of the global batch; a direct `trainStep` call (no window)
+                // gives every replica a whole batch of its own, averaged.
+                let w = window.map { Float($0.count) / Float($0.total) } ?? 1 / Float(replicas.size)
+                // The batch's metric sums travel with the loss, so every replica logs the global batch's.
+                stepMetrics.reset()
+                if value.isFinite { stepMetrics.update(output: output, target: y) }
+                let count = 1 + stepMetrics.sums.count
+                value = try withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { totals in
+                    totals[0] = value * w
+                    stepMetrics.withSums { for (i, v) in $0.enumerated() { totals[1 + i] = Float(v) } }
+                    try replicas.reduceGradients(gatherTrainableParameters(), weight: w, totals: totals.baseAddress!, totalCount: count)
+                    stepMetrics.withSums { for i in $0.indices { $0[i] = Double(totals[1 + i]) } }
+                    return totals[0]
+                }
+                metricsReduced = true
+            }
             value += regularizationLoss
             guard value.isFinite else { return (value, 0) }
-            try backward(gradient)
+            if replicas == nil { try backward(gradient) }
             let parameters = gatherTrainableParameters()
             for p in parameters where p.l2 > 0 {
                 BLAS.axpy(count: p.value.count, alpha: 2 * p.l2, x: p.value.pointer, y: p.gradient.pointer)
             }
             optimizer.update(parameters)
             let before = accuracyIndex.map { epochMetrics.correct($0) } ?? 0
-            epochMetrics.update(output: output, target: y)
+            if metricsReduced { epochMetrics.add(stepMetrics) } else { epochMetrics.update(output: output, target: y) }
             return (value, accuracyIndex.map { epochMetrics.correct($0) - before } ?? 0)
         }
     }
@@ -176,7 +222,9 @@ extension Model {
         guard loss != nil else { throw NNError.invalidArgument("call compile(optimizer:loss:metrics:) before evaluate") }
         guard batchSize > 0 else { throw NNError.invalidArgument("batch size must be positive, got \(batchSize)") }
         try checkData(x: x, y: y, what: "evaluation")
-        return try evaluate(try Batcher(x: x, y: y, batchSize: batchSize))
+        let batcher = try Batcher(x: x, y: y, batchSize: batchSize)
+        if let replicas { batcher.shard = (replicas.rank, replicas.size) }
+        return try evaluate(batcher)
     }
 
     /// `evaluate` on a dataset's images and labels; byte images are scaled batch by batch.
@@ -184,17 +232,26 @@ extension Model {
         try evaluate(x: data.inputs, y: data.labels, batchSize: batchSize)
     }
 
-    /// Mean loss and metrics over the batches of a checked batcher, in order.
+    /// Mean loss and metrics over the batches of a checked batcher, in order. A sharded batcher
+    /// evaluates this replica's share of each batch and sums the loss and counts over the replicas.
     private func evaluate(_ batcher: Batcher) throws -> Evaluation {
         let head = head!
         var lossSum: Double = 0
         var states = MetricStates(metrics)
         for b in 0..<batcher.batchCount {
+            if batcher.shard != nil && batcher.window(b).count == 0 { continue }
             let (xb, yb) = batcher.batch(b)
             try batcher.x.checkHealth()
             let output = try forward(xb, training: false)
             lossSum += Double(try head.loss(output: output, target: yb, gradient: nil)) * Double(xb.shape[0])
             states.update(output: output, target: yb)
+        }
+        if let replicas, batcher.shard != nil {
+            // The replicas' loss sums and metric states add up to the whole data's.
+            var sums = [lossSum] + states.sums
+            try replicas.sum(&sums, count: sums.count)
+            lossSum = sums[0]
+            states.withSums { for i in $0.indices { $0[i] = sums[1 + i] } }
         }
         let n = batcher.count
         var m: [String: Float] = [:]
