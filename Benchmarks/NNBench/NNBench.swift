@@ -74,7 +74,9 @@ struct NNBench: ParsableCommand {
                 }
             }
         }
-        let models = TrainStepRows.models.filter { matches(TrainStepRows.name($0)) }
+        let models = TrainStepRows.models.filter {
+            matches(TrainStepRows.name($0)) && (!quick || filter != nil || !TrainStepRows.isHeavy($0))
+        }
 
         let (gemmRows, sgemm) = GEMMRows.measure(shapes, usedBy: usedBy, repetitions: 3 * reps,
                                                  budget: quick ? 0.05 : 0.2, progress: progress)

@@ -94,7 +94,7 @@ struct Report {
                                           pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare), check(r)] })
         }
         if !steps.isEmpty {
-            print("\ntraining steps (synthetic [B,28,28,1] images, random labels; engine: Adam, compiled model, model.trainStep;")
+            print("\ntraining steps (synthetic [B,28,28,1] images unless the model names its shape, random labels; engine: Adam, compiled model, model.trainStep;")
             print("reference: plain-loop convnet with SGD; GFLOP/s counts the GEMMs only; check = first-step loss vs reference)")
             printTable(["model", "batch", "ms/step", "min ms", "samples/s", "ref ms/step", "ref samples/s", "speedup",
                         "GEMM GFLOP/s", "eff 1024", "gemm", "im2col", "other", "allocs/step", "check (rel err)"],

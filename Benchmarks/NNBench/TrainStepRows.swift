@@ -8,19 +8,38 @@ import NNReference
 /// does (activations, pooling, dropout, loss, update), not only the GEMM layers.
 enum TrainStepRows {
     /// The tutorial models the issue names (the zoo may hold more; list them here to time them too).
-    static let models = ["mlp", "convnet", "deep-convnet"]
+    /// A row is the zoo's name, optionally followed by its input shape and MobileNet width
+    /// multiplier ("mobilenetv2 96x96x3 alpha 1"); without them, [28, 28, 1] and alpha 1.
+    static let models = ["mlp", "convnet", "deep-convnet", "resnet-small", "mobilenetv2 96x96x3 alpha 1"]
+
+    /// Rows too slow for `--quick` (a step takes most of a second): run only when `--filter` names them.
+    static func isHeavy(_ model: String) -> Bool { model.hasPrefix("mobilenet") }
 
     static func name(_ model: String) -> String { "train_step \(model)" }
+
+    /// The zoo name, input shape and alpha a row's model string describes.
+    static func spec(_ model: String) throws -> (zoo: String, inputShape: [Int], alpha: Double) {
+        let words = model.split(separator: " ").map(String.init)
+        var shape = [28, 28, 1], alpha = 1.0
+        if words.count > 1 {
+            let dims = words[1].split(separator: "x").compactMap { Int($0) }
+            guard dims.count == 3 else { throw NNError.invalidArgument("nn-bench: bad input shape in '\(model)'") }
+            shape = dims
+        }
+        if words.count > 3, words[2] == "alpha", let a = Double(words[3]) { alpha = a }
+        return (words[0], shape, alpha)
+    }
 
     static func run(model modelName: String, batch: Int, settings: Settings, sgemm: [String: Double],
                     progress: (String) -> Void) throws -> Row {
         progress("\(name(modelName)) batch \(batch)")
-        let model = try ModelZoo.build(modelName, seed: 1)
+        let spec = try spec(modelName)
+        let model = try ModelZoo.build(spec.zoo, inputShape: spec.inputShape, seed: 1, alpha: spec.alpha)
         let optimizer = Adam()
         let loss = SparseCategoricalCrossentropy()
         model.compile(optimizer: optimizer, loss: loss)
         var rng = RandomGenerator(seed: UInt64(6000 + batch))
-        let x = LayerRows.random([batch, 28, 28, 1], &rng, 0, 1)
+        let x = LayerRows.random([batch] + spec.inputShape, &rng, 0, 1)
         let labels = (0..<batch).map { _ in Int(rng.next() % 10) }
         let y = Tensor(shape: [batch], elements: labels.map(Float.init))
 
@@ -38,7 +57,7 @@ enum TrainStepRows {
         let timing = try Stopwatch.measure(repetitions: settings.repetitions, target: settings.target) {
             _ = try model.trainStep(x: x, y: y)
         }
-        let allocations = try allocationsPerStep { _ = try model.trainStep(x: x, y: y) }
+        let allocations = try allocationsPerStep(calls: isHeavy(modelName) ? 4 : 20) { _ = try model.trainStep(x: x, y: y) }
         let split = try LayerRows.profile(calls: Stopwatch.calls(perRepetition: 2 * settings.target, firstCall: timing.median)) {
             _ = try model.trainStep(x: x, y: y)
         }
@@ -68,7 +87,7 @@ enum TrainStepRows {
 }
 
 extension TrainStepRows {
-    /// Heap allocations per call of `step`, counted over 20 calls after the warm-up steps above.
+    /// Heap allocations per call of `step`, counted over `calls` calls (20) after the warm-up steps above.
     /// Heap allocations per batch of the whole `fit` loop — batching byte images, the step, the
     /// logs and the callbacks (History, a progress bar writing epoch lines to a silent sink) — from
     /// the third batch to the last, so the warm-up's buffers do not count. Nil without the counter.
@@ -99,9 +118,8 @@ extension TrainStepRows {
         return Double(probe.count) / Double(probe.last - probe.first + 1)
     }
 
-    static func allocationsPerStep(_ step: () throws -> Void) rethrows -> Double? {
+    static func allocationsPerStep(calls: Int = 20, _ step: () throws -> Void) rethrows -> Double? {
         guard nn_malloc_counter_available() != 0 else { return nil }
-        let calls = 20
         nn_malloc_counter_reset()
         nn_malloc_counter_set_enabled(1)
         defer { nn_malloc_counter_set_enabled(0) }

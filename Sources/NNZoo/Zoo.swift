@@ -3,7 +3,7 @@ import NN
 /// The CLI, the benchmark runner and the peer comparison all build them from here.
 public enum ModelZoo {
     /// The classifiers `build(_:inputShape:classes:seed:)` and `cnn train --model` accept.
-    public static let names = ["mlp", "convnet", "deep-convnet", "mobilenet"]
+    public static let names = ["mlp", "convnet", "deep-convnet", "resnet-small", "mobilenet", "mobilenetv2"]
     /// The image-to-image models `build` also accepts (`cnn denoise` trains them).
     public static let imageToImageNames = ["unet"]
 
@@ -27,12 +27,13 @@ public enum ModelZoo {
         case "mlp": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 5)
         case "deep-convnet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15, decay: 0.8)
         case "unet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 4)
+        case "resnet-small": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15, decay: 0.8)
         default: return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 10)
         }
     }
 
     /// Builds a model by name for `inputShape` images and `classes` classes.
-    /// `alpha` is MobileNet's width multiplier (see `MobileNet.checkAlpha`); other models ignore it.
+    /// `alpha` is MobileNet's and MobileNetV2's width multiplier (see `MobileNet.checkAlpha`); other models ignore it.
     /// `preprocessing` layers (Rescaling, augmentation) go in front, as a Keras user puts them.
     public static func build(_ name: String, inputShape: [Int] = [28, 28, 1], classes: Int = 10, seed: UInt64 = 0,
                              alpha: Double = 1, preprocessing: [Layer] = []) throws -> Model {
@@ -77,9 +78,15 @@ public enum ModelZoo {
         case "unet":
             // An image-to-image model (UNet.swift): the output is the input's size, `classes` is not used.
             return try UNet.build(inputShape: inputShape, seed: seed)
+        case "resnet-small":
+            // Basic residual blocks with Add skips (see ResNetSmall.swift): 28 → 14 (32 ch) → 7 (64 ch).
+            return try ResNetSmall.build(inputShape: inputShape, classes: classes, seed: seed, preprocessing: preprocessing)
         case "mobilenet":
             // Keras's MobileNet v1, alpha 1 (see MobileNet.swift; inputs under 32×32 get a stride-1 conv1).
             return try MobileNet.build(inputShape: inputShape, alpha: alpha, classes: classes, seed: seed, preprocessing: preprocessing)
+        case "mobilenetv2":
+            // Keras's MobileNetV2 (see MobileNetV2.swift): inverted residual blocks with Add skips.
+            return try MobileNetV2.build(inputShape: inputShape, alpha: alpha, classes: classes, seed: seed, preprocessing: preprocessing)
         default:
             throw NNError.invalidArgument("unknown model '\(name)'; choose one of \((names + imageToImageNames).joined(separator: ", "))")
         }
@@ -91,7 +98,9 @@ public enum ModelZoo {
         case "sgd": return SGD(learningRate: learningRate ?? 0.01)
         case "rmsprop": return RMSProp(learningRate: learningRate ?? 0.001)
         case "adam": return Adam(learningRate: learningRate ?? 0.001)
-        default: throw NNError.invalidArgument("unknown optimizer '\(name)'; choose sgd, rmsprop or adam")
+        case "adamw": return AdamW(learningRate: learningRate ?? 0.001)
+        case "adagrad": return Adagrad(learningRate: learningRate ?? 0.001)
+        default: throw NNError.invalidArgument("unknown optimizer '\(name)'; choose sgd, rmsprop, adam, adamw or adagrad")
         }
     }
 }

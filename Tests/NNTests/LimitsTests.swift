@@ -32,7 +32,7 @@ final class LimitsTests: XCTestCase {
             let m = message { _ = try ModelZoo.build(name, classes: 2_000_000_000) }
             XCTAssertNotNil(m, name)
             // The classifier is the last Dense (mlp, convnets) or conv_preds (mobilenet).
-            let layer = name == "mobilenet" ? "conv_preds" : "dense"
+            let layer = name == "mobilenet" ? "conv_preds" : name == "mobilenetv2" ? "predictions" : "dense"
             XCTAssertTrue(m?.contains("layer '\(layer)") ?? false, "\(name): \(m ?? "no error")")
             XCTAssertTrue(m?.contains("kernel") ?? false, "\(name): \(m ?? "no error")")
         }

@@ -16,8 +16,28 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_EPOCHS = {"mlp": 5, "convnet": 10, "deep-convnet": 2}
+DEFAULT_EPOCHS = {"mlp": 5, "convnet": 10, "deep-convnet": 2, "mobilenetv2": 2}
+# Models timed on synthetic data instead of --data: random RGB bytes and random labels, the same
+# IDX files for every side (written once per run, seeded). (input shape, training images, test images, classes)
+SYNTHETIC = {"mobilenetv2": ((96, 96, 3), 1024, 64, 10)}
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def write_synthetic(model, directory, seed):
+    """Writes the four MNIST-named IDX files of `model`'s synthetic data set into `directory`."""
+    import numpy as np
+    shape, n_train, n_test, classes = SYNTHETIC[model]
+    rng = np.random.default_rng(seed)
+
+    def idx(name, array):
+        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        with open(os.path.join(directory, name), "wb") as f:
+            f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+    idx("train-images-idx3-ubyte", rng.integers(0, 256, (n_train,) + shape, dtype=np.uint8))
+    idx("train-labels-idx1-ubyte", rng.integers(0, classes, n_train, dtype=np.uint8))
+    idx("t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test,) + shape, dtype=np.uint8))
+    idx("t10k-labels-idx1-ubyte", rng.integers(0, classes, n_test, dtype=np.uint8))
 
 
 def run_child(command, env):
@@ -85,7 +105,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--models", default="mlp,convnet,deep-convnet")
     p.add_argument("--frameworks", default="nn,keras")
-    p.add_argument("--epochs", type=int, default=0, help="epochs for every model (default: mlp 5, convnet 10, deep-convnet 2)")
+    p.add_argument("--epochs", type=int, default=0, help="epochs for every model (default: mlp 5, convnet 10, deep-convnet 2, mobilenetv2 2)")
     p.add_argument("--envs", default="unset,set")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
@@ -111,10 +131,22 @@ def main():
         print(line)
     print("recipes        Zoo.swift's: batch 32 (deep-convnet 64), Adam 1e-3, Glorot-uniform, same IDX data; "
           "samples/s = training samples / epoch seconds without validation")
+    for model in models:
+        if model in SYNTHETIC:
+            shape, n_train, n_test, classes = SYNTHETIC[model]
+            print(f"synthetic      {model}: {n_train} random {'x'.join(map(str, shape))} images, {classes} random labels "
+                  f"(test: {n_test}), the same IDX files for every side; accuracy is chance; samples/s "
+                  f"without the first epoch (a warm-up) when there are several")
     sys.stdout.flush()
     runs = []
+    synthetic_dir = tempfile.TemporaryDirectory(prefix="compare-peers-")
     for model in models:
         epochs = a.epochs or DEFAULT_EPOCHS[model]
+        data = a.data
+        if model in SYNTHETIC:
+            data = os.path.join(synthetic_dir.name, model)
+            os.makedirs(data, exist_ok=True)
+            write_synthetic(model, data, a.seed)
         for env_kind in envs:
             for r in range(a.repeat):
                 # Alternate the frameworks (and start each repeat from a different one) so a slow
@@ -125,9 +157,14 @@ def main():
                 seed = a.seed + r
                 for framework in order:
                     if framework == "nn":
-                        result = run_nn(model, epochs, a.data, seed, env_kind, a.cnn)
+                        result = run_nn(model, epochs, data, seed, env_kind, a.cnn)
                     else:
-                        result = run_peer(framework, model, epochs, a.data, seed, env_kind, a.python)
+                        result = run_peer(framework, model, epochs, data, seed, env_kind, a.python)
+                    if model in SYNTHETIC and len(result["epoch_seconds"]) > 1:
+                        # The first epoch is a warm-up on every side (Keras traces and compiles its
+                        # graph there, ~1 minute for MobileNetV2): samples/s counts the later ones.
+                        later = result["epoch_seconds"][1:]
+                        result["samples_per_second"] = SYNTHETIC[model][1] * len(later) / sum(later)
                     result.update(framework=framework, model=model, env=env_kind, epochs=epochs, seed=seed)
                     runs.append(result)
                     print(f"  {model:13} env {env_kind:5} {framework:6} seed {seed} {result['samples_per_second']:9.0f} samples/s  "

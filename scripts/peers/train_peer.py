@@ -1,5 +1,9 @@
-"""Trains one of the zoo's recipes (mlp, convnet, deep-convnet) in Keras or PyTorch, the way
-`cnn train --model NAME` does, and writes what it measured as JSON.
+"""Trains one of the zoo's recipes (mlp, convnet, deep-convnet, mobilenetv2) in Keras or PyTorch,
+the way `cnn train --model NAME` does, and writes what it measured as JSON.
+
+mobilenetv2 is keras.applications.MobileNetV2(weights=None, alpha 1) on the data's image shape
+(compare.py gives it synthetic 96×96×3 IDX files) and torchvision's mobilenet_v2 with Keras's
+BatchNormalization settings (epsilon 1e-3, momentum 0.999); both train with Adam(1e-3), batch 32.
 
 The recipes mirror Sources/NN/Model/Zoo.swift: same layers, Glorot-uniform kernels and zero
 biases, Adam(1e-3), the same batch size, shuffled every epoch, softmax cross-entropy, L2 1e-4
@@ -46,7 +50,8 @@ def load(directory):
     y_train = read_idx(find(directory, "train-labels-idx1"))
     x_test = read_idx(find(directory, "t10k-images-idx3"))
     y_test = read_idx(find(directory, "t10k-labels-idx1"))
-    scale = lambda x: (x.astype(np.float32) / 255.0)[..., None]  # NHWC, one channel
+    # NHWC; rank-3 IDX images get their one channel axis, rank-4 ones (H, W, C) have it already.
+    scale = lambda x: (x.astype(np.float32) / 255.0)[..., None] if x.ndim == 3 else x.astype(np.float32) / 255.0
     return scale(x_train), y_train.astype(np.int64), scale(x_test), y_test.astype(np.int64)
 
 
@@ -54,6 +59,7 @@ RECIPES = {
     "mlp": dict(batch=32, decay=1.0),
     "convnet": dict(batch=32, decay=1.0),
     "deep-convnet": dict(batch=64, decay=0.8),
+    "mobilenetv2": dict(batch=32, decay=1.0),
 }
 
 
@@ -67,7 +73,10 @@ def train_keras(model_name, epochs, data, seed, threads):
         tf.config.threading.set_intra_op_parallelism_threads(threads)
     keras.utils.set_random_seed(seed)
     x_train, y_train, x_test, y_test = data
-    if model_name == "mlp":
+    if model_name == "mobilenetv2":
+        model = keras.applications.MobileNetV2(weights=None, input_shape=x_train.shape[1:], alpha=1.0,
+                                               classes=int(max(y_train.max(), y_test.max())) + 1)
+    elif model_name == "mlp":
         model = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(),
                                   layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax")])
     elif model_name == "convnet":
@@ -117,7 +126,13 @@ def train_torch(model_name, epochs, data, seed, threads):
     x_train, y_train, x_test, y_test = data
     to_nchw = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     xt, yt, xv, yv = to_nchw(x_train), torch.from_numpy(y_train), to_nchw(x_test), torch.from_numpy(y_test)
-    if model_name == "mlp":
+    if model_name == "mobilenetv2":
+        import torchvision
+        model = torchvision.models.mobilenet_v2(weights=None, num_classes=int(max(y_train.max(), y_test.max())) + 1)
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):  # Keras's MobileNetV2: epsilon 1e-3, momentum 0.999
+                m.eps, m.momentum = 1e-3, 0.001
+    elif model_name == "mlp":
         model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     elif model_name == "convnet":
         model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5),
@@ -134,7 +149,8 @@ def train_torch(model_name, epochs, data, seed, threads):
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     recipe = RECIPES[model_name]
     kernels = [m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     l2 = 1e-4 if model_name == "deep-convnet" else 0.0

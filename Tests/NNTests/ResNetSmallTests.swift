@@ -1,0 +1,62 @@
+import XCTest
+@testable import NN
+import NNZoo
+
+/// The zoo's resnet-small: its graph (skip connections, the strided stage's projection shortcut)
+/// and a few training steps on tiny synthetic data.
+final class ResNetSmallTests: XCTestCase {
+    func testStructure() throws {
+        let model = try ModelZoo.build("resnet-small", inputShape: [28, 28, 1], classes: 10, seed: 1)
+        XCTAssertEqual(model.outputShape, [10])
+        let names = model.layers.map(\.name)
+        XCTAssertEqual(Set(names).count, names.count)
+        XCTAssertEqual(names.first, "conv1_conv")
+        XCTAssertEqual(names.last, "dense")
+        func layer(_ name: String) -> Layer { model.layers.first { $0.name == name }! }
+        func index(_ name: String) -> Int { model.layers.firstIndex { $0.name == name }! }
+        XCTAssertEqual(model.layers.filter { $0 is Add }.count, 4)
+        // The first stage keeps 14×14×32 and adds its block's input back unchanged.
+        XCTAssertEqual(layer("conv2_block1_add").outputShape, [14, 14, 32])
+        let offset = model.inputShapes.count
+        XCTAssertEqual(model.inbound[index("conv2_block1_add")].map { model.layers[$0 - offset].name },
+                       ["pool1_pool", "conv2_block1_2_bn"])
+        // The strided stage halves the size; its shortcut is a 1×1 stride-2 projection with BN.
+        XCTAssertEqual(layer("conv3_block1_0_conv").outputShape, [7, 7, 64])
+        XCTAssertEqual(layer("conv3_block1_0_conv").parameterCount, 32 * 64)
+        XCTAssertEqual(model.inbound[index("conv3_block1_add")].map { model.layers[$0 - offset].name },
+                       ["conv3_block1_0_bn", "conv3_block1_2_bn"])
+        XCTAssertEqual(layer("avg_pool").outputShape, [64])
+        XCTAssertEqual(model.parameterCount, 170_794)
+        XCTAssertTrue(ModelZoo.names.contains("resnet-small"))
+        XCTAssertEqual(ModelZoo.recipe("resnet-small").epochs, ModelZoo.recipe("deep-convnet").epochs)
+    }
+
+    /// Twenty Adam steps on 32 synthetic images of two classes (a bright square top-left or
+    /// bottom-right, plus noise) lower the loss well below its start.
+    func testTrainingStepsLowerTheLoss() throws {
+        let side = 12, n = 32
+        var rng = RandomGenerator(seed: 7)
+        var pixels = [Float](repeating: 0, count: n * side * side)
+        var labels = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            let label = i % 2
+            labels[i] = Float(label)
+            for r in 0..<side {
+                for c in 0..<side {
+                    let inSquare = label == 0 ? (r < 5 && c < 5) : (r >= 7 && c >= 7)
+                    pixels[(i * side + r) * side + c] = (inSquare ? 0.8 : 0) + rng.uniform(0, 0.2)
+                }
+            }
+        }
+        let x = Tensor(shape: [n, side, side, 1], elements: pixels)
+        let y = Tensor(shape: [n], elements: labels)
+        let model = try ModelZoo.build("resnet-small", inputShape: [side, side, 1], classes: 2, seed: 1)
+        model.compile(optimizer: Adam(learningRate: 0.01), loss: SparseCategoricalCrossentropy(), metrics: [.accuracy])
+        let first = try model.trainStep(x: x, y: y)
+        var last = first
+        for _ in 0..<19 { last = try model.trainStep(x: x, y: y) }
+        XCTAssertTrue(first.loss.isFinite && last.loss.isFinite)
+        XCTAssertLessThan(last.loss, first.loss * 0.5, "loss \(first.loss) → \(last.loss)")
+        XCTAssertEqual(last.correct, n)
+    }
+}
