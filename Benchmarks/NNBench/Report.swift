@@ -41,6 +41,9 @@ struct Row {
     /// Layer rows: the GEMM shapes the layer issues. GEMM rows: the layer rows that issue the shape.
     var gemmShapes: [String] = []
     var note: String?
+    /// Train rows: the model's memory plan for this batch, in bytes (`Model.memoryPlan`):
+    /// training (activations + planned gradients) and inference, each with the unplanned figure.
+    var memory: (training: Int, unplannedTraining: Int, inference: Int, unplannedInference: Int)?
 
     /// Reference median / engine median, withheld when the engine disagrees with the reference.
     var speedup: Double? {
@@ -104,6 +107,17 @@ struct Report {
                                          speedup(r), num(r.gflops), pct(r.efficiencySquare1024),
                                          pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare),
                                          r.allocationsPerStep.map { num($0) } ?? "n/a", check(r)] })
+        }
+        let planned = steps.filter { $0.memory != nil }
+        if !planned.isEmpty {
+            print("\nmemory planned from the graph per batch (Model.memoryPlan: training keeps the activations and shares the gradient")
+            print("buffers by liveness; inference shares the activations), against every layer holding its own buffers:")
+            func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
+            for r in planned {
+                let m = r.memory!
+                print("  \(r.name) batch \(r.batch ?? 0): training \(mb(m.training)) (unplanned \(mb(m.unplannedTraining))), "
+                      + "inference \(mb(m.inference)) (unplanned \(mb(m.unplannedInference)))")
+            }
         }
         let combined = convForwardBackward
         if !combined.isEmpty {
@@ -232,6 +246,8 @@ extension Row: Encodable {
         case maxRelativeError = "max_relative_error", worstTensor = "worst_tensor"
         case samplesPerSecond = "samples_per_second", referenceSamplesPerSecond = "reference_samples_per_second"
         case elementsPerSecond = "elements_per_second", allocationsPerStep = "allocations_per_step"
+        case plannedTrainingBytes = "planned_training_bytes", unplannedTrainingBytes = "unplanned_training_bytes"
+        case plannedInferenceBytes = "planned_inference_bytes", unplannedInferenceBytes = "unplanned_inference_bytes"
         case gemmShapes = "gemm_shapes", usedBy = "used_by"
         case effective = "gflops_effective"
     }
@@ -259,6 +275,10 @@ extension Row: Encodable {
         try c.encode(agrees, forKey: .agrees)
         try c.encode(worstTensor, forKey: .worstTensor)
         try c.encode(finite(samplesPerSecond), forKey: .samplesPerSecond)
+        try c.encode(memory?.training, forKey: .plannedTrainingBytes)
+        try c.encode(memory?.unplannedTraining, forKey: .unplannedTrainingBytes)
+        try c.encode(memory?.inference, forKey: .plannedInferenceBytes)
+        try c.encode(memory?.unplannedInference, forKey: .unplannedInferenceBytes)
         try c.encode(finite(referenceSamplesPerSecond), forKey: .referenceSamplesPerSecond)
         try c.encode(finite(elementsPerSecond), forKey: .elementsPerSecond)
         try c.encode(finite(allocationsPerStep), forKey: .allocationsPerStep)

@@ -64,6 +64,9 @@ enum TrainStepRows {
         row.engine = timing
         row.samplesPerSecond = Double(batch) / timing.median
         row.allocationsPerStep = allocations
+        let plan = model.memoryPlan
+        row.memory = (plan.trainingBytes(batchSize: batch), plan.unplannedTrainingBytes(batchSize: batch),
+                      plan.inferenceBytes(batchSize: batch), plan.unplannedInferenceBytes(batchSize: batch))
         row.gflops = 2 * Double(split.multiplyAdds) / timing.median / 1e9
         row.efficiencySquare1024 = sgemm["square1024"].map { row.gflops! / $0 }
         row.gemmShare = split.gemm

@@ -17,7 +17,7 @@ struct Train: ParsableCommand {
     var epochs: Int?
     @Option(help: "Samples per step (default: the model's recipe).")
     var batchSize: Int?
-    @Option(help: "sgd, rmsprop or adam (default: the model's recipe).")
+    @Option(help: "sgd, rmsprop, adam, adamw or adagrad (default: the model's recipe).")
     var optimizer: String?
     @Option(help: "Step size (default: the optimizer's Keras default).")
     var learningRate: FloatArgument?
@@ -68,8 +68,8 @@ struct Train: ParsableCommand {
         if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
             throw ValidationError("--validation-split must be in (0, 1), got \(validationSplit)")
         }
-        if let optimizer, !["sgd", "rmsprop", "adam"].contains(optimizer.lowercased()) {
-            throw ValidationError("--optimizer must be sgd, rmsprop or adam, got '\(optimizer)'")
+        if let optimizer, !["sgd", "rmsprop", "adam", "adamw", "adagrad"].contains(optimizer.lowercased()) {
+            throw ValidationError("--optimizer must be sgd, rmsprop, adam, adamw or adagrad, got '\(optimizer)'")
         }
         if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) { throw ValidationError("--lr-decay must be in (0, 1], got \(lrDecay)") }
         if let limit, limit < 2 { throw ValidationError("--limit must be at least 2, got \(limit)") }

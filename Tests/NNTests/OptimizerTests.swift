@@ -229,8 +229,10 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(try ModelZoo.optimizer("sgd").learningRate, 0.01)
         XCTAssertEqual(try ModelZoo.optimizer("RMSProp").learningRate, 0.001)
         XCTAssertEqual(try ModelZoo.optimizer("adam", learningRate: 0.5).learningRate, 0.5)
-        XCTAssertThrowsError(try ModelZoo.optimizer("adagrad")) { error in
-            XCTAssertTrue("\(error)".contains("adagrad"), "\(error)")
+        XCTAssertTrue(try ModelZoo.optimizer("adagrad") is Adagrad)
+        XCTAssertEqual((try ModelZoo.optimizer("AdamW") as? AdamW)?.weightDecay, 0.004)
+        XCTAssertThrowsError(try ModelZoo.optimizer("lamb")) { error in
+            XCTAssertTrue("\(error)".contains("lamb") && "\(error)".contains("adagrad"), "\(error)")
         }
     }
 }
