@@ -59,7 +59,7 @@ final class CLITests: CLITestCase {
             (["--learning-rate", "-0.1"], "--learning-rate"),
             (["--validation-split", "1.5"], "--validation-split"),
             (["--model", "nope"], "--model"),
-            (["--optimizer", "adagrad"], "--optimizer"),
+            (["--optimizer", "lamb"], "--optimizer"),
         ]
         for (flags, name) in cases {
             let run = try cnn(["train"] + flags + ["--data", work])
