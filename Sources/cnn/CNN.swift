@@ -61,8 +61,11 @@ struct ModelOptions: ParsableArguments {
         guard model.inputShape == data.sampleShape else {
             throw NNError.invalidArgument("--model-file \(modelFile!) takes inputs of \(dims(model.inputShape)) but the data's images are \(dims(data.sampleShape))")
         }
-        guard model.outputShape.count == 1, model.outputShape[0] >= data.classCount else {
-            throw NNError.invalidArgument("--model-file \(modelFile!) outputs \(dims(model.outputShape)) values per image, but the data has \(data.classCount) classes")
+        // IDX files name no classes (they get Fashion-MNIST's or digits' ten names): the labels in use
+        // decide, so a 3-class model evaluates on IDX files whose labels are 0, 1 and 2.
+        let used = (data.classCounts.lastIndex { $0 > 0 } ?? 0) + 1
+        guard model.outputShape.count == 1, model.outputShape[0] >= used else {
+            throw NNError.invalidArgument("--model-file \(modelFile!) outputs \(dims(model.outputShape)) values per image, but the data's labels go up to class \(used - 1)")
         }
         return model
     }
