@@ -206,7 +206,14 @@ public struct TrainingReport {
             let loss = LineChart.history(history, keys: ["loss", "val_loss"], title: "Loss", yLabel: "loss")
             accuracyChart = acc.series.isEmpty ? nil : acc
             lossChart = loss
-            for (chart, file) in [(accuracyChart, "accuracy.png"), (lossChart, "loss.png")] {
+            // Every other metric the model was compiled with (auc, precision, mean_absolute_error, …).
+            let others = Set(history.epochs.flatMap { $0.logs.keys })
+                .filter { !$0.hasPrefix("val_") && $0 != "loss" && $0 != "accuracy" }.sorted()
+            let metricCharts: [(LineChart?, String)] = others.map { name in
+                let chart = LineChart.history(history, keys: [name, "val_" + name], title: name.replacingOccurrences(of: "_", with: " "), yLabel: name)
+                return (chart.series.isEmpty ? nil : chart, name + ".png")
+            }
+            for (chart, file) in [(accuracyChart, "accuracy.png"), (lossChart, "loss.png")] + metricCharts {
                 guard let chart else { continue }
                 _ = try figure(file, chart.raster())
                 curveFiles.append(file)
@@ -387,7 +394,8 @@ public struct TrainingReport {
         if let loss = facts.testLoss { rows.append(("Test loss", String(format: "%.4f", loss))) }
         rows.append(("Test accuracy", "\(String(format: "%.4f", confusion.accuracy)) (\(confusion.correct) of \(confusion.total))"))
         if let h = history, let last = h.epochs.last {
-            for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {
+            let first = ["loss", "accuracy", "val_loss", "val_accuracy"]
+            for key in first + last.logs.keys.filter({ !first.contains($0) }).sorted() {
                 if let v = last.logs[key] { rows.append(("Last epoch \(key)", String(format: "%.4f", v))) }
             }
         }

@@ -307,6 +307,22 @@ final class ReportTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/accuracy.png"))
     }
 
+    /// Every metric the model was compiled with gets its curve (training and validation) and its
+    /// last value in the run's facts.
+    func testEveryCompiledMetricGetsItsCurve() throws {
+        let r = try trained()
+        var epochs = r.history.epochs
+        for i in epochs.indices { epochs[i].logs["top_k_categorical_accuracy"] = 0.5 + Float(i) / 10; epochs[i].logs["val_top_k_categorical_accuracy"] = 0.4 }
+        let directory = temporaryDirectory()
+        let report = TrainingReport(model: r.model, history: History(epochs: epochs), train: r.train, test: r.test,
+                                    facts: .init(modelName: "tiny", dataset: "synthetic"))
+        let contents = try report.write(to: directory)
+        XCTAssertTrue(contents.figures.contains { $0.file == "top_k_categorical_accuracy.png" })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/top_k_categorical_accuracy.png"))
+        let html = try String(contentsOfFile: directory + "/index.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("Last epoch top_k_categorical_accuracy"))
+    }
+
     func testHistoryReadsBackFromItsJSON() throws {
         let h = try trained().history
         let data = try JSONSerialization.data(withJSONObject: h.jsonObject)
