@@ -25,8 +25,11 @@ final class ResNetSmallTests: XCTestCase {
         XCTAssertEqual(layer("conv3_block1_0_conv").parameterCount, 32 * 64)
         XCTAssertEqual(model.inbound[index("conv3_block1_add")].map { model.layers[$0 - offset].name },
                        ["conv3_block1_0_bn", "conv3_block1_2_bn"])
-        XCTAssertEqual(layer("avg_pool").outputShape, [64])
-        XCTAssertEqual(model.parameterCount, 170_794)
+        XCTAssertEqual(layer("flatten").outputShape, [7 * 7 * 64])
+        XCTAssertEqual(model.parameterCount, 201_514)
+        let pooled = try ResNetSmall.build(top: .averagePooling, dropout: 0.2)
+        XCTAssertEqual(pooled.layers.first { $0.name == "avg_pool" }?.outputShape, [64])
+        XCTAssertEqual(pooled.parameterCount, 170_794)
         XCTAssertTrue(ModelZoo.names.contains("resnet-small"))
         XCTAssertEqual(ModelZoo.recipe("resnet-small").epochs, ModelZoo.recipe("deep-convnet").epochs)
     }
