@@ -12,7 +12,7 @@ struct CNN: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cnn",
         abstract: "A CNN engine in Swift on OpenBLAS: train and use the Keras tutorial models.",
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Celsius.self, Report.self, Transfer.self, MakeImageFolder.self,
+        subcommands: [Train.self, Evaluate.self, Predict.self, TimePredict.self, Summary.self, Celsius.self, Report.self, Transfer.self, MakeImageFolder.self,
                       Denoise.self],
         defaultSubcommand: Train.self
     )
@@ -24,6 +24,8 @@ struct ModelOptions: ParsableArguments {
     var model: String?
     @Option(help: "A Keras model file (.keras, or a legacy .h5) instead of --model: its architecture and weights.")
     var modelFile: String?
+    @Option(help: "MobileNet's width multiplier (Keras alpha) for mobilenet and mobilenetv2, e.g. 0.5 (default: 1).")
+    var alpha: Double?
 
     /// The model's name for summaries, reports and checkpoints: the zoo name, or the file's path.
     var name: String { modelFile ?? model ?? "convnet" }
@@ -34,6 +36,12 @@ struct ModelOptions: ParsableArguments {
         }
         if model != nil && modelFile != nil {
             throw ValidationError("--model and --model-file name two models; give one")
+        }
+        if let alpha {
+            guard let model, model.hasPrefix("mobilenet") else {
+                throw ValidationError("--alpha is MobileNet's width multiplier: it needs --model mobilenet or mobilenetv2")
+            }
+            do { try MobileNet.checkAlpha(alpha) } catch { throw ValidationError("--alpha \(alpha) must be in (0, \(MobileNet.maxAlpha)]") }
         }
     }
 
@@ -54,7 +62,7 @@ struct ModelOptions: ParsableArguments {
                preprocessing: [Layer] = []) throws -> Model {
         guard let file = try loadFile(compile: compile, seed: seed, reinitialize: reinitialize) else {
             return try ModelZoo.build(model ?? "convnet", inputShape: data.sampleShape, classes: data.classCount, seed: seed,
-                                      preprocessing: preprocessing)
+                                      alpha: alpha ?? 1, preprocessing: preprocessing)
         }
         let model = file.model
         func dims(_ s: [Int]) -> String { s.map(String.init).joined(separator: "×") }

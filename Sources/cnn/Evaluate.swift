@@ -163,7 +163,8 @@ struct Summary: ParsableCommand {
                 print(file.model.summary(name: file.name), terminator: "")
                 return
             }
-            let model = try ModelZoo.build(modelOptions.model ?? "convnet", inputShape: Self.parseShape(inputShape)!, classes: classes)
+            let model = try ModelZoo.build(modelOptions.model ?? "convnet", inputShape: Self.parseShape(inputShape)!, classes: classes,
+                                           alpha: modelOptions.alpha ?? 1)
             print(model.summary(), terminator: "")
         }
     }

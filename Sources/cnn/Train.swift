@@ -88,8 +88,11 @@ struct Train: ParsableCommand {
     static let comparedSettings: [(key: String, flag: String)] = [
         ("model", "--model"), ("optimizer", "--optimizer"), ("learning_rate", "--learning-rate"), ("lr_decay", "--lr-decay"),
         ("batch_size", "--batch-size"), ("seed", "--seed"), ("limit", "--limit"), ("validation_split", "--validation-split"),
-        ("augment", "--augment"),
+        ("augment", "--augment"), ("alpha", "--alpha"),
     ]
+
+    /// What a checkpoint from before a flag existed trained with.
+    static let settingsBeforeTheirFlags = ["augment": "none", "alpha": "1.0"]
 
     /// This run's effective settings (flags after the recipe's defaults), as saved in checkpoints.
     func runSettings(recipe: ModelZoo.Recipe, optimizer opt: Optimizer, plannedEpochs: Int) -> [String: String] {
@@ -103,6 +106,7 @@ struct Train: ParsableCommand {
             "limit": limit.map(String.init) ?? "none",
             "validation_split": String(describing: validationSplit ?? (patience != nil ? 0.1 : 0)),
             "augment": augment ?? "none",
+            "alpha": String(describing: modelOptions.alpha ?? 1),
             "epochs": String(plannedEpochs),
         ]
     }
@@ -120,8 +124,7 @@ struct Train: ParsableCommand {
         var differences: [String] = []
         for (key, flag) in Self.comparedSettings {
             if key == "learning_rate" && overrideLearningRate { continue }
-            // Checkpoints from before --augment existed trained without it.
-            let given = settings[key] ?? "?", stored = saved[key] ?? (key == "augment" ? "none" : "(not recorded)")
+            let given = settings[key] ?? "?", stored = saved[key] ?? Self.settingsBeforeTheirFlags[key] ?? "(not recorded)"
             if given != stored { differences.append("\(flag): checkpoint \(stored), given \(given)") }
         }
         if !differences.isEmpty {
