@@ -49,6 +49,39 @@ final class CLITests: CLITestCase {
         }
     }
 
+    /// --alpha reaches the zoo: MobileNet at alpha 0.5 has Keras's 1,342,536 parameters on 224×224×3
+    /// with 1,000 classes (keras.applications.MobileNet(alpha=0.5, weights=None).count_params()).
+    func testAlphaScalesMobileNetAndIsRefusedElsewhere() throws {
+        let half = try cnn(["summary", "--model", "mobilenet", "--alpha", "0.5", "--input-shape", "224x224x3", "--classes", "1000"])
+        XCTAssertEqual(half.status, 0, half.all)
+        XCTAssertTrue(half.stdout.contains("Total params: 1,342,536"), half.stdout)
+        let wrong = try cnn(["summary", "--model", "convnet", "--alpha", "0.5"])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("--alpha"), wrong.all)
+        let zero = try cnn(["summary", "--model", "mobilenet", "--alpha", "0"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--alpha"), zero.all)
+    }
+
+    /// time-predict times predict on random images and writes its figures; bad flags name themselves.
+    func testTimePredictWritesItsFigures() throws {
+        let json = work + "/predict.json"
+        let run = try cnn(["time-predict", "--model", "convnet", "--batch-size", "3", "--seconds", "0.05", "--json", json])
+        XCTAssertEqual(run.status, 0, run.all)
+        XCTAssertTrue(run.stdout.contains("predict convnet, batch 3:"), run.stdout)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        XCTAssertEqual(object["batch_size"] as? Int, 3)
+        XCTAssertEqual(object["input_shape"] as? [Int], [28, 28, 1])
+        XCTAssertGreaterThanOrEqual(object["calls"] as? Int ?? 0, 5)
+        XCTAssertGreaterThan(object["samples_per_second"] as? Double ?? 0, 0)
+        for (flags, named) in [(["--batch-size", "0"], "--batch-size"), (["--seconds", "nan"], "--seconds"),
+                               (["--input-shape", "0x28x1"], "--input-shape"), (["--threads", "0"], "--threads")] {
+            let bad = try cnn(["time-predict", "--model", "convnet"] + flags)
+            XCTAssertNotEqual(bad.status, 0, flags.joined(separator: " "))
+            XCTAssertTrue(bad.stderr.contains(named), bad.all)
+        }
+    }
+
     func testBadFlagsExitNonZeroNamingTheFlag() throws {
         let cases: [([String], String)] = [
             (["--epochs", "-1"], "--epochs"),
