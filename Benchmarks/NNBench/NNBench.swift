@@ -78,6 +78,12 @@ struct NNBench: ParsableCommand {
             matches(TrainStepRows.name($0)) && (!quick || filter != nil || !TrainStepRows.isHeavy($0))
         }
 
+        // Inference rows: batch 1 and 32 (or --batch); the heavy ones only when --filter names them under --quick.
+        let predictions = PredictRows.models.filter {
+            matches(PredictRows.name($0)) && (!quick || filter != nil || !TrainStepRows.isHeavy($0))
+        }
+        let predictBatches = batch.map { [$0] } ?? (quick ? [1] : PredictRows.batches)
+
         let (gemmRows, sgemm) = GEMMRows.measure(shapes, usedBy: usedBy, repetitions: 3 * reps,
                                                  budget: quick ? 0.05 : 0.2, progress: progress)
         if let peak = sgemm["square1024"] {
@@ -93,6 +99,11 @@ struct NNBench: ParsableCommand {
         for b in batches {
             for m in models {
                 rows.append(try TrainStepRows.run(model: m, batch: b, settings: settings, sgemm: sgemm, progress: progress))
+            }
+        }
+        for b in predictBatches {
+            for m in predictions {
+                rows.append(try PredictRows.run(model: m, batch: b, settings: settings, sgemm: sgemm, progress: progress))
             }
         }
 

@@ -4,7 +4,9 @@ import NN
 /// One measured line of the report: a GEMM shape, a layer's forward or backward pass, or a
 /// training step. Everything optional is absent (JSON null) where it does not apply.
 struct Row {
-    enum Kind: String { case gemm, layerForward = "layer_forward", layerBackward = "layer_backward", trainStep = "train_step" }
+    enum Kind: String {
+        case gemm, layerForward = "layer_forward", layerBackward = "layer_backward", trainStep = "train_step", predict
+    }
 
     var name: String
     var kind: Kind
@@ -107,6 +109,17 @@ struct Report {
                                          speedup(r), num(r.gflops), pct(r.efficiencySquare1024),
                                          pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare),
                                          r.allocationsPerStep.map { num($0) } ?? "n/a", check(r)] })
+        }
+        let predictions = rows.filter { $0.kind == .predict }
+        if !predictions.isEmpty {
+            print("\ninference (model.predict on one batch of random images, as cnn time-predict; GFLOP/s counts the GEMMs only,")
+            print("with Winograd's effective FLOPs; time split from a profiled pass on one thread)")
+            printTable(["model", "batch", "ms/call", "min ms", "samples/s", "GEMM GFLOP/s", "eff 1024", "gemm", "im2col", "other", "allocs/call"],
+                       alignLeft: [0],
+                       predictions.map { r in [r.name, r.batch.map(String.init) ?? "", ms(r.engine.median), ms(r.engine.min),
+                                               num(r.samplesPerSecond), num(r.gflops), pct(r.efficiencySquare1024),
+                                               pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare),
+                                               r.allocationsPerStep.map { num($0) } ?? "n/a"] })
         }
         let planned = steps.filter { $0.memory != nil }
         if !planned.isEmpty {

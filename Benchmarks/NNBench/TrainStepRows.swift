@@ -10,7 +10,8 @@ enum TrainStepRows {
     /// The tutorial models the issue names (the zoo may hold more; list them here to time them too).
     /// A row is the zoo's name, optionally followed by its input shape and MobileNet width
     /// multiplier ("mobilenetv2 96x96x3 alpha 1"); without them, [28, 28, 1] and alpha 1.
-    static let models = ["mlp", "convnet", "deep-convnet", "resnet-small", "mobilenetv2 96x96x3 alpha 1"]
+    static let models = ["mlp", "convnet", "deep-convnet", "resnet-small", "mobilenet 96x96x3 alpha 1", "mobilenet 96x96x3 alpha 0.5",
+                         "mobilenet 128x128x3 alpha 1", "mobilenet 128x128x3 alpha 0.5", "mobilenetv2 96x96x3 alpha 1"]
 
     /// Rows too slow for `--quick` (a step takes most of a second): run only when `--filter` names them.
     static func isHeavy(_ model: String) -> Bool { model.hasPrefix("mobilenet") }
