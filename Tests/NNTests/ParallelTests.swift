@@ -100,6 +100,67 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(onOwned, try train(pool: nil))
     }
 
+    /// Work split by rows rather than images gives the same bits on 1, 2 and 3 threads at batch 1 and
+    /// 3 (64×64×16 images: one image is already two parts of `Parallel.elementGrain`): DepthwiseConv2D
+    /// forward (so a batch of one uses every thread), the activation layers forward and backward,
+    /// and BatchNormalization's inference forward, which writes y without x̂. (Per-channel sums,
+    /// such as BatchNormalization's training statistics and the kernel gradients, are summed per
+    /// part in part order: the same bits for a given thread count, not across counts.)
+    func testRowSplitLayersAreBitIdenticalAcrossThreadCounts() throws {
+        func run(_ makeLayer: () -> Layer, batch: Int, training: Bool, backward: Bool) throws -> [[Float]] {
+            var rng = RandomGenerator(seed: 5)
+            let layer = makeLayer()
+            try layer.build(inputShape: [64, 64, 16], rng: &rng)
+            let x = Tensor(shape: [batch, 64, 64, 16], elements: (0..<(batch * 64 * 64 * 16)).map { _ in rng.uniform(-8, 8) })
+            let y = try layer.forward(x, training: training).copy()
+            guard backward else { return [y.elements] }
+            let dy = Tensor(shape: y.shape, elements: (0..<y.count).map { _ in rng.uniform(-1, 1) })
+            return [y.elements, try layer.backward(dy).elements]
+        }
+        let cases: [(String, training: Bool, backward: Bool, () -> Layer)] = [
+            ("DepthwiseConv2D same", true, false, { DepthwiseConv2D(kernelSize: 3, padding: .same) }),
+            ("DepthwiseConv2D stride 2 relu6", false, false, { DepthwiseConv2D(kernelSize: 3, strides: 2, padding: .same, activation: .relu6) }),
+            ("ReLU6", true, true, { ReLU(maxValue: 6) }), ("ReLU cap 2", true, true, { ReLU(maxValue: 2) }),
+            ("Activation(gelu)", true, true, { ActivationLayer(.gelu) }), ("Activation(softmax)", true, true, { ActivationLayer(.softmax) }),
+            ("BatchNormalization inference", false, false, { BatchNormalization() }),
+        ]
+        for (name, training, backward, make) in cases {
+            for batch in [1, 3] {
+                Parallel.threads = 1
+                let one = try run(make, batch: batch, training: training, backward: backward)
+                for threads in [2, 3] {
+                    Parallel.threads = threads
+                    // Not XCTAssertEqual on the arrays: a failure would print a million floats.
+                    let other = try run(make, batch: batch, training: training, backward: backward)
+                    XCTAssertTrue(other == one, "\(name), batch \(batch): \(threads) threads differ from 1")
+                }
+            }
+        }
+    }
+
+    /// BatchNormalization at inference writes no x̂; a backward after it (a gradient check on the
+    /// layer) makes x̂ from the kept input and gives what a backward after a training-mode pass of a
+    /// frozen layer gives (both use the moving statistics).
+    func testBatchNormBackwardAfterInferenceForward() throws {
+        var rng = RandomGenerator(seed: 9)
+        let x = Tensor(shape: [4, 5, 5, 3], elements: (0..<300).map { _ in rng.uniform(-3, 3) })
+        let dy = Tensor(shape: [4, 5, 5, 3], elements: (0..<300).map { _ in rng.uniform(-1, 1) })
+        func pass(training: Bool) throws -> [[Float]] {
+            let bn = BatchNormalization()
+            try bn.build(inputShape: [5, 5, 3], seed: 3)
+            bn.movingMean.value.assign(Tensor(shape: [3], elements: [0.5, -1, 2]))
+            bn.movingVariance.value.assign(Tensor(shape: [3], elements: [2, 0.25, 4]))
+            bn.gamma.value.assign(Tensor(shape: [3], elements: [1.5, -0.5, 2]))
+            bn.trainable = training ? false : true
+            let y = try bn.forward(x, training: training).copy()
+            let dx = try bn.backward(dy).copy()
+            return [y.elements, dx.elements, bn.gamma.gradient.elements, bn.beta.gradient.elements]
+        }
+        let inference = try pass(training: false), frozen = try pass(training: true)
+        XCTAssertEqual(inference, frozen)
+        XCTAssertNotEqual(inference[2], [0, 0, 0], "dγ = Σ dy·x̂ must come from x̂ made in backward")
+    }
+
     func testEveryPartRunsExactlyOnce() {
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 16)
         let wrong = UnsafeMutablePointer<Int>.allocate(capacity: 16)

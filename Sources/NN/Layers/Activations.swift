@@ -230,12 +230,10 @@ public class ActivationLayer: Layer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
-        out.assign(input)
-        activation.apply(out.pointer, count: out.count, width: outputShape.last ?? 1)
-        if let cap = reluCap {
-            let o = out.pointer
-            for i in 0..<out.count { o[i] = o[i] > cap ? cap : o[i] }
-        }
+        let width = outputShape.last ?? 1
+        Parallel.run(Parallel.partCount(out.count, grain: Parallel.elementGrain),
+                     ActivationForwardPart(activation: activation, cap: reluCap, x: input.pointer, y: out.pointer,
+                                           rows: out.count / max(1, width), width: width))
         y = out
         if keepsLogits { logits = input }
         return out
@@ -243,19 +241,63 @@ public class ActivationLayer: Layer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        if let cap = reluCap, let y {
-            // y is x clamped to [0, cap], so 0 < y < cap exactly where 0 < x < cap.
-            let yp = y.pointer, g = outputGradient.pointer, d = dx.pointer
-            for i in 0..<dx.count { let v = yp[i]; d[i] = v > 0 && v < cap ? g[i] : 0 }
-        } else if !activationFusedWithLoss, let y {
-            // One pass from dy to dx for ReLU's masks; a copy then the derivative in place otherwise.
-            // `logits` is the input, kept for the activations whose derivative needs it.
-            activation.backward(input: logits.map { UnsafePointer($0.pointer) }, output: y.pointer, outputGradient: outputGradient.pointer, into: dx.pointer,
-                                count: dx.count, width: outputShape.last ?? 1)
-        } else {
+        guard !activationFusedWithLoss, let y else {
             dx.assign(outputGradient)
+            return dx
         }
+        let width = outputShape.last ?? 1
+        Parallel.run(Parallel.partCount(dx.count, grain: Parallel.elementGrain),
+                     ActivationBackwardPart(activation: activation, cap: reluCap, x: logits?.pointer, y: y.pointer,
+                                            dy: outputGradient.pointer, dx: dx.pointer, rows: dx.count / max(1, width), width: width))
         return dx
+    }
+}
+
+/// ActivationLayer's forward over part `part` of the rows: y = f(x), clamped at `cap` when given.
+/// Whole rows (softmax works on rows), a block at a time so the copy and the in-place pass meet in cache.
+struct ActivationForwardPart: ParallelWork {
+    let activation: Activation, cap: Float?
+    let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let rows: Int, width: Int
+
+    func run(part: Int, of parts: Int) {
+        let r = Parallel.range(part, of: parts, count: rows), block = max(1, 4096 / max(1, width))
+        var row = r.lowerBound
+        while row < r.upperBound {
+            let n = min(block, r.upperBound - row), at = row * width, count = n * width
+            switch (activation, cap) {
+            case (.relu, nil):
+                for i in at..<(at + count) { let v = x[i]; y[i] = v < 0 ? 0 : v }
+            case (.relu6, nil):
+                for i in at..<(at + count) { y[i] = Swift.min(Swift.max(x[i], 0), 6) }
+            default:
+                (y + at).update(from: x + at, count: count)
+                activation.apply(y + at, count: count, width: width)
+                if let cap { for i in at..<(at + count) { y[i] = y[i] > cap ? cap : y[i] } }
+            }
+            row += n
+        }
+    }
+}
+
+/// ActivationLayer's backward over part `part` of the rows: dx from dy, the output y and (for the
+/// activations that need it) the input x.
+struct ActivationBackwardPart: ParallelWork {
+    let activation: Activation, cap: Float?
+    let x: UnsafeMutablePointer<Float>?, y: UnsafeMutablePointer<Float>
+    let dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>
+    let rows: Int, width: Int
+
+    func run(part: Int, of parts: Int) {
+        let r = Parallel.range(part, of: parts, count: rows), at = r.lowerBound * width, count = r.count * width
+        if let cap {
+            // y is x clamped to [0, cap], so 0 < y < cap exactly where 0 < x < cap.
+            for i in at..<(at + count) { let v = y[i]; dx[i] = v > 0 && v < cap ? dy[i] : 0 }
+        } else {
+            // One pass from dy to dx for ReLU's masks; a copy then the derivative in place otherwise.
+            activation.backward(input: x.map { UnsafePointer($0 + at) }, output: y + at, outputGradient: dy + at, into: dx + at,
+                                count: count, width: width)
+        }
     }
 }
 

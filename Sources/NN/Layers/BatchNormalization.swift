@@ -13,6 +13,9 @@ public final class BatchNormalization: Layer {
     public private(set) var movingVariance: Parameter!
 
     private var normalized = ScratchBuffer()   // x̂, kept for backward
+    /// The input of an inference-mode pass, whose x̂ is not written (inference needs only y); a
+    /// backward after such a pass (a gradient check, a saliency map on one layer) makes x̂ from it.
+    private var inferenceInput: Tensor?
     private var partialBuffer = ScratchBuffer()
     /// Per-channel scratch, 4·C floats (reserved when built): mean, σ⁻¹, Σ (centred squares, then dy), Σ dy·x̂.
     private var statsBuffer = ScratchBuffer()
@@ -59,7 +62,8 @@ public final class BatchNormalization: Layer {
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let c = inputShape.last!, rows = input.count / c
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
-        let xhat = normalized.tensor(batch: input.shape[0], sampleShape: inputShape)
+        let xhat: Tensor? = training ? normalized.tensor(batch: input.shape[0], sampleShape: inputShape) : nil
+        inferenceInput = training ? nil : input
         usedBatchStatistics = training && trainable
         let x = input.pointer
         let parts = Parallel.partCount(input.count, grain: Parallel.elementGrain)
@@ -97,7 +101,7 @@ public final class BatchNormalization: Layer {
             for j in 0..<c { mean[j] = mm[j]; s[j] = 1 / (mv[j] + epsilon).squareRoot() }
         }
         Parallel.run(parts, BatchNormNormalize(x: x, mean: mean, inverseStd: inverseStd, gamma: gamma.value.pointer,
-                                               beta: beta.value.pointer, xhat: xhat.pointer, y: out.pointer, rows: rows, channels: c))
+                                               beta: beta.value.pointer, xhat: xhat?.pointer, y: out.pointer, rows: rows, channels: c))
         return out
     }
 
@@ -106,6 +110,10 @@ public final class BatchNormalization: Layer {
         let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         let xhat = normalized.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         let parts = Parallel.partCount(outputGradient.count, grain: Parallel.elementGrain)
+        if let x = inferenceInput {
+            Parallel.run(parts, BatchNormNormalize(x: x.pointer, mean: mean, inverseStd: inverseStd, gamma: gamma.value.pointer,
+                                                   beta: beta.value.pointer, xhat: xhat.pointer, y: nil, rows: rows, channels: c))
+        }
         // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel), partial sums side by side: [Σ dy | Σ dy·x̂] per part.
         let partials = partialSums(parts: parts, channels: 2 * c)
         Parallel.run(parts, BatchNormSums(x: outputGradient.pointer, y: xhat.pointer, center: nil, rows: rows, channels: c, partials: partials))
@@ -178,22 +186,38 @@ struct BatchNormSums: ParallelWork {
     }
 }
 
-/// x̂ = (x − mean)·σ⁻¹ and y = γ·x̂ + β over part `part` of the rows.
+/// x̂ = (x − mean)·σ⁻¹ and y = γ·x̂ + β over part `part` of the rows, writing x̂, y or both
+/// (the same arithmetic either way, so y does not depend on whether x̂ is kept).
 struct BatchNormNormalize: ParallelWork {
     let x: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
     let gamma: UnsafeMutablePointer<Float>, beta: UnsafeMutablePointer<Float>
-    let xhat: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>
+    let xhat: UnsafeMutablePointer<Float>?, y: UnsafeMutablePointer<Float>?
     let rows: Int, channels: Int
 
     func run(part: Int, of parts: Int) {
-        let c = channels
-        for row in Parallel.range(part, of: parts, count: rows) {
-            let xr = x + row * c, xhr = xhat + row * c, yr = y + row * c
-            for j in 0..<c {
-                let v = (xr[j] - mean[j]) * inverseStd[j]
-                xhr[j] = v
-                yr[j] = gamma[j] * v + beta[j]
+        let c = channels, r = Parallel.range(part, of: parts, count: rows)
+        switch (xhat, y) {
+        case let (xhat?, y?):
+            for row in r {
+                let xr = x + row * c, xhr = xhat + row * c, yr = y + row * c
+                for j in 0..<c {
+                    let v = (xr[j] - mean[j]) * inverseStd[j]
+                    xhr[j] = v
+                    yr[j] = gamma[j] * v + beta[j]
+                }
             }
+        case let (nil, y?):
+            for row in r {
+                let xr = x + row * c, yr = y + row * c
+                for j in 0..<c { yr[j] = gamma[j] * ((xr[j] - mean[j]) * inverseStd[j]) + beta[j] }
+            }
+        case let (xhat?, nil):
+            for row in r {
+                let xr = x + row * c, xhr = xhat + row * c
+                for j in 0..<c { xhr[j] = (xr[j] - mean[j]) * inverseStd[j] }
+            }
+        case (nil, nil):
+            break
         }
     }
 }

@@ -60,7 +60,8 @@ public final class DepthwiseConv2D: ConvolutionLayer {
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let xp = input.pointer, kp = kernel.value.pointer, yp = out.pointer
         let bp = bias?.value.pointer
-        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f),
+        // Split over output rows, not images: a batch of one (inference) uses every thread too.
+        Parallel.run(Parallel.partCount(n * g.outputPixels * f, grain: Parallel.elementGrain),
                      DepthwiseForwardPart(geometry: g, filters: f, multiplier: m, images: n, x: xp, kernel: kp, bias: bp, y: yp))
         if activation.needsInput {
             let z = preactivation.tensor(batch: n, sampleShape: outputShape)
@@ -164,7 +165,8 @@ public final class DepthwiseConv2D: ConvolutionLayer {
     }
 }
 
-/// DepthwiseConv2D's forward pass over part `part` of the batch's images.
+/// DepthwiseConv2D's forward pass over part `part` of the batch's output rows (every image's
+/// rows in order); each output value is summed in the same order whatever the split.
 struct DepthwiseForwardPart: ParallelWork {
     let geometry: ConvGeometry
     let filters: Int, multiplier: Int, images: Int
@@ -173,20 +175,19 @@ struct DepthwiseForwardPart: ParallelWork {
 
     func run(part: Int, of parts: Int) {
         let g = geometry, f = filters
-        for image in Parallel.range(part, of: parts, count: images) {
-            for oh in 0..<g.outputHeight {
-                let yRow = y + (image * g.outputHeight + oh) * g.outputWidth * f
-                if let bias {
-                    for ow in 0..<g.outputWidth { (yRow + ow * f).update(from: bias, count: f) }
-                } else {
-                    yRow.update(repeating: 0, count: g.outputWidth * f)
-                }
-                DepthwiseConv2D.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
-                    let k = kernel + tap * f
-                    for ow in columns {
-                        DepthwiseConv2D.multiplyAdd(x: x + xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels, kernel: k,
-                                                    into: yRow + ow * f, channels: g.channels, multiplier: multiplier)
-                    }
+        for outputRow in Parallel.range(part, of: parts, count: images * g.outputHeight) {
+            let image = outputRow / g.outputHeight, oh = outputRow % g.outputHeight
+            let yRow = y + (image * g.outputHeight + oh) * g.outputWidth * f
+            if let bias {
+                for ow in 0..<g.outputWidth { (yRow + ow * f).update(from: bias, count: f) }
+            } else {
+                yRow.update(repeating: 0, count: g.outputWidth * f)
+            }
+            DepthwiseConv2D.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
+                let k = kernel + tap * f
+                for ow in columns {
+                    DepthwiseConv2D.multiplyAdd(x: x + xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels, kernel: k,
+                                                into: yRow + ow * f, channels: g.channels, multiplier: multiplier)
                 }
             }
         }
