@@ -33,3 +33,41 @@ enum BiasAdd {
         BLAS.gemv(trans: true, m: rows, n: width, a: dz.pointer, x: one.pointer, y: db.pointer)
     }
 }
+
+/// A BatchNormalization (and the ReLU or ReLU6 after it) applied by the convolution before it, at
+/// inference: y = act(s·z + t) per channel with s = γ/√(σ² + ε) and t = β − μ·s, written while the
+/// convolution's output is still in cache, instead of two more passes over memory (TensorRT's and
+/// oneDNN's conv+BN+ReLU fusion). The moving statistics are read at every pass, so weights loaded
+/// or trained since are always used. See `Model.foldBatchNormalization`.
+package struct FoldedBatchNorm {
+    /// Per-channel scale s and shift t (the channel count each).
+    let scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>
+    /// Linear, ReLU or ReLU6.
+    let activation: Activation
+
+    /// z ← act(s·z + t) over `rows` rows of `width` (= channels).
+    @inline(__always)
+    func apply(_ z: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        let s = scale, t = shift
+        for r in 0..<rows {
+            let row = z + r * width
+            switch activation {
+            case .relu: for j in 0..<width { let v = row[j] * s[j] + t[j]; row[j] = v < 0 ? 0 : v }
+            case .relu6: for j in 0..<width { row[j] = Swift.min(Swift.max(row[j] * s[j] + t[j], 0), 6) }
+            default: for j in 0..<width { row[j] = row[j] * s[j] + t[j] }
+            }
+        }
+    }
+
+    /// The same over every row of `z`, split over the threads.
+    func applyInParallel(_ z: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        struct Part: ParallelWork {
+            let fold: FoldedBatchNorm, z: UnsafeMutablePointer<Float>, rows: Int, width: Int
+            func run(part: Int, of parts: Int) {
+                let r = Parallel.range(part, of: parts, count: rows)
+                fold.apply(z + r.lowerBound * width, rows: r.count, width: width)
+            }
+        }
+        Parallel.run(Parallel.partCount(rows * width, grain: Parallel.elementGrain), Part(fold: self, z: z, rows: rows, width: width))
+    }
+}

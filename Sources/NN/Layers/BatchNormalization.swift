@@ -39,6 +39,24 @@ public final class BatchNormalization: Layer {
         super.init(name: name)
     }
 
+    /// Applied by the convolution before it at inference (see `Model.foldBatchNormalization`): a
+    /// whole-model inference pass hands the convolution's output on unchanged.
+    package var foldedIntoConvolution = false
+    /// Set only during a whole-model inference pass in which the convolution applies this layer.
+    package var appliedByConvolution = false
+    package override var forwardMayReturnInput: Bool { foldedIntoConvolution }
+    package override var backwardMayReturnOutputGradient: Bool { false }
+
+    /// The inference transform as a per-channel scale and shift: y = s·x + t with s = γ/√(σ² + ε)
+    /// and t = β − μ·s, from the moving statistics (what a folded convolution applies).
+    package func inferenceScaleShift(scale s: UnsafeMutablePointer<Float>, shift t: UnsafeMutablePointer<Float>) {
+        let g = gamma.value.pointer, b = beta.value.pointer, mm = movingMean.value.pointer, mv = movingVariance.value.pointer
+        for j in 0..<channelCount {
+            s[j] = g[j] / (mv[j] + epsilon).squareRoot()
+            t[j] = b[j] - mm[j] * s[j]
+        }
+    }
+
     public override var typeName: String { "BatchNormalization" }
     public override var defaultNameStem: String { "batch_normalization" }
 
@@ -60,6 +78,10 @@ public final class BatchNormalization: Layer {
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        if !training && appliedByConvolution {
+            inferenceInput = nil
+            return input
+        }
         let c = inputShape.last!, rows = input.count / c
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         let xhat: Tensor? = training ? normalized.tensor(batch: input.shape[0], sampleShape: inputShape) : nil

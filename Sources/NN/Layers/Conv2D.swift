@@ -86,10 +86,12 @@ public final class Conv2D: ConvolutionLayer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let chosen = try algorithm(batch: input.shape[0], input: input, training: training)
-        return try forwardPass(input, algorithm: chosen)
+        return try forwardPass(input, algorithm: chosen, fold: foldForThisPass(training: training))
     }
 
-    private func forwardPass(_ input: Tensor, algorithm: ConvAlgorithm) throws -> Tensor {
+    /// `fold`: the BatchNormalization (and activation) after this layer, applied here at inference
+    /// (this layer's own activation is then linear).
+    private func forwardPass(_ input: Tensor, algorithm: ConvAlgorithm, fold: FoldedBatchNorm? = nil) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let z = keepsLogits ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
@@ -102,11 +104,13 @@ public final class Conv2D: ConvolutionLayer {
                 out.assign(z); logits = z
                 activation.apply(out.pointer, count: out.count, width: filters)
             }
+            fold?.applyInParallel(out.pointer, rows: n * rowsPerImage, width: filters)
         } else if g.isPointwise {
             BiasAdd.broadcast(bias?.value, rows: n * rowsPerImage, into: z)
             BLAS.gemm(m: n * rowsPerImage, n: filters, k: k, a: input.pointer, b: kernel.value.pointer, beta: beta, c: z.pointer)
             if keepsLogits { out.assign(z); logits = z }
             activation.apply(out.pointer, count: out.count, width: filters)
+            fold?.applyInParallel(out.pointer, rows: n * rowsPerImage, width: filters)
         } else {
             // Parts of the batch run on the engine's threads, each with its own column buffer; within a
             // part, bias, GEMM and an element-wise activation go chunk by chunk while the chunk is in cache.
@@ -116,7 +120,7 @@ public final class Conv2D: ConvolutionLayer {
             let columnFloats = chunk * rowsPerImage * k
             let work = Conv2DForwardPart(geometry: g, filters: filters, images: n, chunk: chunk,
                                          input: input.pointer, kernel: kernel.value.pointer, bias: bias?.value.pointer,
-                                         z: z.pointer, activation: fused ? activation : .linear,
+                                         z: z.pointer, activation: fused ? activation : .linear, fold: fold,
                                          col: workspace.buffers(parts, floats: columnFloats), columnFloats: columnFloats)
             Parallel.run(parts, work)
             if !fused {
@@ -340,6 +344,8 @@ struct Conv2DForwardPart: ParallelWork {
     let input: UnsafeMutablePointer<Float>, kernel: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?
     let z: UnsafeMutablePointer<Float>
     let activation: Activation
+    /// The BatchNormalization (and activation) folded into this layer at inference, applied per chunk.
+    let fold: FoldedBatchNorm?
     /// The parts' column buffers, `columnFloats` each.
     let col: UnsafeMutablePointer<Float>, columnFloats: Int
 
@@ -359,6 +365,7 @@ struct Conv2DForwardPart: ParallelWork {
                 BLAS.gemm(m: rows, n: filters, k: k, a: col, b: kernel, c: zChunk)
             }
             activation.apply(zChunk, count: rows * filters, width: filters, bias: bias)
+            fold?.apply(zChunk, rows: rows, width: filters)
         }
     }
 }

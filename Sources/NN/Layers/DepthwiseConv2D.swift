@@ -62,7 +62,8 @@ public final class DepthwiseConv2D: ConvolutionLayer {
         let bp = bias?.value.pointer
         // Split over output rows, not images: a batch of one (inference) uses every thread too.
         Parallel.run(Parallel.partCount(n * g.outputPixels * f, grain: Parallel.elementGrain),
-                     DepthwiseForwardPart(geometry: g, filters: f, multiplier: m, images: n, x: xp, kernel: kp, bias: bp, y: yp))
+                     DepthwiseForwardPart(geometry: g, filters: f, multiplier: m, images: n, x: xp, kernel: kp, bias: bp,
+                                          fold: foldForThisPass(training: training), y: yp))
         if activation.needsInput {
             let z = preactivation.tensor(batch: n, sampleShape: outputShape)
             z.assign(out)
@@ -171,6 +172,8 @@ struct DepthwiseForwardPart: ParallelWork {
     let geometry: ConvGeometry
     let filters: Int, multiplier: Int, images: Int
     let x: UnsafeMutablePointer<Float>, kernel: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?
+    /// The BatchNormalization (and activation) folded into this layer at inference, applied per row.
+    let fold: FoldedBatchNorm?
     let y: UnsafeMutablePointer<Float>
 
     func run(part: Int, of parts: Int) {
@@ -190,6 +193,7 @@ struct DepthwiseForwardPart: ParallelWork {
                                                 into: yRow + ow * f, channels: g.channels, multiplier: multiplier)
                 }
             }
+            fold?.apply(yRow, rows: g.outputWidth, width: f)
         }
     }
 }

@@ -57,6 +57,22 @@ public class ConvolutionLayer: KernelLayer {
     public let padding: Padding
     package private(set) var geometry: ConvGeometry!
 
+    /// The BatchNormalization after this layer (and the activation after that, linear when none is
+    /// folded), which this layer applies itself at inference; set by `Model.foldBatchNormalization`.
+    package var foldedBatchNorm: (layer: BatchNormalization, activation: Activation)?
+    /// Set only during a whole-model inference pass, in which this layer applies `foldedBatchNorm`.
+    package var appliesFoldedBatchNorm = false
+    private var foldBuffer = ScratchBuffer()
+
+    /// The fold for this pass, with this pass's scale and shift (nil when none applies).
+    func foldForThisPass(training: Bool) -> FoldedBatchNorm? {
+        guard !training, appliesFoldedBatchNorm, let (bn, act) = foldedBatchNorm else { return nil }
+        let c = outputShape.last ?? 1
+        let scale = foldBuffer.floats(2 * c), shift = scale + c
+        bn.inferenceScaleShift(scale: scale, shift: shift)
+        return FoldedBatchNorm(scale: scale, shift: shift, activation: act)
+    }
+
     init(kernelSize: (Int, Int), strides: (Int, Int), padding: Padding, activation: Activation, useBias: Bool,
          kernelInitializer: Initializer, biasInitializer: Initializer, kernelL2: Float, name: String?) {
         self.kernelSize = kernelSize

@@ -77,9 +77,9 @@ public final class SeparableConv2D: ConvolutionLayer {
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0], cm = middleChannels, rows = n * g.outputPixels
         let middle = depthwiseOutput.tensor(batch: n, sampleShape: middleShape)
-        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * cm),
+        Parallel.run(Parallel.partCount(n * g.outputPixels * cm, grain: Parallel.elementGrain),
                      DepthwiseForwardPart(geometry: g, filters: cm, multiplier: depthMultiplier, images: n, x: input.pointer,
-                                          kernel: kernel.value.pointer, bias: nil, y: middle.pointer))
+                                          kernel: kernel.value.pointer, bias: nil, fold: nil, y: middle.pointer))
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let z = keepsLogits ? preactivation.tensor(batch: n, sampleShape: outputShape) : out
         BiasAdd.broadcast(bias?.value, rows: rows, into: z)

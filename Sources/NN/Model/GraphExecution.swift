@@ -19,15 +19,18 @@ struct GraphExecution {
     private var arguments: [[Tensor]] = []
     /// Set by the model (`configureInputGradient`): whether each value needs its gradient.
     var needsGradient: [Bool] = []
+    /// The convolution → BatchNormalization (→ ReLU) chains folded in whole inference passes.
+    private var folds: [BatchNormFold] = []
 
     func value(_ v: Int) -> Tensor { values[v]! }
     func gradient(_ v: Int) -> Tensor? { v < gradients.count ? gradients[v] : nil }
 
     /// Sizes the per-value state for `model`'s graph (again, after the graph changed) and binds the
     /// fan-out sums to the memory plan's slots.
-    mutating func reset(for model: Model, sumSlots: [Int: SharedBuffer]) {
+    mutating func reset(for model: Model, sumSlots: [Int: SharedBuffer], folds: [BatchNormFold]) {
         values = []
         arguments = []
+        self.folds = folds
         prepare(model)
         for (v, slot) in sumSlots { sums[v].shared = slot }
     }
@@ -51,6 +54,11 @@ struct GraphExecution {
     /// Runs `model.layers[0..<end]` on the inputs set with `setInput`.
     mutating func forward(_ model: Model, training: Bool, through end: Int) throws {
         prepare(model)
+        // Fold only in whole inference passes: a pass that stops early returns a layer's own output,
+        // and a layer called on its own (outside a pass) always runs as written.
+        let fold = !training && end == model.layers.count && !folds.isEmpty
+        if fold { for f in folds { f.applies(true) } }
+        defer { if fold { for f in folds { f.applies(false) } } }
         let k = model.inputShapes.count
         for i in 0..<end {
             let layer = model.layers[i], reads = model.inbound[i]

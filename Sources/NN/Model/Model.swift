@@ -342,6 +342,13 @@ public class Model {
         planMemory()
     }
 
+    /// Whether whole-model inference passes fold each BatchNormalization (and the ReLU after it)
+    /// into the convolution before it (see `BatchNormFolding.swift`); off runs every layer as
+    /// written, for comparing the two (tests, nn-bench).
+    package var foldsBatchNormalization = true {
+        didSet { if foldsBatchNormalization != oldValue { planMemory() } }
+    }
+
     /// The memory plan of the current graph: how many floats per sample its buffers take with and
     /// without sharing (see `MemoryPlan`).
     public var memoryPlan: MemoryPlan { plan ?? MemoryPlan(self) }
@@ -349,6 +356,8 @@ public class Model {
     /// Plans the buffers for the current graph and binds every layer's gradient buffers to the plan's
     /// slots (outputs are bound when a pass runs in inference mode: `bindOutputs`).
     private func planMemory() {
+        // First: folded layers alias the convolution's output, which the plan must know.
+        let folds = foldBatchNormalization()
         let plan = MemoryPlan(self)
         self.plan = plan
         for (i, layer) in layers.enumerated() {
@@ -362,7 +371,7 @@ public class Model {
         }
         outputsBoundForInference = false
         outputGradientBuffer.shared = plan.outputGradientSlot
-        execution.reset(for: self, sumSlots: plan.sumSlots)
+        execution.reset(for: self, sumSlots: plan.sumSlots, folds: folds)
     }
 
     /// Uses the plan's shared slots for the layers' outputs at inference, their own buffers in training.
@@ -374,6 +383,9 @@ public class Model {
 
     /// Gives a layer leaving the model its own buffers back.
     private static func unbind(_ layer: Layer) {
+        (layer as? ConvolutionLayer)?.foldedBatchNorm = nil
+        (layer as? BatchNormalization)?.foldedIntoConvolution = false
+        (layer as? ActivationLayer)?.foldedIntoConvolution = false
         layer.outputBuffer.shared = nil
         layer.inputGradientBuffer.shared = nil
         (layer as? KernelLayer)?.activationGradient.shared = nil

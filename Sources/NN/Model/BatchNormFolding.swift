@@ -1,0 +1,58 @@
+/// Inference with BatchNormalization folded into the convolution before it.
+///
+/// At inference a BatchNormalization is a per-channel scale and shift, and the ReLU or ReLU6 often
+/// after it is element-wise: a Conv2D or DepthwiseConv2D whose output only that BatchNormalization
+/// reads applies both to its output while it is in cache (`FoldedBatchNorm`), and the two layers
+/// hand it on unchanged — two passes over memory fewer per block of MobileNet or ResNet. Only
+/// whole-model inference passes fold (`predict`, `evaluate`, validation): training, and a pass that
+/// stops at a layer (feature maps, transfer features), run every layer as written, so a
+/// convolution's own output stays what Keras's is. The memory plan knows the folded layers alias
+/// the convolution's output.
+struct BatchNormFold {
+    let convolution: ConvolutionLayer
+    let batchNorm: BatchNormalization
+    let activation: ActivationLayer?
+
+    /// Marks the start (true) or end (false) of a pass in which the convolution applies the fold.
+    func applies(_ on: Bool) {
+        convolution.appliesFoldedBatchNorm = on
+        batchNorm.appliedByConvolution = on
+        activation?.appliedByConvolution = on
+    }
+}
+
+extension Model {
+    /// Finds every convolution → BatchNormalization (→ ReLU/ReLU6) chain that can fold, and marks its
+    /// layers (clearing the marks of chains that no longer can). Called when the graph is planned.
+    func foldBatchNormalization() -> [BatchNormFold] {
+        for layer in layers {
+            (layer as? ConvolutionLayer)?.foldedBatchNorm = nil
+            (layer as? BatchNormalization)?.foldedIntoConvolution = false
+            (layer as? ActivationLayer)?.foldedIntoConvolution = false
+        }
+        guard foldsBatchNormalization else { return [] }
+        let k = inputShapes.count
+        var consumers = [[Int]](repeating: [], count: k + layers.count)
+        for (i, reads) in inbound.enumerated() { for v in reads { consumers[v].append(i) } }
+        var folds: [BatchNormFold] = []
+        for (j, layer) in layers.enumerated() {
+            // Only a linear convolution whose output nothing else reads (the model does not return it).
+            guard let conv = layer as? ConvolutionLayer, conv is Conv2D || conv is DepthwiseConv2D,
+                  conv.activation == .linear, !conv.keepsLogits, !outputValues.contains(k + j),
+                  consumers[k + j].count == 1, let bn = layers[consumers[k + j][0]] as? BatchNormalization,
+                  bn.inputShape.last == conv.outputShape.last else { continue }
+            let b = consumers[k + j][0]
+            var act: ActivationLayer?
+            if !outputValues.contains(k + b), consumers[k + b].count == 1,
+               let a = layers[consumers[k + b][0]] as? ActivationLayer, type(of: a) == ActivationLayer.self || a is ReLU,
+               a.activation == .relu || a.activation == .relu6, a.reluCap == nil {
+                act = a
+            }
+            conv.foldedBatchNorm = (bn, act?.activation ?? .linear)
+            bn.foldedIntoConvolution = true
+            act?.foldedIntoConvolution = true
+            folds.append(BatchNormFold(convolution: conv, batchNorm: bn, activation: act))
+        }
+        return folds
+    }
+}
