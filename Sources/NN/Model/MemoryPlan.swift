@@ -9,7 +9,8 @@
 /// - **Activations** (inference: `predict`, `evaluate`, validation): a layer's output is dead once
 ///   every layer reading it has run, so a deep net runs in a few slots.
 /// Layers that return their input (Flatten, Reshape, Dropout and the augmentation layers at
-/// inference) or pass a gradient through (Add) extend the life of what they alias. Slots are
+/// inference, and a BatchNormalization or ReLU folded into the convolution before it) or pass a
+/// gradient through (Add) extend the life of what they alias. Slots are
 /// assigned greedily in order of first use, preferring the free slot closest in size.
 public struct MemoryPlan {
     /// Floats per sample the planned gradient buffers occupy, and what they would without sharing.
