@@ -351,38 +351,25 @@ enum KerasLayers {
             layer = units.map { Dense(units: $0, activation: activation, useBias: useBias, kernelInitializer: ki, biasInitializer: bi, kernelL2: l2, name: name) }
         case "Conv2D":
             let filters = r.positiveInt("filters")
-            let kernelSize = r.pair("kernel_size")
-            let strides = r.pair("strides", default: (1, 1))
-            let padding = r.padding("padding")
-            r.channelsLast()
-            r.requireOnes("dilation_rate")
-            r.requireValue("groups", 1)
-            let activation = r.activation("activation")
-            let useBias = r.bool("use_bias", default: true)
+            let o = r.convOptions(groups: true)
             let ki = r.initializer("kernel_initializer", default: .glorotUniform)
             let bi = r.initializer("bias_initializer", default: .zeros)
             let l2 = r.l2("kernel_regularizer")
             r.requireNull(["bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint", "lora_rank"])
-            if let filters, let kernelSize, let strides {
-                layer = Conv2D(filters: filters, kernelSize: kernelSize, strides: strides, padding: padding, activation: activation,
-                               useBias: useBias, kernelInitializer: ki, biasInitializer: bi, kernelL2: l2, name: name)
+            if let filters, let kernelSize = o.kernelSize, let strides = o.strides {
+                layer = Conv2D(filters: filters, kernelSize: kernelSize, strides: strides, padding: o.padding, activation: o.activation,
+                               useBias: o.useBias, kernelInitializer: ki, biasInitializer: bi, kernelL2: l2, name: name)
             } else { layer = nil }
         case "DepthwiseConv2D":
             let multiplier = r.positiveInt("depth_multiplier", default: 1)
-            let kernelSize = r.pair("kernel_size")
-            let strides = r.pair("strides", default: (1, 1))
-            let padding = r.padding("padding")
-            r.channelsLast()
-            r.requireOnes("dilation_rate")
-            let activation = r.activation("activation")
-            let useBias = r.bool("use_bias", default: true)
+            let o = r.convOptions()
             let ki = r.initializer("depthwise_initializer", default: .glorotUniform)
             let bi = r.initializer("bias_initializer", default: .zeros)
             let l2 = r.l2("depthwise_regularizer")
             r.requireNull(["bias_regularizer", "activity_regularizer", "depthwise_constraint", "bias_constraint", "lora_rank"])
-            if let multiplier, let kernelSize, let strides {
-                layer = DepthwiseConv2D(kernelSize: kernelSize, strides: strides, padding: padding, depthMultiplier: multiplier,
-                                        activation: activation, useBias: useBias, depthwiseInitializer: ki, biasInitializer: bi,
+            if let multiplier, let kernelSize = o.kernelSize, let strides = o.strides {
+                layer = DepthwiseConv2D(kernelSize: kernelSize, strides: strides, padding: o.padding, depthMultiplier: multiplier,
+                                        activation: o.activation, useBias: o.useBias, depthwiseInitializer: ki, biasInitializer: bi,
                                         kernelL2: l2, name: name)
             } else { layer = nil }
         case "MaxPooling2D":
@@ -547,41 +534,28 @@ enum KerasLayers {
             layer = ELU(alpha: r.float("alpha", default: 1), name: name)
         case "Conv2DTranspose":
             let filters = r.positiveInt("filters")
-            let kernelSize = r.pair("kernel_size")
-            let strides = r.pair("strides", default: (1, 1))
-            let padding = r.padding("padding")
-            let outputPadding = r.outputPadding("output_padding")
-            r.channelsLast()
-            r.requireOnes("dilation_rate")
-            let activation = r.activation("activation")
-            let useBias = r.bool("use_bias", default: true)
+            let o = r.convOptions(outputPadding: true)
             let ki = r.initializer("kernel_initializer", default: .glorotUniform)
             let bi = r.initializer("bias_initializer", default: .zeros)
             let l2 = r.l2("kernel_regularizer")
             r.requireNull(["bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"])
-            if let filters, let kernelSize, let strides {
-                layer = Conv2DTranspose(filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
-                                        outputPadding: outputPadding, activation: activation, useBias: useBias,
+            if let filters, let kernelSize = o.kernelSize, let strides = o.strides {
+                layer = Conv2DTranspose(filters: filters, kernelSize: kernelSize, strides: strides, padding: o.padding,
+                                        outputPadding: o.outputPadding, activation: o.activation, useBias: o.useBias,
                                         kernelInitializer: ki, biasInitializer: bi, kernelL2: l2, name: name)
             } else { layer = nil }
         case "SeparableConv2D":
             let multiplier = r.positiveInt("depth_multiplier", default: 1)
             let filters = r.positiveInt("filters")
-            let kernelSize = r.pair("kernel_size")
-            let strides = r.pair("strides", default: (1, 1))
-            let padding = r.padding("padding")
-            r.channelsLast()
-            r.requireOnes("dilation_rate")
-            let activation = r.activation("activation")
-            let useBias = r.bool("use_bias", default: true)
+            let o = r.convOptions()
             let di = r.initializer("depthwise_initializer", default: .glorotUniform)
             let pi = r.initializer("pointwise_initializer", default: .glorotUniform)
             let bi = r.initializer("bias_initializer", default: .zeros)
             let dl2 = r.l2("depthwise_regularizer"), pl2 = r.l2("pointwise_regularizer")
             r.requireNull(["bias_regularizer", "activity_regularizer", "depthwise_constraint", "pointwise_constraint", "bias_constraint"])
-            if let multiplier, let filters, let kernelSize, let strides {
-                layer = SeparableConv2D(filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
-                                        depthMultiplier: multiplier, activation: activation, useBias: useBias, depthwiseInitializer: di,
+            if let multiplier, let filters, let kernelSize = o.kernelSize, let strides = o.strides {
+                layer = SeparableConv2D(filters: filters, kernelSize: kernelSize, strides: strides, padding: o.padding,
+                                        depthMultiplier: multiplier, activation: o.activation, useBias: o.useBias, depthwiseInitializer: di,
                                         pointwiseInitializer: pi, biasInitializer: bi, depthwiseL2: dl2, pointwiseL2: pl2, name: name)
             } else { layer = nil }
         case "LayerNormalization":
@@ -896,7 +870,37 @@ struct ConfigReader {
     }
 }
 
+/// The options Keras's convolutions (Conv2D, DepthwiseConv2D, Conv2DTranspose, SeparableConv2D)
+/// spell alike; nil sizes were problems.
+struct ConvOptions {
+    let kernelSize: (Int, Int)?
+    let strides: (Int, Int)?
+    let padding: Padding
+    /// Conv2DTranspose's (nil: Keras's default, or not read).
+    let outputPadding: (Int, Int)?
+    let activation: Activation
+    let useBias: Bool
+}
+
 extension ConfigReader {
+    /// `kernel_size`, `strides` (1 when absent), `padding`, `data_format` (NHWC only) and
+    /// `dilation_rate` (1 only), then `activation` and `use_bias`: what every convolution reads the
+    /// same way. Conv2DTranspose's `output_padding` and Conv2D's `groups` (1 only) are read where
+    /// Keras writes them, so a config's problems still come in its keys' order.
+    mutating func convOptions(outputPadding readsOutputPadding: Bool = false, groups: Bool = false) -> ConvOptions {
+        let kernelSize = pair("kernel_size")
+        let strides = pair("strides", default: (1, 1))
+        let padding = padding("padding")
+        let outputPadding = readsOutputPadding ? outputPadding("output_padding") : nil
+        channelsLast()
+        requireOnes("dilation_rate")
+        if groups { requireValue("groups", 1) }
+        let activation = activation("activation")
+        let useBias = bool("use_bias", default: true)
+        return ConvOptions(kernelSize: kernelSize, strides: strides, padding: padding, outputPadding: outputPadding,
+                           activation: activation, useBias: useBias)
+    }
+
     /// Conv2DTranspose's `output_padding`: null (Keras's default size), n or [h, w], each at least 0
     /// (the layer checks them against the strides). Anything else is a problem, and nil.
     mutating func outputPadding(_ key: String) -> (Int, Int)? {

@@ -75,27 +75,11 @@ public final class DepthwiseConv2D: ConvolutionLayer {
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let (x, y) = try lastPass()
-        let g = geometry!, n = outputGradient.shape[0], f = outputShape[2], m = depthMultiplier
+        let g = geometry!, n = outputGradient.shape[0], f = outputShape[2]
         let dz = ActivationGradient.compute(activation, fused: false, input: keptPreactivation, output: y, outputGradient: outputGradient,
                                             sampleShape: outputShape, buffer: &activationGradient)
         if let bias { BiasAdd.gradient(dz, rows: n * g.outputPixels, width: f, ones: &ones, into: bias.gradient) }
-        // The first layer of a model skips its input gradient (Sequential sets the flag).
-        let wantsInput = computesInputGradient
-        let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
-        dx.fill(0)
-        let kernelCount = kernel.value.count
-        let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
-        // Part 0 accumulates into the kernel gradient, the others into their own rows of
-        // `partialKernelGradients`, added afterwards in part order.
-        let partials = partialKernelGradients.tensor(batch: max(1, parts - 1) * kernelCount, sampleShape: []).pointer
-        Parallel.run(parts, DepthwiseBackwardPart(geometry: g, filters: f, multiplier: m, images: n, x: x.pointer,
-                                                  kernel: kernel.value.pointer, outputGradient: dz.pointer,
-                                                  inputGradient: wantsInput ? dx.pointer : nil,
-                                                  kernelGradient: kernel.gradient.pointer, partials: partials))
-        for p in 1..<max(parts, 1) {
-            BLAS.axpy(count: kernelCount, alpha: 1, x: partials + (p - 1) * kernelCount, y: kernel.gradient.pointer)
-        }
-        return dx
+        return depthwiseBackward(multiplier: depthMultiplier, input: x, outputGradient: dz, partials: &partialKernelGradients)
     }
 
     // MARK: - Kernels
@@ -224,5 +208,30 @@ struct DepthwiseBackwardPart: ParallelWork {
                 }
             }
         }
+    }
+}
+
+extension ConvolutionLayer {
+    /// The depthwise backward pass DepthwiseConv2D and SeparableConv2D (its first step) share:
+    /// given dLoss/dZ of the depthwise output, fills the kernel gradient and returns dLoss/dInput
+    /// (`Layer.skippedGradient` for a model's first layer, which skips it). Split over images: part 0
+    /// accumulates into the kernel gradient, the others into their own rows of `partials`, added
+    /// afterwards in part order, so the sum does not depend on the thread count's timing.
+    func depthwiseBackward(multiplier: Int, input x: Tensor, outputGradient dz: Tensor, partials: inout ScratchBuffer) -> Tensor {
+        let g = geometry!, n = dz.shape[0], f = g.channels * multiplier
+        let wantsInput = computesInputGradient
+        let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
+        dx.fill(0)
+        let kernelCount = kernel.value.count
+        let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
+        let sums = partials.tensor(batch: max(1, parts - 1) * kernelCount, sampleShape: []).pointer
+        Parallel.run(parts, DepthwiseBackwardPart(geometry: g, filters: f, multiplier: multiplier, images: n, x: x.pointer,
+                                                  kernel: kernel.value.pointer, outputGradient: dz.pointer,
+                                                  inputGradient: wantsInput ? dx.pointer : nil,
+                                                  kernelGradient: kernel.gradient.pointer, partials: sums))
+        for p in 1..<max(parts, 1) {
+            BLAS.axpy(count: kernelCount, alpha: 1, x: sums + (p - 1) * kernelCount, y: kernel.gradient.pointer)
+        }
+        return dx
     }
 }

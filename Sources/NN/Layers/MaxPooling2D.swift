@@ -1,42 +1,16 @@
 /// Max pooling over NHWC windows. Forward remembers where each maximum came from, so backward is a
 /// scatter. Ties go to the first maximum in scan order (TensorFlow's rule); padding never wins.
-public final class MaxPooling2D: Layer {
-    public let poolSize: (Int, Int)
-    public let strides: (Int, Int)
-    public let padding: Padding
-    package private(set) var geometry: ConvGeometry!
-
+public final class MaxPooling2D: Pooling2D {
     private var argmax = ScratchBuffer()
-
-    /// Strides default to the pool size, as in Keras.
-    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid, name: String? = nil) {
-        self.poolSize = poolSize
-        self.strides = strides ?? poolSize
-        self.padding = padding
-        super.init(name: name)
-    }
-
-    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid, name: String? = nil) {
-        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding, name: name)
-    }
 
     public override var typeName: String { "MaxPooling2D" }
     public override var defaultNameStem: String { "max_pooling2d" }
-
-    public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
-        try checkWindowSizes(["pool size": poolSize, "strides": strides])
-        let g = try ConvGeometry.validated(layer: displayName, typeName: typeName, inputShape: inputShape,
-                                           window: poolSize, windowName: "pool", strides: strides, padding: padding)
-        geometry = g
-        return [g.outputHeight, g.outputWidth, g.channels]
-    }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
         let arg = argmax.indices(out.count)
-        let work = MaxPoolForwardPart(geometry: g, images: n, src: input.pointer, dst: out.pointer, arg: arg)
-        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)
+        Parallel.run(imageParts(n), MaxPoolForwardPart(geometry: g, images: n, src: input.pointer, dst: out.pointer, arg: arg))
         return out
     }
 
@@ -45,7 +19,7 @@ public final class MaxPooling2D: Layer {
         let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
         let work = MaxPoolBackwardPart(geometry: g, images: n, dy: outputGradient.pointer, dx: dx.pointer,
                                        arg: argmax.indices(outputGradient.count))
-        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels), work)
+        Parallel.run(imageParts(n), work)
         return dx
     }
 }

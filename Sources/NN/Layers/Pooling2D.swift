@@ -1,11 +1,14 @@
-/// Average pooling over NHWC windows (Keras `AveragePooling2D`). With `.same` padding a window that
-/// overhangs the border averages only the pixels inside the image, as TensorFlow's `avg_pool` (and
-/// so Keras) does: the padding is never counted. Backward spreads each dY over its window's pixels,
-/// divided by that window's count.
-public final class AveragePooling2D: Layer {
+/// What Keras's 2-D window poolings share (Keras 2's `Pooling2D` base): the pool size, strides
+/// and padding, their checks and the output shape, so MaxPooling2D and AveragePooling2D differ
+/// only in what they compute over a window. Not open: the engine's poolings are its own.
+public class Pooling2D: Layer {
+    /// The window's height and width (Keras `pool_size`).
     public let poolSize: (Int, Int)
+    /// The window's step down and across (Keras `strides`).
     public let strides: (Int, Int)
+    /// `.valid` keeps only windows inside the image; `.same` lets them overhang, ⌈input / stride⌉ of them.
     public let padding: Padding
+    /// The window's placement, fixed when the layer is built.
     package private(set) var geometry: ConvGeometry!
 
     /// Strides default to the pool size, as in Keras.
@@ -16,13 +19,10 @@ public final class AveragePooling2D: Layer {
         super.init(name: name)
     }
 
-    /// A square pool and square strides: `AveragePooling2D(poolSize: 2)`.
+    /// A square pool and square strides: `MaxPooling2D(poolSize: 2)`.
     public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid, name: String? = nil) {
         self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding, name: name)
     }
-
-    public override var typeName: String { "AveragePooling2D" }
-    public override var defaultNameStem: String { "average_pooling2d" }
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] {
         try checkWindowSizes(["pool size": poolSize, "strides": strides])
@@ -32,19 +32,31 @@ public final class AveragePooling2D: Layer {
         return [g.outputHeight, g.outputWidth, g.channels]
     }
 
+    /// How many parts a batch of `images` splits into: by images, both passes alike.
+    func imageParts(_ images: Int) -> Int {
+        Parallel.imageParts(images: images, valuesPerImage: geometry.inputPixels * geometry.channels)
+    }
+}
+
+/// Average pooling over NHWC windows (Keras `AveragePooling2D`). With `.same` padding a window that
+/// overhangs the border averages only the pixels inside the image, as TensorFlow's `avg_pool` (and
+/// so Keras) does: the padding is never counted. Backward spreads each dY over its window's pixels,
+/// divided by that window's count.
+public final class AveragePooling2D: Pooling2D {
+    public override var typeName: String { "AveragePooling2D" }
+    public override var defaultNameStem: String { "average_pooling2d" }
+
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let g = geometry!, n = input.shape[0]
         let out = outputBuffer.tensor(batch: n, sampleShape: outputShape)
-        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels),
-                     AveragePoolPart(geometry: g, images: n, backward: false, x: input.pointer, y: out.pointer))
+        Parallel.run(imageParts(n), AveragePoolPart(geometry: g, images: n, backward: false, x: input.pointer, y: out.pointer))
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let g = geometry!, n = outputGradient.shape[0]
         let dx = inputGradientBuffer.tensor(batch: n, sampleShape: inputShape)
-        Parallel.run(Parallel.imageParts(images: n, valuesPerImage: g.inputPixels * g.channels),
-                     AveragePoolPart(geometry: g, images: n, backward: true, x: dx.pointer, y: outputGradient.pointer))
+        Parallel.run(imageParts(n), AveragePoolPart(geometry: g, images: n, backward: true, x: dx.pointer, y: outputGradient.pointer))
         return dx
     }
 }

@@ -100,21 +100,7 @@ public final class SeparableConv2D: ConvolutionLayer {
         let dMiddle = depthwiseGradient.tensor(batch: n, sampleShape: middleShape)
         BLAS.gemm(transA: true, m: cm, n: filters, k: rows, a: middle.pointer, b: dz.pointer, c: pointwiseKernel.gradient.pointer)
         BLAS.gemm(transB: true, m: rows, n: cm, k: filters, a: dz.pointer, b: pointwiseKernel.value.pointer, c: dMiddle.pointer)
-        // Depthwise: DepthwiseConv2D's backward kernels, part 0 into the kernel gradient, the others
-        // into their own partial sums, added in part order.
-        let wantsInput = computesInputGradient
-        let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
-        dx.fill(0)
-        let kernelCount = kernel.value.count
-        let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * cm)
-        let partials = partialKernelGradients.tensor(batch: max(1, parts - 1) * kernelCount, sampleShape: []).pointer
-        Parallel.run(parts, DepthwiseBackwardPart(geometry: g, filters: cm, multiplier: depthMultiplier, images: n, x: x.pointer,
-                                                  kernel: kernel.value.pointer, outputGradient: dMiddle.pointer,
-                                                  inputGradient: wantsInput ? dx.pointer : nil,
-                                                  kernelGradient: kernel.gradient.pointer, partials: partials))
-        for p in 1..<max(parts, 1) {
-            BLAS.axpy(count: kernelCount, alpha: 1, x: partials + (p - 1) * kernelCount, y: kernel.gradient.pointer)
-        }
-        return dx
+        // Depthwise: DepthwiseConv2D's own backward.
+        return depthwiseBackward(multiplier: depthMultiplier, input: x, outputGradient: dMiddle, partials: &partialKernelGradients)
     }
 }

@@ -249,23 +249,36 @@ public final class Adam: Optimizer {
     public override var slotNames: [String] { ["m", "v"] }
 
     public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
+        Self.update(w, gradient: g, count: count, m: slots[0].pointer, v: slots[1].pointer, learningRate: learningRate,
+                    iterations: iterations, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: nil)
+    }
+
+    /// Adam's step on `count` weights, shared with AdamW: first, when `weightDecay` is given (even
+    /// 0), the decoupled decay w ← w − (η·λ)·w, then the moments and the step on the decayed w.
+    /// Adam passes nil, so its weights never see a `w − w·0` (that turns −0 into +0).
+    @inline(__always)
+    static func update(_ w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int,
+                       m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, learningRate: Float, iterations: Int,
+                       beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float?) {
         let t = Double(iterations)
         let alpha = Float(Double(learningRate) * (1 - _pow(Double(beta2), t)).squareRoot() / (1 - _pow(Double(beta1), t)))
-        let m = slots[0].pointer, v = slots[1].pointer
         let b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon
+        let decays = weightDecay != nil, decay = learningRate * (weightDecay ?? 0)
         // Eight lanes at a time: the compiler kept this loop scalar (a divide and a square root per
         // element, 10% of a convnet step). Same operations in the same order, so the same bits.
         var i = 0
         while i + 8 <= count {
             let gi = SIMD8<Float>.load(g + i)
-            var mi = SIMD8<Float>.load(m + i), vi = SIMD8<Float>.load(v + i)
+            var mi = SIMD8<Float>.load(m + i), vi = SIMD8<Float>.load(v + i), wi = SIMD8<Float>.load(w + i)
+            if decays { wi -= wi * decay }
             mi += (gi - mi) * b1
             vi += (gi * gi - vi) * b2
             mi.store(to: m + i); vi.store(to: v + i)
-            (SIMD8<Float>.load(w + i) - alpha * mi / (vi.squareRoot() + eps)).store(to: w + i)
+            (wi - alpha * mi / (vi.squareRoot() + eps)).store(to: w + i)
             i += 8
         }
         while i < count {
+            if decays { w[i] -= w[i] * decay }
             m[i] += (g[i] - m[i]) * b1
             v[i] += (g[i] * g[i] - v[i]) * b2
             w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
@@ -276,7 +289,8 @@ public final class Adam: Optimizer {
 
 /// AdamW as Keras 3 computes it: decoupled weight decay w ← w − η·λ·w, then the Adam step
 /// (η = 0.001, λ = 0.004, β₁ = 0.9, β₂ = 0.999, ε = 1e-7). Unlike an L2 penalty the decay does not
-/// pass through the moments, so it shrinks every weight at the same relative rate.
+/// pass through the moments, so it shrinks every weight at the same relative rate. The step is
+/// Adam's own code (`Adam.update`), eight lanes at a time, with the decay first.
 public final class AdamW: Optimizer {
     public let weightDecay: Float
     public let beta1: Float
@@ -295,16 +309,8 @@ public final class AdamW: Optimizer {
     public override var slotNames: [String] { ["m", "v"] }
 
     public override func apply(value w: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, slots: [Tensor]) {
-        let t = Double(iterations)
-        let alpha = Float(Double(learningRate) * (1 - _pow(Double(beta2), t)).squareRoot() / (1 - _pow(Double(beta1), t)))
-        let decay = learningRate * weightDecay
-        let m = slots[0].pointer, v = slots[1].pointer, b1 = 1 - beta1, b2 = 1 - beta2, eps = epsilon
-        for i in 0..<count {
-            w[i] -= w[i] * decay
-            m[i] += (g[i] - m[i]) * b1
-            v[i] += (g[i] * g[i] - v[i]) * b2
-            w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
-        }
+        Adam.update(w, gradient: g, count: count, m: slots[0].pointer, v: slots[1].pointer, learningRate: learningRate,
+                    iterations: iterations, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
     }
 }
 
