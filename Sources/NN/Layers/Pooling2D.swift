@@ -32,6 +32,11 @@ public class Pooling2D: Layer {
         return [g.outputHeight, g.outputWidth, g.channels]
     }
 
+    /// A bare Pooling2D computes nothing: an error naming the layer, not a crash.
+    public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
+        throw NNError.invalidArgument("layer '\(displayName)': Pooling2D is the base of MaxPooling2D and AveragePooling2D; use one of them")
+    }
+
     /// How many parts a batch of `images` splits into: by images, both passes alike.
     func imageParts(_ images: Int) -> Int {
         Parallel.imageParts(images: images, valuesPerImage: geometry.inputPixels * geometry.channels)
