@@ -15,21 +15,25 @@ final class ResNetSmallTests: XCTestCase {
         func layer(_ name: String) -> Layer { model.layers.first { $0.name == name }! }
         func index(_ name: String) -> Int { model.layers.firstIndex { $0.name == name }! }
         XCTAssertEqual(model.layers.filter { $0 is Add }.count, 4)
-        // The first stage keeps 14×14×32 and adds its block's input back unchanged.
-        XCTAssertEqual(layer("conv2_block1_add").outputShape, [14, 14, 32])
+        // The first stage widens the 32-channel stem to 48 with a 1×1 projection (as Keras's ResNet's
+        // conv2_block1 does), and its second block adds its input back unchanged.
+        XCTAssertEqual(layer("conv2_block1_add").outputShape, [14, 14, 48])
         let offset = model.inputShapes.count
         XCTAssertEqual(model.inbound[index("conv2_block1_add")].map { model.layers[$0 - offset].name },
-                       ["pool1_pool", "conv2_block1_2_bn"])
+                       ["conv2_block1_0_bn", "conv2_block1_2_bn"])
+        XCTAssertEqual(layer("conv2_block1_0_conv").parameterCount, 32 * 48)
+        XCTAssertEqual(model.inbound[index("conv2_block2_add")].map { model.layers[$0 - offset].name },
+                       ["conv2_block1_out", "conv2_block2_2_bn"])
         // The strided stage halves the size; its shortcut is a 1×1 stride-2 projection with BN.
-        XCTAssertEqual(layer("conv3_block1_0_conv").outputShape, [7, 7, 64])
-        XCTAssertEqual(layer("conv3_block1_0_conv").parameterCount, 32 * 64)
+        XCTAssertEqual(layer("conv3_block1_0_conv").outputShape, [7, 7, 96])
+        XCTAssertEqual(layer("conv3_block1_0_conv").parameterCount, 48 * 96)
         XCTAssertEqual(model.inbound[index("conv3_block1_add")].map { model.layers[$0 - offset].name },
                        ["conv3_block1_0_bn", "conv3_block1_2_bn"])
-        XCTAssertEqual(layer("flatten").outputShape, [7 * 7 * 64])
-        XCTAssertEqual(model.parameterCount, 201_514)
+        XCTAssertEqual(layer("flatten").outputShape, [7 * 7 * 96])
+        XCTAssertEqual(model.parameterCount, 422_826)
         let pooled = try ResNetSmall.build(top: .averagePooling, dropout: 0.2)
-        XCTAssertEqual(pooled.layers.first { $0.name == "avg_pool" }?.outputShape, [64])
-        XCTAssertEqual(pooled.parameterCount, 170_794)
+        XCTAssertEqual(pooled.layers.first { $0.name == "avg_pool" }?.outputShape, [96])
+        XCTAssertEqual(pooled.parameterCount, 376_746)
         XCTAssertTrue(ModelZoo.names.contains("resnet-small"))
         XCTAssertEqual(ModelZoo.recipe("resnet-small").epochs, ModelZoo.recipe("deep-convnet").epochs)
     }

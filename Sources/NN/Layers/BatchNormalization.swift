@@ -12,10 +12,10 @@ public final class BatchNormalization: Layer {
     public private(set) var movingMean: Parameter!
     public private(set) var movingVariance: Parameter!
 
-    private var normalized = ScratchBuffer()   // x̂, kept for backward
-    /// The input of an inference-mode pass, whose x̂ is not written (inference needs only y); a
-    /// backward after such a pass (a gradient check, a saliency map on one layer) makes x̂ from it.
-    private var inferenceInput: Tensor?
+    /// The last forward pass's input: backward recomputes x̂ = (x − μ)·σ⁻¹ from it rather than
+    /// keeping x̂, a second copy of every BatchNormalization's input through a training step (the
+    /// input is the previous layer's output, which training keeps anyway).
+    private var input: Tensor?
     private var partialBuffer = ScratchBuffer()
     /// Per-channel scratch, 4·C floats (reserved when built): mean, σ⁻¹, Σ (centred squares, then dy), Σ dy·x̂.
     private var statsBuffer = ScratchBuffer()
@@ -79,13 +79,12 @@ public final class BatchNormalization: Layer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         if !training && appliedByConvolution {
-            inferenceInput = nil
+            self.input = nil
             return input
         }
         let c = inputShape.last!, rows = input.count / c
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
-        let xhat: Tensor? = training ? normalized.tensor(batch: input.shape[0], sampleShape: inputShape) : nil
-        inferenceInput = training ? nil : input
+        self.input = input
         usedBatchStatistics = training && trainable
         let x = input.pointer
         let parts = Parallel.partCount(input.count, grain: Parallel.elementGrain)
@@ -94,7 +93,7 @@ public final class BatchNormalization: Layer {
             // variance by a second pass around the mean, for accuracy.
             let mean = self.mean, sq = channelSum, s = inverseStd
             let partials = partialSums(parts: parts, channels: c)
-            Parallel.run(parts, BatchNormSums(x: x, y: nil, center: nil, rows: rows, channels: c, partials: partials))
+            Parallel.run(parts, BatchNormSums(x: x, center: nil, rows: rows, channels: c, partials: partials))
             var count = Float(rows)
             if let replicas {
                 // Σx and the row count (adjacent: channelSum then channelDot[0]) summed over replicas.
@@ -107,7 +106,7 @@ public final class BatchNormalization: Layer {
             } else {
                 combine(partials, parts: parts, channels: c, into: mean, scale: 1 / Float(rows))
             }
-            Parallel.run(parts, BatchNormSums(x: x, y: nil, center: mean, rows: rows, channels: c, partials: partials))
+            Parallel.run(parts, BatchNormSums(x: x, center: mean, rows: rows, channels: c, partials: partials))
             combine(partials, parts: parts, channels: c, into: sq, scale: 1)
             if let replicas { try replicas.sum(sq, count: c) }
             let mm = movingMean.value.pointer, mv = movingVariance.value.pointer
@@ -123,22 +122,21 @@ public final class BatchNormalization: Layer {
             for j in 0..<c { mean[j] = mm[j]; s[j] = 1 / (mv[j] + epsilon).squareRoot() }
         }
         Parallel.run(parts, BatchNormNormalize(x: x, mean: mean, inverseStd: inverseStd, gamma: gamma.value.pointer,
-                                               beta: beta.value.pointer, xhat: xhat?.pointer, y: out.pointer, rows: rows, channels: c))
+                                               beta: beta.value.pointer, y: out.pointer, rows: rows, channels: c))
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let c = inputShape.last!, rows = outputGradient.count / c
         let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        let xhat = normalized.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        let parts = Parallel.partCount(outputGradient.count, grain: Parallel.elementGrain)
-        if let x = inferenceInput {
-            Parallel.run(parts, BatchNormNormalize(x: x.pointer, mean: mean, inverseStd: inverseStd, gamma: gamma.value.pointer,
-                                                   beta: beta.value.pointer, xhat: xhat.pointer, y: nil, rows: rows, channels: c))
+        guard let x = input else {
+            throw NNError.invalidArgument("layer '\(displayName)' (BatchNormalization): backward after an inference pass in which the convolution before it applied it")
         }
+        let parts = Parallel.partCount(outputGradient.count, grain: Parallel.elementGrain)
         // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel), partial sums side by side: [Σ dy | Σ dy·x̂] per part.
         let partials = partialSums(parts: parts, channels: 2 * c)
-        Parallel.run(parts, BatchNormSums(x: outputGradient.pointer, y: xhat.pointer, center: nil, rows: rows, channels: c, partials: partials))
+        Parallel.run(parts, BatchNormGradientSums(dy: outputGradient.pointer, x: x.pointer, mean: mean, inverseStd: inverseStd,
+                                                  rows: rows, channels: c, partials: partials))
         let sum = channelSum, dot = channelDot
         combine(partials, parts: parts, channels: 2 * c, into: sum, scale: 1)  // fills sum and dot, adjacent
         let db = beta.gradient.pointer, dg = gamma.gradient.pointer
@@ -151,7 +149,7 @@ public final class BatchNormalization: Layer {
         }
         let invR = 1 / Float(rows)
         for j in 0..<c { sum[j] *= invR; dot[j] *= invR }  // per-channel terms, hoisted
-        Parallel.run(parts, BatchNormInputGradient(dy: outputGradient.pointer, xhat: xhat.pointer, gamma: gamma.value.pointer,
+        Parallel.run(parts, BatchNormInputGradient(dy: outputGradient.pointer, x: x.pointer, mean: mean, gamma: gamma.value.pointer,
                                                    inverseStd: inverseStd, meanGradient: sum, meanDot: dot,
                                                    batchStatistics: usedBatchStatistics, dx: dx.pointer, rows: rows, channels: c))
         return dx
@@ -175,71 +173,68 @@ public final class BatchNormalization: Layer {
 }
 
 /// Per-channel sums over part `part` of the rows, into row `part` of `partials`: Σ x, or
-/// Σ (x − center)² when `center` is given, or with `y` both Σ x and Σ x·y (C floats each, side by side).
+/// Σ (x − center)² when `center` is given (C floats).
 struct BatchNormSums: ParallelWork {
-    let x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, center: UnsafeMutablePointer<Float>?
+    let x: UnsafeMutablePointer<Float>, center: UnsafeMutablePointer<Float>?
     let rows: Int, channels: Int
     let partials: UnsafeMutablePointer<Float>
 
     func run(part: Int, of parts: Int) {
         let c = channels, r = Parallel.range(part, of: parts, count: rows)
-        if let y {
-            let sum = partials + part * 2 * c, dot = sum + c
-            sum.update(repeating: 0, count: 2 * c)
+        let sum = partials + part * c
+        sum.update(repeating: 0, count: c)
+        if let center {
             for row in r {
-                let xr = x + row * c, yr = y + row * c
-                for j in 0..<c { sum[j] += xr[j]; dot[j] += xr[j] * yr[j] }
+                let xr = x + row * c
+                for j in 0..<c { let d = xr[j] - center[j]; sum[j] += d * d }
             }
         } else {
-            let sum = partials + part * c
-            sum.update(repeating: 0, count: c)
-            if let center {
-                for row in r {
-                    let xr = x + row * c
-                    for j in 0..<c { let d = xr[j] - center[j]; sum[j] += d * d }
-                }
-            } else {
-                for row in r {
-                    let xr = x + row * c
-                    for j in 0..<c { sum[j] += xr[j] }
-                }
+            for row in r {
+                let xr = x + row * c
+                for j in 0..<c { sum[j] += xr[j] }
             }
         }
     }
 }
 
-/// x̂ = (x − mean)·σ⁻¹ and y = γ·x̂ + β over part `part` of the rows, writing x̂, y or both
-/// (the same arithmetic either way, so y does not depend on whether x̂ is kept).
+/// Σ dy and Σ dy·x̂ per channel over part `part` of the rows, side by side in row `part` of
+/// `partials` (2·C floats), with x̂ = (x − mean)·σ⁻¹ made on the fly as forward made it.
+struct BatchNormGradientSums: ParallelWork {
+    let dy: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>
+    let mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
+    let rows: Int, channels: Int
+    let partials: UnsafeMutablePointer<Float>
+
+    func run(part: Int, of parts: Int) {
+        let c = channels
+        let sum = partials + part * 2 * c, dot = sum + c
+        sum.update(repeating: 0, count: 2 * c)
+        for row in Parallel.range(part, of: parts, count: rows) {
+            let dyr = dy + row * c, xr = x + row * c
+            for j in 0..<c {
+                let xhat = (xr[j] - mean[j]) * inverseStd[j]
+                sum[j] += dyr[j]
+                dot[j] += dyr[j] * xhat
+            }
+        }
+    }
+}
+
+/// y = γ·x̂ + β with x̂ = (x − mean)·σ⁻¹ over part `part` of the rows.
 struct BatchNormNormalize: ParallelWork {
     let x: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
     let gamma: UnsafeMutablePointer<Float>, beta: UnsafeMutablePointer<Float>
-    let xhat: UnsafeMutablePointer<Float>?, y: UnsafeMutablePointer<Float>?
+    let y: UnsafeMutablePointer<Float>
     let rows: Int, channels: Int
 
     func run(part: Int, of parts: Int) {
-        let c = channels, r = Parallel.range(part, of: parts, count: rows)
-        switch (xhat, y) {
-        case let (xhat?, y?):
-            for row in r {
-                let xr = x + row * c, xhr = xhat + row * c, yr = y + row * c
-                for j in 0..<c {
-                    let v = (xr[j] - mean[j]) * inverseStd[j]
-                    xhr[j] = v
-                    yr[j] = gamma[j] * v + beta[j]
-                }
+        let c = channels
+        for row in Parallel.range(part, of: parts, count: rows) {
+            let xr = x + row * c, yr = y + row * c
+            for j in 0..<c {
+                let xhat = (xr[j] - mean[j]) * inverseStd[j]
+                yr[j] = gamma[j] * xhat + beta[j]
             }
-        case let (nil, y?):
-            for row in r {
-                let xr = x + row * c, yr = y + row * c
-                for j in 0..<c { yr[j] = gamma[j] * ((xr[j] - mean[j]) * inverseStd[j]) + beta[j] }
-            }
-        case let (xhat?, nil):
-            for row in r {
-                let xr = x + row * c, xhr = xhat + row * c
-                for j in 0..<c { xhr[j] = (xr[j] - mean[j]) * inverseStd[j] }
-            }
-        case (nil, nil):
-            break
         }
     }
 }
@@ -247,7 +242,7 @@ struct BatchNormNormalize: ParallelWork {
 /// dx over part `part` of the rows: γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)) with batch statistics
 /// (`meanGradient`, `meanDot` per channel), or γ·σ⁻¹·dy when the statistics were constants.
 struct BatchNormInputGradient: ParallelWork {
-    let dy: UnsafeMutablePointer<Float>, xhat: UnsafeMutablePointer<Float>
+    let dy: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>
     let gamma: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
     let meanGradient: UnsafeMutablePointer<Float>, meanDot: UnsafeMutablePointer<Float>
     let batchStatistics: Bool
@@ -257,9 +252,12 @@ struct BatchNormInputGradient: ParallelWork {
     func run(part: Int, of parts: Int) {
         let c = channels
         for row in Parallel.range(part, of: parts, count: rows) {
-            let dyr = dy + row * c, xhr = xhat + row * c, dr = dx + row * c
+            let dyr = dy + row * c, xr = x + row * c, dr = dx + row * c
             if batchStatistics {
-                for j in 0..<c { dr[j] = gamma[j] * inverseStd[j] * (dyr[j] - meanGradient[j] - xhr[j] * meanDot[j]) }
+                for j in 0..<c {
+                    let xhat = (xr[j] - mean[j]) * inverseStd[j]
+                    dr[j] = gamma[j] * inverseStd[j] * (dyr[j] - meanGradient[j] - xhat * meanDot[j])
+                }
             } else {
                 for j in 0..<c { dr[j] = dyr[j] * gamma[j] * inverseStd[j] }
             }
