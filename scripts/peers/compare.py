@@ -4,8 +4,8 @@ model, inference (`cnn time-predict` against Keras's predict_on_batch and PyTorc
 batch 1 and 32 with each process's peak memory.
 
 Called by scripts/compare-peers, which makes the virtual environment; see that script for usage.
-Every run is a separate process; its peak resident memory is the kernel's ru_maxrss for that
-child (os.wait4), the same measure for every framework.
+Every run is a separate process; its peak resident memory is its maximum resident set size as
+GNU time reports it (`run_child` says why not os.wait4), the same measure for every framework.
 """
 import argparse
 import datetime
@@ -25,6 +25,7 @@ SYNTHETIC_SIZES = (1024, 64, 10)
 # `--models real-size`: the workloads of issue 17.
 REAL_SIZE = "deep-convnet,mobilenet-96,mobilenet-96-a0.5,mobilenet-128,mobilenet-128-a0.5,mobilenetv2-96"
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+TIME = "/usr/bin/time"  # GNU time (scripts/bootstrap installs it): each run's own peak memory
 
 
 def workload(name):
@@ -71,14 +72,20 @@ def write_synthetic(model, directory, seed):
 
 
 def run_child(command, env):
-    """Runs a command; returns (exit code, peak RSS in MB, stderr tail)."""
-    with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        err.seek(0)
-        tail = err.read().decode(errors="replace").strip().splitlines()[-5:]
-    code = os.waitstatus_to_exitcode(status)
-    return code, usage.ru_maxrss / 1024.0, "\n".join(tail)
+    """Runs a command under GNU time; returns (exit code, peak RSS in MB, stderr tail).
+
+    Not this process's own wait4: Linux carries a process's peak RSS across fork and exec, so a
+    child forked from this Python (about 200 MB once numpy is in) reports at least that much. GNU
+    time is small, and what it reports is its child's own peak."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file, err_file = os.path.join(tmp, "rss"), os.path.join(tmp, "stderr")
+        with open(err_file, "wb") as err:
+            code = subprocess.call([TIME, "-f", "%M", "-o", rss_file] + command, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=err)
+        tail = open(err_file, "rb").read().decode(errors="replace").strip().splitlines()[-5:]
+        lines = open(rss_file).read().split()
+        rss_kb = float(lines[-1]) if lines and lines[-1].isdigit() else float("nan")
+    return code, rss_kb / 1024.0, "\n".join(tail)
 
 
 def environment(kind):
