@@ -33,7 +33,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
-from train_peer import find, read_idx  # noqa: E402  the IDX reader the peer comparison uses
+from train_peer import find, keras_model, read_idx  # noqa: E402  the peer comparison's IDX reader and models
 
 PREDICT_COUNT = 16
 # Batch size and per-epoch learning-rate factor of each recipe (Sources/NNZoo/Zoo.swift;
@@ -90,30 +90,15 @@ def load_split(directory, stem):
 # ---- models -----------------------------------------------------------------------------
 
 def build(name, input_shape, classes):
-    """The engine's zoo models in Keras, layer for layer (copied from scripts/peers/train_peer.py,
-    which builds them inside its training function)."""
+    """The engine's zoo models in Keras, layer for layer: the peer comparison's own builder
+    (scripts/peers/train_peer.py), plus the graphs only interop needs."""
     import keras
-    from keras import layers, regularizers
-    if name == "mlp":
-        return keras.Sequential([keras.Input(input_shape), layers.Flatten(),
-                                 layers.Dense(128, activation="relu"), layers.Dense(classes, activation="softmax")])
-    if name == "convnet":
-        return keras.Sequential([keras.Input(input_shape), layers.Conv2D(32, 3, activation="relu"),
-                                 layers.MaxPooling2D(2), layers.Flatten(), layers.Dropout(0.5),
-                                 layers.Dense(classes, activation="softmax")])
-    if name == "deep-convnet":
-        l2 = regularizers.l2(1e-4)
-        conv = lambda f: layers.Conv2D(f, 3, padding="same", activation="relu", kernel_regularizer=l2)
-        return keras.Sequential([keras.Input(input_shape),
-                                 conv(32), layers.BatchNormalization(), layers.MaxPooling2D(2), layers.Dropout(0.25),
-                                 conv(64), layers.BatchNormalization(), conv(64), layers.BatchNormalization(),
-                                 layers.MaxPooling2D(2), layers.Dropout(0.25), layers.Flatten(),
-                                 layers.Dense(256, activation="relu", kernel_regularizer=l2),
-                                 layers.BatchNormalization(), layers.Dropout(0.5),
-                                 layers.Dense(classes, activation="softmax")])
+    from keras import layers
+    if name in ("mlp", "convnet", "deep-convnet"):
+        return keras_model(name, input_shape, classes, 1.0)
     if name == "mobilenet025":
         # A functional Model (not Sequential): input_layer → conv1_pad/conv1/... → reshape_2 → predictions.
-        return keras.applications.MobileNet(input_shape=input_shape, alpha=0.25, weights=None, classes=classes)
+        return keras_model("mobilenet", input_shape, classes, 0.25)
     if name == "residual":
         # A Functional graph (the fixture's shape, sized for Fashion-MNIST): the side branch is made
         # first, so Keras's layer order (by depth from the output) is not the order of creation.
