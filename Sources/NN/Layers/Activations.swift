@@ -225,21 +225,10 @@ public class ActivationLayer: Layer {
     }
 
     package override var outputActivation: Activation? { reluCap == nil ? activation : nil }
-    /// Applied, with the BatchNormalization before it, by the convolution before that at inference
-    /// (see `Model.foldBatchNormalization`).
-    package var foldedIntoConvolution = false
-    /// Set only during a whole-model inference pass in which the convolution applies this layer.
-    package var appliedByConvolution = false
-    package override var forwardMayReturnInput: Bool { foldedIntoConvolution }
-    package override var backwardMayReturnOutputGradient: Bool { false }
     public override var typeName: String { "Activation" }
     public override var defaultNameStem: String { "activation" }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        if !training && appliedByConvolution {
-            y = nil
-            return input
-        }
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         let width = outputShape.last ?? 1
         Parallel.run(Parallel.partCount(out.count, grain: Parallel.elementGrain),

@@ -39,14 +39,6 @@ public final class BatchNormalization: Layer {
         super.init(name: name)
     }
 
-    /// Applied by the convolution before it at inference (see `Model.foldBatchNormalization`): a
-    /// whole-model inference pass hands the convolution's output on unchanged.
-    package var foldedIntoConvolution = false
-    /// Set only during a whole-model inference pass in which the convolution applies this layer.
-    package var appliedByConvolution = false
-    package override var forwardMayReturnInput: Bool { foldedIntoConvolution }
-    package override var backwardMayReturnOutputGradient: Bool { false }
-
     /// The inference transform as a per-channel scale and shift: y = s·x + t with s = γ/√(σ² + ε)
     /// and t = β − μ·s, from the moving statistics (what a folded convolution applies).
     package func inferenceScaleShift(scale s: UnsafeMutablePointer<Float>, shift t: UnsafeMutablePointer<Float>) {
@@ -78,10 +70,6 @@ public final class BatchNormalization: Layer {
     }
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        if !training && appliedByConvolution {
-            self.input = nil
-            return input
-        }
         let c = inputShape.last!, rows = input.count / c
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         self.input = input
@@ -130,7 +118,7 @@ public final class BatchNormalization: Layer {
         let c = inputShape.last!, rows = outputGradient.count / c
         let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         guard let x = input else {
-            throw NNError.invalidArgument("layer '\(displayName)' (BatchNormalization): backward after an inference pass in which the convolution before it applied it")
+            throw NNError.invalidArgument("layer '\(displayName)' (BatchNormalization): backward called before forward")
         }
         let parts = Parallel.partCount(outputGradient.count, grain: Parallel.elementGrain)
         // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel), partial sums side by side: [Σ dy | Σ dy·x̂] per part.

@@ -44,6 +44,13 @@ open class Layer {
     package var forwardMayReturnInput: Bool { false }
     /// True when `backward` may return dLoss/dOutput itself (or a view of it) as dLoss/dInput.
     package var backwardMayReturnOutputGradient: Bool { forwardMayReturnInput }
+    /// Set by the model on a BatchNormalization or ReLU that the convolution before it applies in
+    /// whole-model inference passes (`Model/BatchNormFolding.swift`).
+    package var foldedIntoConvolution = false
+    /// Set only during such a pass: `forward` then hands its input on, already transformed.
+    package var appliedByConvolution = false
+    /// What the inference memory plan aliases: outputs that may be the input itself.
+    package var inferenceMayReturnInput: Bool { forwardMayReturnInput || foldedIntoConvolution }
     /// What `backward` returns when `computesInputGradient` is false.
     static let skippedGradient = Tensor(shape: [0])
 
@@ -159,6 +166,7 @@ open class Layer {
         if !isBuilt { try build(inputShape: Array(input.shape.dropFirst())) }
         try checkInput(input)
         lastBatch = input.shape[0]
+        if appliedByConvolution && !training { return input }
         return try forwardBatch(input, training: training)
     }
 

@@ -27,8 +27,7 @@ extension Model {
     func foldBatchNormalization() -> [BatchNormFold] {
         for layer in layers {
             (layer as? ConvolutionLayer)?.foldedBatchNorm = nil
-            (layer as? BatchNormalization)?.foldedIntoConvolution = false
-            (layer as? ActivationLayer)?.foldedIntoConvolution = false
+            layer.foldedIntoConvolution = false
         }
         guard foldsBatchNormalization else { return [] }
         let k = inputShapes.count

@@ -124,11 +124,11 @@ public struct MemoryPlan {
         for v in (k..<(k + n)).reversed() {
             if outputs.contains(v) { activationEnd[v] = never; continue }
             activationEnd[v] = consumers[v].reduce(v - k) { end, c in
-                max(end, model.layers[c].forwardMayReturnInput ? max(c, activationEnd[k + c]) : c)
+                max(end, model.layers[c].inferenceMayReturnInput ? max(c, activationEnd[k + c]) : c)
             }
         }
         var activationRequests: [Request] = [], planned: [Int] = []
-        for i in 0..<n where !model.layers[i].forwardMayReturnInput {
+        for i in 0..<n where !model.layers[i].inferenceMayReturnInput {
             activationRequests.append(Request(floats: floats[k + i], start: i, end: activationEnd[k + i]))
             planned.append(i)
         }

@@ -384,8 +384,7 @@ public class Model {
     /// Gives a layer leaving the model its own buffers back.
     private static func unbind(_ layer: Layer) {
         (layer as? ConvolutionLayer)?.foldedBatchNorm = nil
-        (layer as? BatchNormalization)?.foldedIntoConvolution = false
-        (layer as? ActivationLayer)?.foldedIntoConvolution = false
+        layer.foldedIntoConvolution = false
         layer.outputBuffer.shared = nil
         layer.inputGradientBuffer.shared = nil
         (layer as? KernelLayer)?.activationGradient.shared = nil
