@@ -70,9 +70,12 @@ let package = Package(
         ),
         // One C function: the spin-wait hint (PAUSE) the engine's worker threads use between kernels.
         .target(name: "CPUHint"),
+        // Inner loops in C with AVX-512 and AVX2+FMA clones picked at load time (Swift code builds
+        // for baseline x86-64, SSE2): the depthwise convolution.
+        .target(name: "CKernels"),
         // The core engine. Internals (kernels, the worker pool, workspaces) are `package`: the other
         // modules, the benchmark and the tests reach them; a user's package does not.
-        .target(name: "NN", dependencies: ["CBLAS", "CPUHint"]),
+        .target(name: "NN", dependencies: ["CBLAS", "CPUHint", "CKernels"]),
         .target(name: "NNData", dependencies: ["NN", "CZlib"]),
         .target(name: "NNReport", dependencies: ["NN", "CPNG"]),
         .target(name: "NNZoo", dependencies: ["NN"]),

@@ -12,6 +12,9 @@ struct LayerCase {
     /// Winograd rows: the direct method's FLOPs (forward, backward), so GFLOP/s is "effective"
     /// (direct FLOPs / time) while `gemms` lists the GEMMs actually issued.
     var directFlops: ((_ batch: Int) -> (forward: Double, backward: Double))? = nil
+    /// Layers bound by memory, not FLOPs (depthwise): the bytes a pass must at least read and write
+    /// (each tensor once), so the row states its GB/s against the machine's triad bandwidth.
+    var minimalBytes: ((_ batch: Int) -> (forward: Double, backward: Double))? = nil
 }
 
 /// One layer at one batch size with engine and reference closures over the same input, weights and
@@ -65,6 +68,8 @@ struct Settings {
     let referenceRepetitions: Int
     /// Seconds one engine repetition should last (fast calls are repeated inside it).
     let target: Double
+    /// The machine's STREAM triad GB/s, for the rows of memory-bound layers.
+    var triadGBs: Double? = nil
 }
 
 /// The layer rows: each layer's forward and backward pass, engine vs reference, with GFLOP/s, the
@@ -80,6 +85,11 @@ enum LayerRows {
             conv(28, 28, 32, 32, .same, quick: false),
             conv(28, 28, 32, 32, .same, algorithm: .winograd, quick: false),
             conv(14, 14, 128, 128, .same, kernel: 1, quick: false),
+            // MobileNet's depthwise layers at 96×96×3, alpha 1: the first block and a deeper stride-2 one.
+            depthwise(48, 48, 32, strides: 1, quick: true),
+            depthwise(24, 24, 128, strides: 1, quick: false),
+            depthwise(24, 24, 128, strides: 2, quick: false),
+            depthwise(6, 6, 512, strides: 1, quick: false),
             dense(784, 128, quick: true),
             dense(5408, 10, quick: false),
             dense(3136, 512, quick: false),
@@ -98,6 +108,7 @@ enum LayerRows {
         let bench = try c.make(batch)
         let shapes = c.gemms(batch)
         let direct = c.directFlops?(batch)
+        let bytes = c.minimalBytes?(batch)
         var rows: [Row] = []
         let engineOutput = try bench.engineForward(true)
         if forward {
@@ -106,7 +117,8 @@ enum LayerRows {
                                     engineResult: engineOutput, results: bench.forwardResults,
                                     engine: { _ = try bench.engineForward(false) },
                                     reference: bench.reference.forward, oracle: bench.oracle.forward, elements: bench.inputElements,
-                                    note: bench.forwardNote, directFlops: direct?.forward, settings: settings, sgemm: sgemm))
+                                    note: bench.forwardNote, directFlops: direct?.forward, minimalBytes: bytes?.forward,
+                                    settings: settings, sgemm: sgemm))
         }
         if backward {
             progress("\(backwardName(c)) batch \(batch)")
@@ -115,7 +127,8 @@ enum LayerRows {
                                     engineResult: engineGradients, results: bench.backwardResults,
                                     engine: { _ = try bench.engineBackward(false) },
                                     reference: bench.reference.backward, oracle: bench.oracle.backward, elements: bench.inputElements,
-                                    note: bench.backwardNote, directFlops: direct?.backward, settings: settings, sgemm: sgemm))
+                                    note: bench.backwardNote, directFlops: direct?.backward, minimalBytes: bytes?.backward,
+                                    settings: settings, sgemm: sgemm))
         }
         return rows
     }
@@ -124,7 +137,7 @@ enum LayerRows {
     private static func measure(name: String, kind: Row.Kind, batch: Int, gemms: [GEMMShape], engineResult: [[Float]],
                                 results: [String], engine: () throws -> Void, reference: () -> [[Float]],
                                 oracle: () -> [[Double]], elements: Int, note: String?, directFlops: Double? = nil,
-                                settings: Settings, sgemm: [String: Double]) throws -> Row {
+                                minimalBytes: Double? = nil, settings: Settings, sgemm: [String: Double]) throws -> Row {
         let (error, worst) = worstRelativeError(engineResult, oracle())
         let timing = try Stopwatch.measure(repetitions: settings.repetitions, target: settings.target, engine)
         let split = try profile(calls: Stopwatch.calls(perRepetition: 2 * settings.target, firstCall: timing.median), engine)
@@ -139,6 +152,10 @@ enum LayerRows {
         let t = timing.median
         if gemms.isEmpty {
             row.elementsPerSecond = Double(elements) / t
+            if let minimalBytes {
+                row.gigabytesPerSecond = minimalBytes / t / 1e9
+                row.triadShare = settings.triadGBs.map { row.gigabytesPerSecond! / $0 }
+            }
         } else {
             let flops = gemms.reduce(0) { $0 + $1.flops }
             row.gflops = (directFlops ?? flops) / t / 1e9
@@ -304,6 +321,39 @@ enum LayerRows {
                         })
                 }
                 return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self))
+            })
+    }
+
+    /// A 3×3 same-padded DepthwiseConv2D (depth multiplier 1) with bias, on `h`×`w`×`c` inputs.
+    static func depthwise(_ h: Int, _ w: Int, _ c: Int, strides: Int, quick: Bool) -> LayerCase {
+        let g = ConvGeometry(inputHeight: h, inputWidth: w, channels: c, kernelHeight: 3, kernelWidth: 3,
+                             strideHeight: strides, strideWidth: strides, padding: .same)
+        return LayerCase(
+            name: "DepthwiseConv2D \(h)x\(w)x\(c) 3x3" + (strides == 1 ? "" : " stride \(strides)") + " same", quick: quick,
+            gemms: { _ in ([], []) },
+            make: { batch in
+                var rng = RandomGenerator(seed: UInt64(2500 + batch))
+                let layer = DepthwiseConv2D(kernelSize: 3, strides: strides, padding: .same)
+                try layer.build(inputShape: [h, w, c], seed: 5)
+                let kernel = layer.kernel!, bias = layer.bias!
+                randomize(bias.value, -0.1, 0.1, &rng)
+                let x = random([batch, h, w, c], &rng), dy = random([batch, g.outputHeight, g.outputWidth, c], &rng)
+                func passes<T: RefScalar>(_: T.Type) -> ReferencePasses<T> {
+                    let rx = ref(x, T.self), rk = ref(kernel.value, T.self), rb = ref(bias.value, T.self).data, rdy = ref(dy, T.self)
+                    return ReferencePasses(
+                        forward: { [Ref.depthwiseConv2D(rx, kernel: rk, bias: rb, strides: (strides, strides), padding: .same).data] },
+                        backward: {
+                            let r = Ref.depthwiseConv2DBackward(rx, kernel: rk, hasBias: true, strides: (strides, strides),
+                                                                padding: .same, outputGradient: rdy)
+                            return [r.input.data, r.kernel.data, r.bias!]
+                        })
+                }
+                return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self))
+            },
+            minimalBytes: { batch in
+                let input = Double(batch * h * w * c), output = Double(batch * g.outputPixels * c)
+                // Forward reads x, writes y; backward reads x and dY, writes dX.
+                return (4 * (input + output), 4 * (2 * input + output))
             })
     }
 

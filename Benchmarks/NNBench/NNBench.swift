@@ -40,10 +40,11 @@ struct NNBench: ParsableCommand {
     func run() throws {
         if let threads { Parallel.threads = threads }
         let reps = repetitions ?? (quick ? 3 : 10)
-        let settings = Settings(repetitions: reps, referenceRepetitions: max(2, reps / 3), target: quick ? 0.002 : 0.01)
+        var settings = Settings(repetitions: reps, referenceRepetitions: max(2, reps / 3), target: quick ? 0.002 : 0.01)
         let batches = batch.map { [$0] } ?? (quick ? [32] : [32, 64])
         let machine = Machine.current(repetitions: reps, referenceRepetitions: settings.referenceRepetitions,
                                       batches: batches, quick: quick)
+        settings.triadGBs = machine.bandwidth.triadGBs
         print("nn-bench")
         for line in machine.lines { print("  " + line) }
         fflush(stdout)

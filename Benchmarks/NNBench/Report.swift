@@ -38,6 +38,10 @@ struct Row {
     var allocationsPerStep: Double?
     /// For layers without GEMMs (pooling, batch norm, loss): input elements per second, not FLOPs.
     var elementsPerSecond: Double?
+    /// Memory-bound layers (depthwise): the bytes a pass must at least move (each tensor once) per
+    /// second, and that rate over the run's STREAM triad bandwidth.
+    var gigabytesPerSecond: Double?
+    var triadShare: Double?
     /// Winograd rows: `gflops` is effective (the direct method's FLOPs / time).
     var effective = false
     /// Layer rows: the GEMM shapes the layer issues. GEMM rows: the layer rows that issue the shape.
@@ -88,14 +92,16 @@ struct Report {
             print("\nlayers (engine vs reference on the same data; speedup = reference median / engine median;")
             print("eff = median GFLOP/s over peak sgemm GFLOP/s at the layer's own GEMM shapes | at square 1024; time split from a profiled pass on one thread;")
             print("Melem/s = input elements per second, for layers without GEMMs; [winograd] rows: GFLOP/s* is effective = the direct")
-            print("method's FLOPs / time, eff at their own 16-per-chunk GEMM shapes; their im2col column is the Winograd transforms)")
+            print("method's FLOPs / time, eff at their own 16-per-chunk GEMM shapes; their im2col column is the Winograd transforms;")
+            print("GB/s = the bytes the pass must move (each tensor read or written once) per second, for memory-bound layers, with its share of the triad (over 100% when the tensors stay in cache))")
             printTable(["layer", "pass", "batch", "ms", "min ms", "ref ms", "ref min", "speedup", "GFLOP/s", "Melem/s",
-                        "eff", "eff 1024", "gemm", "im2col", "other", "check (max rel err)"],
-                       alignLeft: [0, 1, 15],
+                        "GB/s", "triad", "eff", "eff 1024", "gemm", "im2col", "other", "check (max rel err)"],
+                       alignLeft: [0, 1, 17],
                        layers.map { r in [layerName(r.name), r.kind == .layerForward ? "fwd" : "bwd", r.batch.map(String.init) ?? "",
                                           ms(r.engine.median), ms(r.engine.min), ms(r.reference?.median), ms(r.reference?.min),
                                           speedup(r), r.gflops == nil ? "n/a" : num(r.gflops) + (r.effective ? "*" : ""),
-                                          r.elementsPerSecond.map { num($0 / 1e6) } ?? "", pct(r.efficiency), pct(r.efficiencySquare1024),
+                                          r.elementsPerSecond.map { num($0 / 1e6) } ?? "", num(r.gigabytesPerSecond), pct(r.triadShare),
+                                          pct(r.efficiency), pct(r.efficiencySquare1024),
                                           pct(r.gemmShare), pct(r.im2colShare), pct(r.otherShare), check(r)] })
         }
         if !steps.isEmpty {
@@ -259,6 +265,7 @@ extension Row: Encodable {
         case maxRelativeError = "max_relative_error", worstTensor = "worst_tensor"
         case samplesPerSecond = "samples_per_second", referenceSamplesPerSecond = "reference_samples_per_second"
         case elementsPerSecond = "elements_per_second", allocationsPerStep = "allocations_per_step"
+        case gigabytesPerSecond = "gigabytes_per_second", triadShare = "triad_share"
         case plannedTrainingBytes = "planned_training_bytes", unplannedTrainingBytes = "unplanned_training_bytes"
         case plannedInferenceBytes = "planned_inference_bytes", unplannedInferenceBytes = "unplanned_inference_bytes"
         case gemmShapes = "gemm_shapes", usedBy = "used_by"
@@ -294,6 +301,8 @@ extension Row: Encodable {
         try c.encode(memory?.unplannedInference, forKey: .unplannedInferenceBytes)
         try c.encode(finite(referenceSamplesPerSecond), forKey: .referenceSamplesPerSecond)
         try c.encode(finite(elementsPerSecond), forKey: .elementsPerSecond)
+        try c.encode(finite(gigabytesPerSecond), forKey: .gigabytesPerSecond)
+        try c.encode(finite(triadShare), forKey: .triadShare)
         try c.encode(finite(allocationsPerStep), forKey: .allocationsPerStep)
         try c.encode(gemmShapes, forKey: kind == .gemm ? .usedBy : .gemmShapes)
         try c.encode(note, forKey: .note)

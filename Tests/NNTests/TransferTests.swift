@@ -69,6 +69,18 @@ final class TransferTests: XCTestCase {
         try checkDepthwise(DepthwiseCase(label: "relu6", c: 4, padding: .same, activation: .relu6), seed: 8)
     }
 
+    /// Depth multiplier 1 runs CKernels' channel blocks of 64, 32, 16 and 8 and a scalar tail: 123 = 64 + 32 + 16 + 8 + 3
+    /// channels takes each once, with strides and kernels where several taps, or none, read an input pixel.
+    func testDepthwiseChannelBlocksMatchReference() throws {
+        try checkDepthwise(DepthwiseCase(label: "123 channels, 3x3 same s1", h: 6, w: 5, c: 123, padding: .same), seed: 21)
+        try checkDepthwise(DepthwiseCase(label: "123 channels, 5x4 same s(3,2)", h: 11, w: 9, c: 123, kernel: (5, 4),
+                                         strides: (3, 2), padding: .same), seed: 22)
+        try checkDepthwise(DepthwiseCase(label: "56 channels, 2x2 valid s3 (pixels no tap reads)", h: 8, w: 8, c: 56, kernel: (2, 2),
+                                         strides: (3, 3), useBias: false), seed: 23)
+        try checkDepthwise(DepthwiseCase(label: "16 channels, 3x3 same s2, relu6", n: 3, h: 9, w: 10, c: 16, strides: (2, 2),
+                                         padding: .same, activation: .relu6), seed: 24)
+    }
+
     /// A batch large enough to be split across cores (per-worker kernel-gradient buffers).
     func testDepthwiseParallelBatchMatchesReference() throws {
         try checkDepthwise(DepthwiseCase(label: "parallel 16x16x32, batch 9", n: 9, h: 16, w: 16, c: 32, padding: .same), seed: 9)
@@ -79,16 +91,18 @@ final class TransferTests: XCTestCase {
     /// As a model's first layer it skips its input gradient; the kernel gradient is unchanged.
     func testDepthwiseFirstLayerSkipsInputGradient() throws {
         var data = TestData(seed: 12)
-        let layer = DepthwiseConv2D(kernelSize: 3, padding: .same, depthMultiplier: 2)
-        try layer.build(inputShape: [5, 5, 3], seed: 1)
-        let x = data.tensor([2, 5, 5, 3]), dy = data.tensor([2, 5, 5, 6])
-        _ = try layer.forward(x, training: true)
-        _ = try layer.backward(dy)
-        let full = layer.kernel.gradient.copy()
-        layer.computesInputGradient = false
-        _ = try layer.forward(x, training: true)
-        XCTAssertEqual(try layer.backward(dy).count, 0)
-        XCTAssertEqual(layer.kernel.gradient.elements, full.elements)
+        for multiplier in [1, 2] {
+            let layer = DepthwiseConv2D(kernelSize: 3, padding: .same, depthMultiplier: multiplier)
+            try layer.build(inputShape: [5, 5, 19], seed: 1)
+            let x = data.tensor([2, 5, 5, 19]), dy = data.tensor([2, 5, 5, 19 * multiplier])
+            _ = try layer.forward(x, training: true)
+            _ = try layer.backward(dy)
+            let full = layer.kernel.gradient.copy()
+            layer.computesInputGradient = false
+            _ = try layer.forward(x, training: true)
+            XCTAssertEqual(try layer.backward(dy).count, 0, "multiplier \(multiplier)")
+            XCTAssertEqual(layer.kernel.gradient.elements, full.elements, "multiplier \(multiplier)")
+        }
     }
 
     func testGradientCheckDepthwise() throws {

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Where a sliding window (convolution or pooling) falls on an NHWC image: sizes, strides and the
 /// padding before the first row and column. im2col, col2im and pooling all read this one description.
 package struct ConvGeometry: Equatable, Sendable {
@@ -45,6 +47,14 @@ package struct ConvGeometry: Equatable, Sendable {
 }
 
 extension ConvGeometry {
+    /// The same description for CKernels' C loops.
+    var windowGeometry: nn_window_geometry {
+        nn_window_geometry(inputHeight: inputHeight, inputWidth: inputWidth, channels: channels,
+                           outputHeight: outputHeight, outputWidth: outputWidth,
+                           kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                           strideHeight: strideHeight, strideWidth: strideWidth, padTop: padTop, padLeft: padLeft)
+    }
+
     /// The one geometry check of the sliding-window layers (Conv2D, DepthwiseConv2D, MaxPooling2D):
     /// window, strides and `otherSizes` positive, an NHWC image input, and a window that fits it.
     /// Errors name the layer and its type (`layer 'conv2d' (Conv2D): …`).

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A depthwise 2-D convolution over NHWC images (Keras `DepthwiseConv2D`): input channel c has its
 /// own `depthMultiplier` filters and output channel c·M + m sees only input channel c. Kernel
 /// `[kh, kw, channels, M]` (Keras layout), bias `[channels · M]`.
@@ -5,7 +7,9 @@
 /// Computed with direct loops over unsafe pointers rather than im2col + GEMM. Each output pixel is
 /// Σ over the kh·kw taps of (input pixel row) ⊙ (kernel row), and in NHWC both rows are contiguous
 /// `[C]` (or `[C, M]`) vectors, so the innermost loop is a vectorized multiply-add across channels.
-/// That reads every input pixel kh·kw times from cache and never materializes columns. The GEMV
+/// That reads every input pixel kh·kw times from cache and never materializes columns. With depth
+/// multiplier 1 (MobileNet's) the loops are CKernels' `nn_depthwise_*`, built for the CPU's widest
+/// vectors (AVX-512 or AVX2+FMA; Swift code is built for SSE2) with the sum over taps in registers. The GEMV
 /// alternative (DESIGN.md) needs the kh·kw·C·P im2col matrix — 9× the activations in memory and
 /// traffic — and then C matrix-vector products of length kh·kw with stride C: BLAS cannot use
 /// its blocking on 9-element dot products, so it is slower than the loop it replaces. Depthwise
@@ -104,48 +108,30 @@ public final class DepthwiseConv2D: ConvolutionLayer {
         }
     }
 
-    /// y[c·M + m] += x[c] · k[c·M + m].
+    /// y[c·M + m] += x[c] · k[c·M + m] (M > 1; CKernels computes M = 1).
     @inline(__always)
     fileprivate static func multiplyAdd(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                                     channels: Int, multiplier: Int) {
-        if multiplier == 1 {
-            for c in 0..<channels { y[c] += x[c] * k[c] }
-        } else {
-            for c in 0..<channels {
-                let v = x[c], o = c * multiplier
-                for j in 0..<multiplier { y[o + j] += v * k[o + j] }
-            }
+        for c in 0..<channels {
+            let v = x[c], o = c * multiplier
+            for j in 0..<multiplier { y[o + j] += v * k[o + j] }
         }
     }
 
-    /// dx[c] += Σ_m k[c·M + m] · dz[c·M + m] (when dx is wanted);  dk[c·M + m] += x[c] · dz[c·M + m].
+    /// dx[c] += Σ_m k[c·M + m] · dz[c·M + m] (when dx is wanted);  dk[c·M + m] += x[c] · dz[c·M + m]
+    /// (M > 1; CKernels computes M = 1).
     @inline(__always)
     fileprivate static func backwardTap(x: UnsafePointer<Float>, kernel k: UnsafePointer<Float>, outputGradient dz: UnsafePointer<Float>,
                                     inputGradient: UnsafeMutablePointer<Float>?, kernelGradient dk: UnsafeMutablePointer<Float>,
                                     channels: Int, multiplier: Int) {
-        guard let dx = inputGradient else {
-            if multiplier == 1 {
-                for c in 0..<channels { dk[c] += x[c] * dz[c] }
-            } else {
-                for c in 0..<channels { let v = x[c], o = c * multiplier; for j in 0..<multiplier { dk[o + j] += v * dz[o + j] } }
+        for c in 0..<channels {
+            let v = x[c], o = c * multiplier
+            var s: Float = 0
+            for j in 0..<multiplier {
+                s += k[o + j] * dz[o + j]
+                dk[o + j] += v * dz[o + j]
             }
-            return
-        }
-        if multiplier == 1 {
-            for c in 0..<channels {
-                dx[c] += k[c] * dz[c]
-                dk[c] += x[c] * dz[c]
-            }
-        } else {
-            for c in 0..<channels {
-                let v = x[c], o = c * multiplier
-                var s: Float = 0
-                for j in 0..<multiplier {
-                    s += k[o + j] * dz[o + j]
-                    dk[o + j] += v * dz[o + j]
-                }
-                dx[c] += s
-            }
+            inputGradient?[c] += s
         }
     }
 }
@@ -162,19 +148,24 @@ struct DepthwiseForwardPart: ParallelWork {
 
     func run(part: Int, of parts: Int) {
         let g = geometry, f = filters
+        var cg = g.windowGeometry
         for outputRow in Parallel.range(part, of: parts, count: images * g.outputHeight) {
             let image = outputRow / g.outputHeight, oh = outputRow % g.outputHeight
             let yRow = y + (image * g.outputHeight + oh) * g.outputWidth * f
-            if let bias {
-                for ow in 0..<g.outputWidth { (yRow + ow * f).update(from: bias, count: f) }
+            if multiplier == 1 {
+                nn_depthwise_forward_row(&cg, x, kernel, bias, yRow, image, oh)
             } else {
-                yRow.update(repeating: 0, count: g.outputWidth * f)
-            }
-            DepthwiseConv2D.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
-                let k = kernel + tap * f
-                for ow in columns {
-                    DepthwiseConv2D.multiplyAdd(x: x + xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels, kernel: k,
-                                                into: yRow + ow * f, channels: g.channels, multiplier: multiplier)
+                if let bias {
+                    for ow in 0..<g.outputWidth { (yRow + ow * f).update(from: bias, count: f) }
+                } else {
+                    yRow.update(repeating: 0, count: g.outputWidth * f)
+                }
+                DepthwiseConv2D.forEachTap(g, image: image, oh: oh) { xRow, tap, kw, columns in
+                    let k = kernel + tap * f
+                    for ow in columns {
+                        DepthwiseConv2D.multiplyAdd(x: x + xRow + (ow * g.strideWidth - g.padLeft + kw) * g.channels, kernel: k,
+                                                    into: yRow + ow * f, channels: g.channels, multiplier: multiplier)
+                    }
                 }
             }
             fold?.apply(yRow, rows: g.outputWidth, width: f)
@@ -183,7 +174,7 @@ struct DepthwiseForwardPart: ParallelWork {
 }
 
 /// DepthwiseConv2D's backward pass over part `part` of the images: the input gradient of those
-/// images (zeroed by the caller), and the kernel gradient into part 0's or the part's own accumulator.
+/// images (zeroed by the caller when the multiplier is not 1; CKernels writes it whole), and the kernel gradient into part 0's or the part's own accumulator.
 struct DepthwiseBackwardPart: ParallelWork {
     let geometry: ConvGeometry
     let filters: Int, multiplier: Int, images: Int
@@ -195,6 +186,13 @@ struct DepthwiseBackwardPart: ParallelWork {
         let g = geometry, f = filters, kernelCount = g.kernelHeight * g.kernelWidth * f
         let dk = part == 0 ? kernelGradient : partials + (part - 1) * kernelCount
         dk.update(repeating: 0, count: kernelCount)
+        if multiplier == 1 {
+            var cg = g.windowGeometry
+            for image in Parallel.range(part, of: parts, count: images) {
+                nn_depthwise_backward_image(&cg, x, kernel, outputGradient, inputGradient, dk, image)
+            }
+            return
+        }
         for image in Parallel.range(part, of: parts, count: images) {
             for oh in 0..<g.outputHeight {
                 let dzRow = outputGradient + (image * g.outputHeight + oh) * g.outputWidth * f
@@ -221,7 +219,7 @@ extension ConvolutionLayer {
         let g = geometry!, n = dz.shape[0], f = g.channels * multiplier
         let wantsInput = computesInputGradient
         let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
-        dx.fill(0)
+        if multiplier != 1 { dx.fill(0) }
         let kernelCount = kernel.value.count
         let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
         let sums = partials.tensor(batch: max(1, parts - 1) * kernelCount, sampleShape: []).pointer

@@ -1,0 +1,32 @@
+#ifndef NN_CKERNELS_H
+#define NN_CKERNELS_H
+/// Inner loops the engine keeps in C so that they can be compiled for several instruction sets at
+/// once. Swift code is built for baseline x86-64 (SSE2: 4 floats per instruction, no FMA); these
+/// functions carry AVX-512 and AVX2+FMA clones that the loader picks for the CPU it runs on
+/// (`target_clones`, an ifunc), so one binary uses the machine's full vector width.
+/// Every function sums each output in one fixed order, so results depend on the machine's clone
+/// and never on the thread count or the work split.
+
+/// A sliding window over NHWC images, as `ConvGeometry` describes it.
+typedef struct {
+    long inputHeight, inputWidth, channels;
+    long outputHeight, outputWidth;
+    long kernelHeight, kernelWidth;
+    long strideHeight, strideWidth;
+    long padTop, padLeft;
+} nn_window_geometry;
+
+/// One output row (image `image`, row `oh`) of a depthwise convolution with depth multiplier 1:
+/// y[ow][c] = bias[c] + Σ over the taps inside the image, rows then columns, of x[ih][iw][c]·k[kh][kw][c].
+/// `bias` may be NULL (0). `yRow` points at the row's first value.
+void nn_depthwise_forward_row(const nn_window_geometry *g, const float *x, const float *kernel,
+                              const float *bias, float *yRow, long image, long oh);
+
+/// A depthwise convolution's (depth multiplier 1) backward pass for one image:
+/// kernelGradient[kh][kw][c] += Σ_(oh, ow) x[ih][iw][c]·dz[oh][ow][c], summed one output row at a
+/// time, and, when `inputGradient` is not NULL, the image's input gradient
+/// dx[ih][iw][c] = Σ over the taps that read it of k[kh][kw][c]·dz[oh][ow][c] (written, not added).
+void nn_depthwise_backward_image(const nn_window_geometry *g, const float *x, const float *kernel,
+                                 const float *outputGradient, float *inputGradient,
+                                 float *kernelGradient, long image);
+#endif
