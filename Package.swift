@@ -71,7 +71,7 @@ let package = Package(
         // One C function: the spin-wait hint (PAUSE) the engine's worker threads use between kernels.
         .target(name: "CPUHint"),
         // Inner loops in C with AVX-512 and AVX2+FMA clones picked at load time (Swift code builds
-        // for baseline x86-64, SSE2): the depthwise convolution.
+        // for baseline x86-64, SSE2): the depthwise convolution and BatchNormalization's passes.
         .target(name: "CKernels"),
         // The core engine. Internals (kernels, the worker pool, workspaces) are `package`: the other
         // modules, the benchmark and the tests reach them; a user's package does not.

@@ -7,12 +7,8 @@
 // once per tap. The block functions are inlined with a constant block size, so their loops over
 // the vectors unroll and the accumulators stay in registers.
 #include "CKernels.h"
+#include "Common.h"
 
-#if defined(__x86_64__)
-#define NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NN_CLONES
-#endif
 #define NN_INLINE static inline __attribute__((always_inline))
 
 // Unaligned 16- and 8-float vectors (GCC/Clang vector extensions, lowered to the clone's width).

@@ -29,4 +29,23 @@ void nn_depthwise_forward_row(const nn_window_geometry *g, const float *x, const
 void nn_depthwise_backward_image(const nn_window_geometry *g, const float *x, const float *kernel,
                                  const float *outputGradient, float *inputGradient,
                                  float *kernelGradient, long image);
+
+/// BatchNormalization's passes over `rows` rows of `channels` values (NHWC flattened), each row in
+/// order, so every per-channel sum is added in row order as a plain loop would.
+/// sum[j] += Σ_rows x[r][j], or Σ_rows (x[r][j] − center[j])² when `center` is not NULL.
+void nn_batchnorm_sums(const float *x, const float *center, long rows, long channels, float *sum);
+
+/// sum[j] += Σ_rows dy[r][j];  dot[j] += Σ_rows dy[r][j]·x̂[r][j] with x̂ = (x − mean)·inverseStd.
+void nn_batchnorm_gradient_sums(const float *dy, const float *x, const float *mean, const float *inverseStd,
+                                long rows, long channels, float *sum, float *dot);
+
+/// y = gamma·(x − mean)·inverseStd + beta.
+void nn_batchnorm_normalize(const float *x, const float *mean, const float *inverseStd, const float *gamma,
+                            const float *beta, float *y, long rows, long channels);
+
+/// dx = gamma·inverseStd·(dy − meanGradient − x̂·meanDot) when `meanGradient` is not NULL (batch
+/// statistics), else gamma·inverseStd·dy (the statistics were constants).
+void nn_batchnorm_input_gradient(const float *dy, const float *x, const float *mean, const float *gamma,
+                                 const float *inverseStd, const float *meanGradient, const float *meanDot,
+                                 float *dx, long rows, long channels);
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Batch normalization over the last axis (channels), statistics over every other axis.
@@ -171,17 +172,7 @@ struct BatchNormSums: ParallelWork {
         let c = channels, r = Parallel.range(part, of: parts, count: rows)
         let sum = partials + part * c
         sum.update(repeating: 0, count: c)
-        if let center {
-            for row in r {
-                let xr = x + row * c
-                for j in 0..<c { let d = xr[j] - center[j]; sum[j] += d * d }
-            }
-        } else {
-            for row in r {
-                let xr = x + row * c
-                for j in 0..<c { sum[j] += xr[j] }
-            }
-        }
+        nn_batchnorm_sums(x + r.lowerBound * c, center, r.count, c, sum)
     }
 }
 
@@ -197,14 +188,8 @@ struct BatchNormGradientSums: ParallelWork {
         let c = channels
         let sum = partials + part * 2 * c, dot = sum + c
         sum.update(repeating: 0, count: 2 * c)
-        for row in Parallel.range(part, of: parts, count: rows) {
-            let dyr = dy + row * c, xr = x + row * c
-            for j in 0..<c {
-                let xhat = (xr[j] - mean[j]) * inverseStd[j]
-                sum[j] += dyr[j]
-                dot[j] += dyr[j] * xhat
-            }
-        }
+        let r = Parallel.range(part, of: parts, count: rows)
+        nn_batchnorm_gradient_sums(dy + r.lowerBound * c, x + r.lowerBound * c, mean, inverseStd, r.count, c, sum, dot)
     }
 }
 
@@ -216,14 +201,8 @@ struct BatchNormNormalize: ParallelWork {
     let rows: Int, channels: Int
 
     func run(part: Int, of parts: Int) {
-        let c = channels
-        for row in Parallel.range(part, of: parts, count: rows) {
-            let xr = x + row * c, yr = y + row * c
-            for j in 0..<c {
-                let xhat = (xr[j] - mean[j]) * inverseStd[j]
-                yr[j] = gamma[j] * xhat + beta[j]
-            }
-        }
+        let c = channels, r = Parallel.range(part, of: parts, count: rows)
+        nn_batchnorm_normalize(x + r.lowerBound * c, mean, inverseStd, gamma, beta, y + r.lowerBound * c, r.count, c)
     }
 }
 
@@ -238,17 +217,8 @@ struct BatchNormInputGradient: ParallelWork {
     let rows: Int, channels: Int
 
     func run(part: Int, of parts: Int) {
-        let c = channels
-        for row in Parallel.range(part, of: parts, count: rows) {
-            let dyr = dy + row * c, xr = x + row * c, dr = dx + row * c
-            if batchStatistics {
-                for j in 0..<c {
-                    let xhat = (xr[j] - mean[j]) * inverseStd[j]
-                    dr[j] = gamma[j] * inverseStd[j] * (dyr[j] - meanGradient[j] - xhat * meanDot[j])
-                }
-            } else {
-                for j in 0..<c { dr[j] = dyr[j] * gamma[j] * inverseStd[j] }
-            }
-        }
+        let c = channels, r = Parallel.range(part, of: parts, count: rows), o = r.lowerBound * c
+        nn_batchnorm_input_gradient(dy + o, x + o, mean, gamma, inverseStd, batchStatistics ? meanGradient : nil,
+                                    batchStatistics ? meanDot : nil, dx + o, r.count, c)
     }
 }
