@@ -33,13 +33,13 @@ static inline tap_range taps_reading(long i, long pad, long stride, long kernel,
 
 // ---- forward -------------------------------------------------------------------------------
 
-/// y[c ..< c + 16·nv] = bias + Σ taps (kh in [khLow, khHigh), kw in [kwLow, kwHigh)) x·k.
+/// y[c ..< c + 16·nv] = bias + Σ taps (kh in [0, nh), kw in [0, nw), from the first tap inside the image) x·k.
 NN_INLINE void forward_block16(int nv, const float *x, const float *kernel, const float *bias, float *y,
-                               long W, long C, long KW, long khLow, long khHigh, long kwLow, long kwHigh) {
+                               long W, long C, long KW, long nh, long nw) {
     v16 a[4];
     for (int i = 0; i < nv; i++) a[i] = bias ? *(const v16 *)(bias + 16 * i) : (v16){0};
-    for (long kh = khLow; kh < khHigh; kh++) {
-        for (long kw = kwLow; kw < kwHigh; kw++) {
+    for (long kh = 0; kh < nh; kh++) {
+        for (long kw = 0; kw < nw; kw++) {
             const float *xp = x + (kh * W + kw) * C, *kp = kernel + (kh * KW + kw) * C;
             for (int i = 0; i < nv; i++) a[i] += *(const v16 *)(xp + 16 * i) * *(const v16 *)(kp + 16 * i);
         }
@@ -58,32 +58,40 @@ void nn_depthwise_forward_row(const nn_window_geometry *g, const float *x, const
     for (long ow = 0; ow < g->outputWidth; ow++) {
         const long iw0 = ow * g->strideWidth - g->padLeft;
         const long kwLow = max_l(0, -iw0), kwHigh = min_l(KW, W - iw0);
-        // x + (kh·W + kw)·C + c is input pixel (ih0 + kh, iw0 + kw), channel c.
-        const float *xw = xImage + (ih0 * W + iw0) * C;
         float *y = yRow + ow * C;
+        // Only taps inside the image: the pointers start at the first of them (tap (khLow, kwLow))
+        // so that no address outside x is ever formed; x + (kh·W + kw)·C + c is then input pixel
+        // (ih0 + khLow + kh, iw0 + kwLow + kw), channel c, and k likewise.
+        const long nh = khHigh - khLow, nw = kwHigh - kwLow;
+        if (nh <= 0 || nw <= 0) {
+            for (long c = 0; c < C; c++) y[c] = bias ? bias[c] : 0;
+            continue;
+        }
+        const float *xFirst = xImage + ((ih0 + khLow) * W + iw0 + kwLow) * C;
+        const float *kFirst = kernel + (khLow * KW + kwLow) * C;
         long c = 0;
         for (; c + 64 <= C; c += 64)
-            forward_block16(4, xw + c, kernel + c, bias ? bias + c : 0, y + c, W, C, KW, khLow, khHigh, kwLow, kwHigh);
+            forward_block16(4, xFirst + c, kFirst + c, bias ? bias + c : 0, y + c, W, C, KW, nh, nw);
         if (c + 32 <= C) {
-            forward_block16(2, xw + c, kernel + c, bias ? bias + c : 0, y + c, W, C, KW, khLow, khHigh, kwLow, kwHigh);
+            forward_block16(2, xFirst + c, kFirst + c, bias ? bias + c : 0, y + c, W, C, KW, nh, nw);
             c += 32;
         }
         if (c + 16 <= C) {
-            forward_block16(1, xw + c, kernel + c, bias ? bias + c : 0, y + c, W, C, KW, khLow, khHigh, kwLow, kwHigh);
+            forward_block16(1, xFirst + c, kFirst + c, bias ? bias + c : 0, y + c, W, C, KW, nh, nw);
             c += 16;
         }
         if (c + 8 <= C) {
             v8 a = bias ? *(const v8 *)(bias + c) : (v8){0};
-            for (long kh = khLow; kh < khHigh; kh++)
-                for (long kw = kwLow; kw < kwHigh; kw++)
-                    a += *(const v8 *)(xw + (kh * W + kw) * C + c) * *(const v8 *)(kernel + (kh * KW + kw) * C + c);
+            for (long kh = 0; kh < nh; kh++)
+                for (long kw = 0; kw < nw; kw++)
+                    a += *(const v8 *)(xFirst + (kh * W + kw) * C + c) * *(const v8 *)(kFirst + (kh * KW + kw) * C + c);
             *(v8 *)(y + c) = a;
             c += 8;
         }
         for (; c < C; c++) {
             float a = bias ? bias[c] : 0;
-            for (long kh = khLow; kh < khHigh; kh++)
-                for (long kw = kwLow; kw < kwHigh; kw++) a += xw[(kh * W + kw) * C + c] * kernel[(kh * KW + kw) * C + c];
+            for (long kh = 0; kh < nh; kh++)
+                for (long kw = 0; kw < nw; kw++) a += xFirst[(kh * W + kw) * C + c] * kFirst[(kh * KW + kw) * C + c];
             y[c] = a;
         }
     }
@@ -159,8 +167,10 @@ void nn_depthwise_backward_image(const nn_window_geometry *g, const float *x, co
                 const long last = W - 1 + shift;
                 const long owHigh = last < 0 ? 0 : min_l(OW, last / sw + 1);
                 if (owHigh <= owLow) continue;
-                // x at output column ow is xRow + (ow·sw − shift)·C: offset so that index ow works.
-                tap_gradient(xRow - shift * C, sw * C, dzRow, C, owLow, owHigh, kernelGradient + (kh * KW + kw) * C);
+                // x at output column ow is xRow + (ow·sw − shift)·C; both pointers start at column
+                // owLow (inside the image), so no address outside x is formed.
+                tap_gradient(xRow + (owLow * sw - shift) * C, sw * C, dzRow + owLow * C, C, 0, owHigh - owLow,
+                             kernelGradient + (kh * KW + kw) * C);
             }
         }
     }

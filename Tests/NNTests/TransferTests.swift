@@ -79,6 +79,13 @@ final class TransferTests: XCTestCase {
                                          strides: (3, 3), useBias: false), seed: 23)
         try checkDepthwise(DepthwiseCase(label: "16 channels, 3x3 same s2, relu6", n: 3, h: 9, w: 10, c: 16, strides: (2, 2),
                                          padding: .same, activation: .relu6), seed: 24)
+        // One channel short of each block (the block test must not admit it), and a kernel larger
+        // than the image, so every output pixel's taps start inside the padding.
+        try checkDepthwise(DepthwiseCase(label: "63 channels, 7x7 same on 3x4", h: 3, w: 4, c: 63, kernel: (7, 7),
+                                         padding: .same), seed: 25)
+        try checkDepthwise(DepthwiseCase(label: "31 channels, 3x3 same s2", h: 7, w: 6, c: 31, strides: (2, 2),
+                                         padding: .same), seed: 26)
+        try checkDepthwise(DepthwiseCase(label: "15 channels, 4x3 valid", h: 6, w: 7, c: 15, kernel: (4, 3)), seed: 27)
     }
 
     /// A batch large enough to be split across cores (per-worker kernel-gradient buffers).

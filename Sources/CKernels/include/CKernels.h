@@ -4,8 +4,11 @@
 /// once. Swift code is built for baseline x86-64 (SSE2: 4 floats per instruction, no FMA); these
 /// functions carry AVX-512 and AVX2+FMA clones that the loader picks for the CPU it runs on
 /// (`target_clones`, an ifunc), so one binary uses the machine's full vector width.
-/// Every function sums each output in one fixed order, so results depend on the machine's clone
-/// and never on the thread count or the work split.
+/// Every function sums each output in one fixed order, so a call's results depend on the machine's
+/// clone (the AVX2/AVX-512 clones fuse multiply-adds) and not on which thread makes it. Where the
+/// caller adds partial sums of several calls (the depthwise kernel gradient per batch part,
+/// BatchNormalization's per-part statistics), it adds them in part order: deterministic for a given
+/// thread count, as the rest of the engine.
 
 /// A sliding window over NHWC images, as `ConvGeometry` describes it.
 typedef struct {
