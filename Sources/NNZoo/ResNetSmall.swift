@@ -23,10 +23,12 @@ public enum ResNetSmall {
     public enum Top: Sendable { case flatten, averagePooling }
 
     /// Builds the network for `inputShape` images and `classes` classes. `kernelL2` is put on every
-    /// kernel; `dropout` is the rate before the classifier (0: no Dropout layer).
+    /// kernel; `dropout` is the rate before the classifier (0: no Dropout layer); `blockDropout` the
+    /// rate of a Dropout between each block's two convolutions, after the first ReLU, as Wide ResNets
+    /// place it (0: none) — the 48/96 net without it overfits Fashion-MNIST (training accuracy 0.974).
     public static func build(inputShape: [Int] = [28, 28, 1], classes: Int = 10,
                              stages: [(filters: Int, blocks: Int)] = defaultStages,
-                             stemFilters: Int = 32, kernelL2: Float = 1e-4, top: Top = .flatten, dropout: Float = 0.5,
+                             stemFilters: Int = 32, kernelL2: Float = 1e-4, top: Top = .flatten, dropout: Float = 0.5, blockDropout: Float = 0,
                              seed: UInt64 = 0, preprocessing: [Layer] = []) throws -> Model {
         guard inputShape.count == 3 else {
             throw NNError.invalidArgument("resnet-small needs images [height, width, channels], got input shape \(inputShape)")
@@ -58,6 +60,7 @@ public enum ResNetSmall {
                                kernelL2: kernelL2, name: "\(name)_1_conv")(x)
                 h = BatchNormalization(name: "\(name)_1_bn")(h)
                 h = ActivationLayer(.relu, name: "\(name)_1_relu")(h)
+                if blockDropout > 0 { h = Dropout(rate: blockDropout, name: "\(name)_1_dropout")(h) }
                 h = Conv2D(filters: stage.filters, kernelSize: 3, padding: .same, useBias: false,
                            kernelL2: kernelL2, name: "\(name)_2_conv")(h)
                 h = BatchNormalization(name: "\(name)_2_bn")(h)

@@ -34,6 +34,15 @@ final class ResNetSmallTests: XCTestCase {
         let pooled = try ResNetSmall.build(top: .averagePooling, dropout: 0.2)
         XCTAssertEqual(pooled.layers.first { $0.name == "avg_pool" }?.outputShape, [96])
         XCTAssertEqual(pooled.parameterCount, 376_746)
+        // Wide-ResNet dropout: one Dropout between each block's convolutions, no new parameters.
+        let dropped = try ResNetSmall.build(blockDropout: 0.3)
+        XCTAssertEqual(dropped.parameterCount, 422_826)
+        let droppedNames = dropped.layers.map(\.name)
+        XCTAssertEqual(droppedNames.filter { $0.hasSuffix("_1_dropout") }.count, 4)
+        XCTAssertFalse(names.contains { $0.hasSuffix("_1_dropout") })
+        let second = dropped.layers.firstIndex { $0.name == "conv3_block2_2_conv" }!
+        XCTAssertEqual(dropped.inbound[second].map { dropped.layers[$0 - dropped.inputShapes.count].name },
+                       ["conv3_block2_1_dropout"])
         XCTAssertTrue(ModelZoo.names.contains("resnet-small"))
         XCTAssertEqual(ModelZoo.recipe("resnet-small").epochs, ModelZoo.recipe("deep-convnet").epochs)
     }
