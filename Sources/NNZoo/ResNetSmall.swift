@@ -25,10 +25,11 @@ public enum ResNetSmall {
     /// Builds the network for `inputShape` images and `classes` classes. `kernelL2` is put on every
     /// kernel; `dropout` is the rate before the classifier (0: no Dropout layer); `blockDropout` the
     /// rate of a Dropout between each block's two convolutions, after the first ReLU, as Wide ResNets
-    /// place it (0: none) — the 48/96 net without it overfits Fashion-MNIST (training accuracy 0.974).
+    /// place it (0: none). Without it the 48/96 net overfits Fashion-MNIST (training accuracy 0.974,
+    /// test 0.9354); with 0.2 and the zoo's recipe it reaches 0.9386 (see the README's figures).
     public static func build(inputShape: [Int] = [28, 28, 1], classes: Int = 10,
                              stages: [(filters: Int, blocks: Int)] = defaultStages,
-                             stemFilters: Int = 32, kernelL2: Float = 1e-4, top: Top = .flatten, dropout: Float = 0.5, blockDropout: Float = 0,
+                             stemFilters: Int = 32, kernelL2: Float = 1e-4, top: Top = .flatten, dropout: Float = 0.5, blockDropout: Float = 0.2,
                              seed: UInt64 = 0, preprocessing: [Layer] = []) throws -> Model {
         guard inputShape.count == 3 else {
             throw NNError.invalidArgument("resnet-small needs images [height, width, channels], got input shape \(inputShape)")

@@ -27,7 +27,9 @@ public enum ModelZoo {
         case "mlp": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 5)
         case "deep-convnet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15, decay: 0.8)
         case "unet": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 4)
-        case "resnet-small": return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 64, epochs: 15, decay: 0.8)
+        // AdamW (decoupled weight decay) and 24 epochs with the block dropout: 0.9386 against
+        // deep-convnet's 0.9377 (README); Adam for 15 epochs without it overfit at 0.9354.
+        case "resnet-small": return Recipe(optimizer: "adamw", learningRate: 0.001, batchSize: 64, epochs: 24, decay: 0.87)
         default: return Recipe(optimizer: "adam", learningRate: 0.001, batchSize: 32, epochs: 10)
         }
     }
@@ -79,7 +81,7 @@ public enum ModelZoo {
             // An image-to-image model (UNet.swift): the output is the input's size, `classes` is not used.
             return try UNet.build(inputShape: inputShape, seed: seed)
         case "resnet-small":
-            // Basic residual blocks with Add skips (see ResNetSmall.swift): 28 → 14 (32 ch) → 7 (64 ch).
+            // Basic residual blocks with Add skips (see ResNetSmall.swift): 28 → 14 (48 ch) → 7 (96 ch), Dropout 0.2 inside each block.
             return try ResNetSmall.build(inputShape: inputShape, classes: classes, seed: seed, preprocessing: preprocessing)
         case "mobilenet":
             // Keras's MobileNet v1, alpha 1 (see MobileNet.swift; inputs under 32×32 get a stride-1 conv1).

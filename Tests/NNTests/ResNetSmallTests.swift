@@ -35,16 +35,18 @@ final class ResNetSmallTests: XCTestCase {
         XCTAssertEqual(pooled.layers.first { $0.name == "avg_pool" }?.outputShape, [96])
         XCTAssertEqual(pooled.parameterCount, 376_746)
         // Wide-ResNet dropout: one Dropout between each block's convolutions, no new parameters.
+        // The zoo's net has it (rate 0.2); blockDropout 0 builds the earlier net.
         let dropped = try ResNetSmall.build(blockDropout: 0.3)
         XCTAssertEqual(dropped.parameterCount, 422_826)
-        let droppedNames = dropped.layers.map(\.name)
-        XCTAssertEqual(droppedNames.filter { $0.hasSuffix("_1_dropout") }.count, 4)
-        XCTAssertFalse(names.contains { $0.hasSuffix("_1_dropout") })
+        XCTAssertEqual(names.filter { $0.hasSuffix("_1_dropout") }.count, 4)
+        XCTAssertEqual((layer("conv2_block1_1_dropout") as? Dropout)?.rate, 0.2)
+        XCTAssertFalse(try ResNetSmall.build(blockDropout: 0).layers.contains { $0.name.hasSuffix("_1_dropout") })
         let second = dropped.layers.firstIndex { $0.name == "conv3_block2_2_conv" }!
         XCTAssertEqual(dropped.inbound[second].map { dropped.layers[$0 - dropped.inputShapes.count].name },
                        ["conv3_block2_1_dropout"])
         XCTAssertTrue(ModelZoo.names.contains("resnet-small"))
-        XCTAssertEqual(ModelZoo.recipe("resnet-small").epochs, ModelZoo.recipe("deep-convnet").epochs)
+        let recipe = ModelZoo.recipe("resnet-small")
+        XCTAssertEqual([recipe.optimizer, "\(recipe.epochs)", "\(recipe.decay)"], ["adamw", "24", "0.87"])
     }
 
     /// Twenty Adam steps on 32 synthetic images of two classes (a bright square top-left or
