@@ -83,9 +83,12 @@ final class WinogradTests: XCTestCase {
     }
 
     func testSamePaddingOddSizesAndChannels() throws {
-        // Odd output sizes (edge tiles half used), channels not a multiple of the 8 SIMD lanes.
+        // Odd output sizes (edge tiles half used), channels not a multiple of the vector width.
         try check("9x7x20->12 same", n: 3, h: 9, w: 7, c: 20, f: 12, padding: .same, seed: 1)
         try check("5x5x3->2 same, batch 1", n: 1, h: 5, w: 5, c: 3, f: 2, padding: .same, seed: 2)
+        // Every channel step of the C transforms at once: 16-wide, 8-wide and single (29 = 16 + 8 + 5,
+        // 27 = 16 + 8 + 3), for the input (channels) and output (filters) sides.
+        try check("6x5x29->27 same", n: 2, h: 6, w: 5, c: 29, f: 27, padding: .same, seed: 8)
     }
 
     func testValidPadding() throws {

@@ -51,4 +51,18 @@ void nn_batchnorm_normalize(const float *x, const float *mean, const float *inve
 void nn_batchnorm_input_gradient(const float *dy, const float *x, const float *mean, const float *gamma,
                                  const float *inverseStd, const float *meanGradient, const float *meanDot,
                                  float *dx, long rows, long channels);
+/// Winograd F(2×2, 3×3)'s transforms (`Sources/NN/Kernels/Winograd.swift` documents the algorithm
+/// and the `[16][T][channels]` layouts) over `images` consecutive NHWC images, T = images · tiles.
+/// V = Bᵀ d B for every 4×4 input patch; taps in the padding read `zeros` (at least C floats).
+void nn_winograd_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v);
+
+/// dX += B dV Bᵀ, tile after tile in order (neighbouring patches overlap: one caller per image);
+/// taps in the padding are dropped.
+void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx);
+
+/// Y = Aᵀ M A for every tile, written into NHWC `z`; the halves of edge tiles past the output are dropped.
+void nn_winograd_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z);
+
+/// dM = A dY Aᵀ for every tile (outputs past the edge count as zero).
+void nn_winograd_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm);
 #endif

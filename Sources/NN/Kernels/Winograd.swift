@@ -1,3 +1,5 @@
+import CKernels
+
 /// Winograd's minimal filtering F(2×2, 3×3) for 3×3 stride-1 convolutions over NHWC images
 /// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
 ///
@@ -15,8 +17,10 @@
 /// F(3×3, 2×2) correlation of X with dY, both with these same transforms.
 ///
 /// Layouts: V, M, dV, dM are `[16][T][C or F]` (one T×C or T×F row-major matrix per ξ); U and dU
-/// `[16][C][F]`; kernels HWIO `[3][3][C][F]`. Transforms work on whole channel vectors, eight lanes
-/// at a time (`SIMD8<Float>`), so they read and write contiguous runs of the NHWC tensors.
+/// `[16][C][F]`; kernels HWIO `[3][3][C][F]`. Transforms work on whole channel vectors, so they read
+/// and write contiguous runs of the NHWC tensors: the per-tile ones (input, output and their
+/// adjoints, once per chunk) in C at the machine's vector width (`Sources/CKernels/Winograd.c`), the
+/// kernel's (once per step) here eight lanes at a time (`SIMD8<Float>`).
 ///
 /// Error: the transforms only add, subtract and halve, so along any path from an input and a weight
 /// to an output the computation rounds at most C + 10 times, and to first order in u = 2⁻²⁴
@@ -133,7 +137,11 @@ package enum Winograd {
         }
     }
 
-    // MARK: - Input transform and its adjoint
+    // MARK: - Input and output transforms (C, `Sources/CKernels/Winograd.c`)
+    //
+    // Per tile these are additions of whole channel vectors; they run in C so that they use the
+    // machine's vector width (AVX-512 or AVX2 clones) instead of Swift's baseline SSE2. They only
+    // add and subtract, so every clone gives the same bits.
 
     /// V[ξ][t][c] = (Bᵀ d B)[ξ] for every tile t of `images` consecutive images at `input`, T = images ·
     /// tiles per image. Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Input taps
@@ -142,122 +150,21 @@ package enum Winograd {
                                        zeros: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
-        let c = g.channels, (tr, tc) = tiles(g)
-        let tileCount = images * tr * tc, plane = tileCount * c
-        let imageSize = g.inputPixels * c
-        var t = 0
-        for image in 0..<images {
-            let x = input + image * imageSize
-            for ty in 0..<tr {
-                let row0 = 2 * ty - g.padTop
-                for tx in 0..<tc {
-                    let col0 = 2 * tx - g.padLeft
-                    // The 16 taps' channel vectors, or the zero vector in the padding.
-                    var p = (zeros, zeros, zeros, zeros, zeros, zeros, zeros, zeros,
-                             zeros, zeros, zeros, zeros, zeros, zeros, zeros, zeros)
-                    withUnsafeMutableBytes(of: &p) { raw in
-                        let taps = raw.bindMemory(to: UnsafePointer<Float>.self)
-                        for i in 0..<4 {
-                            let ih = row0 + i
-                            guard ih >= 0 && ih < g.inputHeight else { continue }
-                            for j in 0..<4 {
-                                let iw = col0 + j
-                                if iw >= 0 && iw < g.inputWidth { taps[4 * i + j] = x + (ih * g.inputWidth + iw) * c }
-                            }
-                        }
-                    }
-                    let out = v + t * c
-                    var k = 0
-                    while k < c {
-                        let n = min(8, c - k)
-                        let d00 = load(p.0 + k, n), d01 = load(p.1 + k, n), d02 = load(p.2 + k, n), d03 = load(p.3 + k, n)
-                        let d10 = load(p.4 + k, n), d11 = load(p.5 + k, n), d12 = load(p.6 + k, n), d13 = load(p.7 + k, n)
-                        let d20 = load(p.8 + k, n), d21 = load(p.9 + k, n), d22 = load(p.10 + k, n), d23 = load(p.11 + k, n)
-                        let d30 = load(p.12 + k, n), d31 = load(p.13 + k, n), d32 = load(p.14 + k, n), d33 = load(p.15 + k, n)
-                        // Bᵀ d, by columns.
-                        let a0 = d00 - d20, a1 = d01 - d21, a2 = d02 - d22, a3 = d03 - d23
-                        let b0 = d10 + d20, b1 = d11 + d21, b2 = d12 + d22, b3 = d13 + d23
-                        let e0 = d20 - d10, e1 = d21 - d11, e2 = d22 - d12, e3 = d23 - d13
-                        let f0 = d10 - d30, f1 = d11 - d31, f2 = d12 - d32, f3 = d13 - d33
-                        // (Bᵀ d) B, row by row.
-                        let o = out + k
-                        @inline(__always) func row(_ r: Int, _ x0: Vector, _ x1: Vector, _ x2: Vector, _ x3: Vector) {
-                            store(x0 - x2, o + (4 * r + 0) * plane, n)
-                            store(x1 + x2, o + (4 * r + 1) * plane, n)
-                            store(x2 - x1, o + (4 * r + 2) * plane, n)
-                            store(x1 - x3, o + (4 * r + 3) * plane, n)
-                        }
-                        row(0, a0, a1, a2, a3)
-                        row(1, b0, b1, b2, b3)
-                        row(2, e0, e1, e2, e3)
-                        row(3, f0, f1, f2, f3)
-                        k += 8
-                    }
-                    t += 1
-                }
-            }
-        }
+        var window = g.windowGeometry
+        nn_winograd_input(&window, input, images, zeros, v)
     }
 
     /// dX += B dV Bᵀ tile by tile (the adjoint of `transformInput`): each tile's 4×4 patch of channel
     /// vectors is added into `output` (`images` consecutive image gradients); taps in the padding are
     /// dropped. Neighbouring patches overlap, so one caller owns each image.
+    /// B = [[1, 0, 0, 0], [0, 1, −1, 1], [−1, 1, 1, 0], [0, 0, 0, −1]].
     package static func scatterInputGradient(_ dv: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                              into output: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
-        let c = g.channels, (tr, tc) = tiles(g)
-        let tileCount = images * tr * tc, plane = tileCount * c
-        let imageSize = g.inputPixels * c
-        var t = 0
-        for image in 0..<images {
-            let dx = output + image * imageSize
-            for ty in 0..<tr {
-                let row0 = 2 * ty - g.padTop
-                for tx in 0..<tc {
-                    let col0 = 2 * tx - g.padLeft
-                    let interior = row0 >= 0 && row0 + 4 <= g.inputHeight && col0 >= 0 && col0 + 4 <= g.inputWidth
-                    let src = dv + t * c
-                    var k = 0
-                    while k < c {
-                        let n = min(8, c - k)
-                        @inline(__always) func v(_ r: Int, _ s: Int) -> Vector { load(src + (4 * r + s) * plane + k, n) }
-                        // t = B dV, B = [[1, 0, 0, 0], [0, 1, −1, 1], [−1, 1, 1, 0], [0, 0, 0, −1]], by columns.
-                        var rows = (Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(),
-                                    Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector())
-                        withUnsafeMutableBytes(of: &rows) { raw in
-                            let m = raw.bindMemory(to: Vector.self)
-                            for s in 0..<4 {
-                                let v0 = v(0, s), v1 = v(1, s), v2 = v(2, s), v3 = v(3, s)
-                                m[0 + s] = v0
-                                m[4 + s] = v1 - v2 + v3
-                                m[8 + s] = v1 + v2 - v0
-                                m[12 + s] = -v3
-                            }
-                            // dd = t Bᵀ, row by row, added into the image gradient.
-                            for i in 0..<4 {
-                                let x0 = m[4 * i], x1 = m[4 * i + 1], x2 = m[4 * i + 2], x3 = m[4 * i + 3]
-                                let dd = (x0, x1 - x2 + x3, x1 + x2 - x0, -x3)
-                                let ih = row0 + i
-                                if !interior && (ih < 0 || ih >= g.inputHeight) { continue }
-                                for j in 0..<4 {
-                                    let iw = col0 + j
-                                    if !interior && (iw < 0 || iw >= g.inputWidth) { continue }
-                                    let value = j == 0 ? dd.0 : j == 1 ? dd.1 : j == 2 ? dd.2 : dd.3
-                                    let p = dx + (ih * g.inputWidth + iw) * c + k
-                                    store(load(p, n) + value, p, n)
-                                }
-                            }
-                        }
-                        k += 8
-                    }
-                    t += 1
-                }
-            }
-        }
+        var window = g.windowGeometry
+        nn_winograd_scatter_input_gradient(&window, dv, images, output)
     }
-
-    // MARK: - Output transform and its adjoint
 
     /// Y = Aᵀ m A for every tile (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]), written into the NHWC output
     /// `z` of `images` consecutive images; the halves of edge tiles past the output are dropped.
@@ -265,42 +172,8 @@ package enum Winograd {
                                         into z: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
-        let (tr, tc) = tiles(g)
-        let tileCount = images * tr * tc, plane = tileCount * f
-        let imageSize = g.outputPixels * f
-        var t = 0
-        for image in 0..<images {
-            let y = z + image * imageSize
-            for ty in 0..<tr {
-                let oh = 2 * ty, twoRows = oh + 1 < g.outputHeight
-                for tx in 0..<tc {
-                    let ow = 2 * tx, twoColumns = ow + 1 < g.outputWidth
-                    let src = m + t * f
-                    let y00 = y + (oh * g.outputWidth + ow) * f
-                    let y01 = y00 + f, y10 = y00 + g.outputWidth * f, y11 = y10 + f
-                    var k = 0
-                    while k < f {
-                        let n = min(8, f - k)
-                        @inline(__always) func v(_ r: Int, _ s: Int) -> Vector { load(src + (4 * r + s) * plane + k, n) }
-                        // Aᵀ m, by columns: rows r0 = m0 + m1 + m2, r1 = m1 − m2 − m3.
-                        let m00 = v(0, 0), m01 = v(0, 1), m02 = v(0, 2), m03 = v(0, 3)
-                        let m10 = v(1, 0), m11 = v(1, 1), m12 = v(1, 2), m13 = v(1, 3)
-                        let m20 = v(2, 0), m21 = v(2, 1), m22 = v(2, 2), m23 = v(2, 3)
-                        let m30 = v(3, 0), m31 = v(3, 1), m32 = v(3, 2), m33 = v(3, 3)
-                        let a0 = m00 + m10 + m20, a1 = m01 + m11 + m21, a2 = m02 + m12 + m22, a3 = m03 + m13 + m23
-                        let b0 = m10 - m20 - m30, b1 = m11 - m21 - m31, b2 = m12 - m22 - m32, b3 = m13 - m23 - m33
-                        store(a0 + a1 + a2, y00 + k, n)
-                        if twoColumns { store(a1 - a2 - a3, y01 + k, n) }
-                        if twoRows {
-                            store(b0 + b1 + b2, y10 + k, n)
-                            if twoColumns { store(b1 - b2 - b3, y11 + k, n) }
-                        }
-                        k += 8
-                    }
-                    t += 1
-                }
-            }
-        }
+        var window = g.windowGeometry
+        nn_winograd_output(&window, m, images, f, z)
     }
 
     /// dM = A dY Aᵀ for every tile (the adjoint of `transformOutput`; outputs past the edge count as
@@ -309,43 +182,7 @@ package enum Winograd {
                                                 filters f: Int, into dm: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
-        let (tr, tc) = tiles(g)
-        let tileCount = images * tr * tc, plane = tileCount * f
-        let imageSize = g.outputPixels * f
-        var t = 0
-        for image in 0..<images {
-            let dy = dz + image * imageSize
-            for ty in 0..<tr {
-                let oh = 2 * ty, twoRows = oh + 1 < g.outputHeight
-                for tx in 0..<tc {
-                    let ow = 2 * tx, twoColumns = ow + 1 < g.outputWidth
-                    let y00 = dy + (oh * g.outputWidth + ow) * f
-                    let y01 = y00 + f, y10 = y00 + g.outputWidth * f, y11 = y10 + f
-                    let out = dm + t * f
-                    var k = 0
-                    while k < f {
-                        let n = min(8, f - k)
-                        let d00 = load(y00 + k, n)
-                        let d01 = twoColumns ? load(y01 + k, n) : Vector()
-                        let d10 = twoRows ? load(y10 + k, n) : Vector()
-                        let d11 = twoRows && twoColumns ? load(y11 + k, n) : Vector()
-                        // t = A dY (4×2), A = [[1, 0], [1, 1], [1, −1], [0, −1]]; dM = t Aᵀ.
-                        let o = out + k
-                        @inline(__always) func row(_ r: Int, _ x0: Vector, _ x1: Vector) {
-                            store(x0, o + (4 * r + 0) * plane, n)
-                            store(x0 + x1, o + (4 * r + 1) * plane, n)
-                            store(x0 - x1, o + (4 * r + 2) * plane, n)
-                            store(-x1, o + (4 * r + 3) * plane, n)
-                        }
-                        row(0, d00, d01)
-                        row(1, d00 + d10, d01 + d11)
-                        row(2, d00 - d10, d01 - d11)
-                        row(3, -d10, -d11)
-                        k += 8
-                    }
-                    t += 1
-                }
-            }
-        }
+        var window = g.windowGeometry
+        nn_winograd_output_gradient(&window, dz, images, f, dm)
     }
 }

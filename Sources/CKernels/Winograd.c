@@ -1,0 +1,228 @@
+// Winograd F(2×2, 3×3)'s per-tile transforms over NHWC images; see CKernels.h and
+// Sources/NN/Kernels/Winograd.swift, which documents the algorithm and owns the GEMMs between them.
+//
+// Every transform entry is 0 or ±1, so each transform is additions and subtractions of whole
+// channel vectors: the loops run across channels 16 at a time (one zmm with AVX-512, two ymm with
+// AVX2), then 8, then one. The expressions and their order are those of the Swift code they
+// replace, and no multiplication is involved, so the results are the same bits on every clone and
+// every thread.
+#include "CKernels.h"
+#include "Common.h"
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+static inline long tile_rows(const nn_window_geometry *g) { return (g->outputHeight + 1) / 2; }
+static inline long tile_columns(const nn_window_geometry *g) { return (g->outputWidth + 1) / 2; }
+
+// Runs BODY(T) over channels [0, count) of one tile with `k` the first channel of each step: in
+// vectors of 16, at most one of 8, then single floats (T = float).
+#define NN_OVER_CHANNELS(count, BODY)              \
+    do {                                           \
+        long k = 0;                                \
+        for (; k + 16 <= (count); k += 16) BODY(v16) \
+        if (k + 8 <= (count)) { BODY(v8) k += 8; } \
+        for (; k < (count); k++) BODY(float)       \
+    } while (0)
+
+#define LOAD(T, p) (*(const T *)(p))
+#define STORE(T, p, value) (*(T *)(p) = (value))
+
+// ---- V = Bᵀ d B ------------------------------------------------------------------------------
+
+// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]: Bᵀ d by columns, then (Bᵀ d) B
+// row by row, each of the 16 results to its own plane.
+#define INPUT_TILE(T)                                                                              \
+    {                                                                                              \
+        const T d00 = LOAD(T, p[0] + k), d01 = LOAD(T, p[1] + k), d02 = LOAD(T, p[2] + k), d03 = LOAD(T, p[3] + k);     \
+        const T d10 = LOAD(T, p[4] + k), d11 = LOAD(T, p[5] + k), d12 = LOAD(T, p[6] + k), d13 = LOAD(T, p[7] + k);     \
+        const T d20 = LOAD(T, p[8] + k), d21 = LOAD(T, p[9] + k), d22 = LOAD(T, p[10] + k), d23 = LOAD(T, p[11] + k);   \
+        const T d30 = LOAD(T, p[12] + k), d31 = LOAD(T, p[13] + k), d32 = LOAD(T, p[14] + k), d33 = LOAD(T, p[15] + k); \
+        const T a0 = d00 - d20, a1 = d01 - d21, a2 = d02 - d22, a3 = d03 - d23;                      \
+        const T b0 = d10 + d20, b1 = d11 + d21, b2 = d12 + d22, b3 = d13 + d23;                      \
+        const T e0 = d20 - d10, e1 = d21 - d11, e2 = d22 - d12, e3 = d23 - d13;                      \
+        const T f0 = d10 - d30, f1 = d11 - d31, f2 = d12 - d32, f3 = d13 - d33;                      \
+        float *o = out + k;                                                                        \
+        STORE(T, o + 0 * plane, a0 - a2); STORE(T, o + 1 * plane, a1 + a2);                         \
+        STORE(T, o + 2 * plane, a2 - a1); STORE(T, o + 3 * plane, a1 - a3);                         \
+        STORE(T, o + 4 * plane, b0 - b2); STORE(T, o + 5 * plane, b1 + b2);                         \
+        STORE(T, o + 6 * plane, b2 - b1); STORE(T, o + 7 * plane, b1 - b3);                         \
+        STORE(T, o + 8 * plane, e0 - e2); STORE(T, o + 9 * plane, e1 + e2);                         \
+        STORE(T, o + 10 * plane, e2 - e1); STORE(T, o + 11 * plane, e1 - e3);                       \
+        STORE(T, o + 12 * plane, f0 - f2); STORE(T, o + 13 * plane, f1 + f2);                       \
+        STORE(T, o + 14 * plane, f2 - f1); STORE(T, o + 15 * plane, f1 - f3);                       \
+    }
+
+NN_CLONES
+void nn_winograd_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v) {
+    const long C = g->channels, H = g->inputHeight, W = g->inputWidth;
+    const long tr = tile_rows(g), tc = tile_columns(g);
+    const long plane = images * tr * tc * C;
+    long t = 0;
+    for (long image = 0; image < images; image++) {
+        const float *xImage = x + image * H * W * C;
+        for (long ty = 0; ty < tr; ty++) {
+            const long row0 = 2 * ty - g->padTop;
+            for (long tx = 0; tx < tc; tx++, t++) {
+                const long col0 = 2 * tx - g->padLeft;
+                // The 16 taps' channel vectors, or the zero vector in the padding (no address
+                // outside x is formed).
+                const float *p[16];
+                for (int i = 0; i < 4; i++) {
+                    const long ih = row0 + i;
+                    for (int j = 0; j < 4; j++) {
+                        const long iw = col0 + j;
+                        p[4 * i + j] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xImage + (ih * W + iw) * C : zeros;
+                    }
+                }
+                float *out = v + t * C;
+                NN_OVER_CHANNELS(C, INPUT_TILE);
+            }
+        }
+    }
+}
+
+// ---- dX += B dV Bᵀ ----------------------------------------------------------------------------
+
+// B = [[1, 0, 0, 0], [0, 1, −1, 1], [−1, 1, 1, 0], [0, 0, 0, −1]]: t = B dV by columns, then each
+// row of t Bᵀ added into the image gradient where it falls inside the image.
+#define SCATTER_TILE(T)                                                                            \
+    {                                                                                              \
+        T m[16];                                                                                   \
+        for (int s = 0; s < 4; s++) {                                                              \
+            const T v0 = LOAD(T, src + (0 + s) * plane + k), v1 = LOAD(T, src + (4 + s) * plane + k); \
+            const T v2 = LOAD(T, src + (8 + s) * plane + k), v3 = LOAD(T, src + (12 + s) * plane + k); \
+            m[0 + s] = v0;                                                                         \
+            m[4 + s] = v1 - v2 + v3;                                                               \
+            m[8 + s] = v1 + v2 - v0;                                                               \
+            m[12 + s] = -v3;                                                                       \
+        }                                                                                          \
+        for (int i = 0; i < 4; i++) {                                                              \
+            if (!rowInside[i]) continue;                                                           \
+            const T x0 = m[4 * i], x1 = m[4 * i + 1], x2 = m[4 * i + 2], x3 = m[4 * i + 3];         \
+            const T dd[4] = { x0, x1 - x2 + x3, x1 + x2 - x0, -x3 };                               \
+            for (int j = 0; j < 4; j++) {                                                          \
+                if (!columnInside[j]) continue;                                                    \
+                float *q = dxImage + ((row0 + i) * W + col0 + j) * C + k;                          \
+                STORE(T, q, LOAD(T, q) + dd[j]);                                                   \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+NN_CLONES
+void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx) {
+    const long C = g->channels, H = g->inputHeight, W = g->inputWidth;
+    const long tr = tile_rows(g), tc = tile_columns(g);
+    const long plane = images * tr * tc * C;
+    long t = 0;
+    for (long image = 0; image < images; image++) {
+        float *dxImage = dx + image * H * W * C;
+        for (long ty = 0; ty < tr; ty++) {
+            const long row0 = 2 * ty - g->padTop;
+            int rowInside[4];
+            for (int i = 0; i < 4; i++) rowInside[i] = row0 + i >= 0 && row0 + i < H;
+            for (long tx = 0; tx < tc; tx++, t++) {
+                const long col0 = 2 * tx - g->padLeft;
+                int columnInside[4];
+                for (int j = 0; j < 4; j++) columnInside[j] = col0 + j >= 0 && col0 + j < W;
+                const float *src = dv + t * C;
+                NN_OVER_CHANNELS(C, SCATTER_TILE);
+            }
+        }
+    }
+}
+
+// ---- Y = Aᵀ m A ------------------------------------------------------------------------------
+
+// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: rows r0 = m0 + m1 + m2, r1 = m1 − m2 − m3 by columns, then
+// the same across; the outputs past the image's edge are dropped.
+#define OUTPUT_TILE(T)                                                                             \
+    {                                                                                              \
+        const float *s = src + k;                                                                  \
+        const T m00 = LOAD(T, s + 0 * plane), m01 = LOAD(T, s + 1 * plane), m02 = LOAD(T, s + 2 * plane), m03 = LOAD(T, s + 3 * plane);       \
+        const T m10 = LOAD(T, s + 4 * plane), m11 = LOAD(T, s + 5 * plane), m12 = LOAD(T, s + 6 * plane), m13 = LOAD(T, s + 7 * plane);       \
+        const T m20 = LOAD(T, s + 8 * plane), m21 = LOAD(T, s + 9 * plane), m22 = LOAD(T, s + 10 * plane), m23 = LOAD(T, s + 11 * plane);     \
+        const T m30 = LOAD(T, s + 12 * plane), m31 = LOAD(T, s + 13 * plane), m32 = LOAD(T, s + 14 * plane), m33 = LOAD(T, s + 15 * plane);   \
+        const T a0 = m00 + m10 + m20, a1 = m01 + m11 + m21, a2 = m02 + m12 + m22, a3 = m03 + m13 + m23; \
+        const T b0 = m10 - m20 - m30, b1 = m11 - m21 - m31, b2 = m12 - m22 - m32, b3 = m13 - m23 - m33; \
+        STORE(T, y00 + k, a0 + a1 + a2);                                                           \
+        if (twoColumns) STORE(T, y01 + k, a1 - a2 - a3);                                           \
+        if (twoRows) {                                                                             \
+            STORE(T, y10 + k, b0 + b1 + b2);                                                       \
+            if (twoColumns) STORE(T, y11 + k, b1 - b2 - b3);                                       \
+        }                                                                                          \
+    }
+
+NN_CLONES
+void nn_winograd_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z) {
+    const long F = filters, OH = g->outputHeight, OW = g->outputWidth;
+    const long tr = tile_rows(g), tc = tile_columns(g);
+    const long plane = images * tr * tc * F;
+    long t = 0;
+    for (long image = 0; image < images; image++) {
+        float *y = z + image * OH * OW * F;
+        for (long ty = 0; ty < tr; ty++) {
+            const long oh = 2 * ty;
+            const int twoRows = oh + 1 < OH;
+            for (long tx = 0; tx < tc; tx++, t++) {
+                const long ow = 2 * tx;
+                const int twoColumns = ow + 1 < OW;
+                const float *src = m + t * F;
+                // Pointers to outputs past the edge are formed only when they exist.
+                float *y00 = y + (oh * OW + ow) * F;
+                float *y01 = twoColumns ? y00 + F : y00;
+                float *y10 = twoRows ? y00 + OW * F : y00;
+                float *y11 = twoRows && twoColumns ? y10 + F : y00;
+                NN_OVER_CHANNELS(F, OUTPUT_TILE);
+            }
+        }
+    }
+}
+
+// ---- dM = A dY Aᵀ -----------------------------------------------------------------------------
+
+// A = [[1, 0], [1, 1], [1, −1], [0, −1]]: t = A dY (4×2), dM = t Aᵀ; outputs past the edge are zero.
+#define OUTPUT_GRADIENT_TILE(T)                                                                    \
+    {                                                                                              \
+        const T zero = (T){0};                                                                     \
+        const T d00 = LOAD(T, y00 + k);                                                            \
+        const T d01 = twoColumns ? LOAD(T, y01 + k) : zero;                                        \
+        const T d10 = twoRows ? LOAD(T, y10 + k) : zero;                                           \
+        const T d11 = twoRows && twoColumns ? LOAD(T, y11 + k) : zero;                             \
+        float *o = out + k;                                                                        \
+        const T r0[2] = { d00, d01 }, r1[2] = { d00 + d10, d01 + d11 };                            \
+        const T r2[2] = { d00 - d10, d01 - d11 }, r3[2] = { -d10, -d11 };                          \
+        const T *r[4] = { r0, r1, r2, r3 };                                                        \
+        for (int i = 0; i < 4; i++) {                                                              \
+            const T x0 = r[i][0], x1 = r[i][1];                                                    \
+            STORE(T, o + (4 * i + 0) * plane, x0);                                                 \
+            STORE(T, o + (4 * i + 1) * plane, x0 + x1);                                            \
+            STORE(T, o + (4 * i + 2) * plane, x0 - x1);                                            \
+            STORE(T, o + (4 * i + 3) * plane, -x1);                                                \
+        }                                                                                          \
+    }
+
+NN_CLONES
+void nn_winograd_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm) {
+    const long F = filters, OH = g->outputHeight, OW = g->outputWidth;
+    const long tr = tile_rows(g), tc = tile_columns(g);
+    const long plane = images * tr * tc * F;
+    long t = 0;
+    for (long image = 0; image < images; image++) {
+        const float *dy = dz + image * OH * OW * F;
+        for (long ty = 0; ty < tr; ty++) {
+            const long oh = 2 * ty;
+            const int twoRows = oh + 1 < OH;
+            for (long tx = 0; tx < tc; tx++, t++) {
+                const long ow = 2 * tx;
+                const int twoColumns = ow + 1 < OW;
+                const float *y00 = dy + (oh * OW + ow) * F;
+                const float *y01 = twoColumns ? y00 + F : y00;
+                const float *y10 = twoRows ? y00 + OW * F : y00;
+                const float *y11 = twoRows && twoColumns ? y10 + F : y00;
+                float *out = dm + t * F;
+                NN_OVER_CHANNELS(F, OUTPUT_GRADIENT_TILE);
+            }
+        }
+    }
+}
