@@ -10,7 +10,7 @@ struct NNBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nn-bench",
         abstract: "Benchmark the NN engine: sgemm ceiling, layers forward/backward vs the reference, training steps.",
-        discussion: "Run in release: swift run -c release nn-bench. Every layer row is checked against the reference (MISMATCH beyond 1e-3).")
+        discussion: "Run in release: swift run -c release nn-bench. Every layer row is checked against the reference (MISMATCH beyond 1e-3); the run exits 1 when a row mismatches or a training step allocates after warm-up.")
 
     @Option(help: "Also write the results as JSON to this path (written atomically).")
     var json: String?
@@ -119,6 +119,15 @@ struct NNBench: ParsableCommand {
         if let json {
             try report.writeJSON(to: json)
             print("wrote \(json)")
+        }
+        // A wrong result or a training step that allocates once warmed up fails the run (and so
+        // scripts/test, which runs --quick), instead of only being printed.
+        let failures = rows.filter { $0.agrees == false }.map { "\($0.name) batch \($0.batch ?? 0) disagrees with the reference" }
+            + rows.filter { $0.kind == .trainStep && ($0.allocationsPerStep ?? 0) > 0 }
+                  .map { "\($0.name) batch \($0.batch ?? 0) allocates \(String(format: "%.2f", $0.allocationsPerStep!)) times per step" }
+        if !failures.isEmpty {
+            FileHandle.standardError.write(("nn-bench: FAILED: " + failures.joined(separator: "; ") + "\n").data(using: .utf8)!)
+            throw ExitCode(1)
         }
     }
 

@@ -7,21 +7,27 @@ public final class Flatten: Layer {
 
     public override func makeOutputShape(inputShape: [Int]) throws -> [Int] { [inputShape.reduce(1, *)] }
 
-    // The views of the last call, reused while the same buffers come back (no allocation per step).
-    private var forwardView: (input: Tensor, output: Tensor)?
-    private var backwardView: (input: Tensor, output: Tensor)?
+    private var forwardView = CachedView(), backwardView = CachedView()
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        if let v = forwardView, v.input.isSameView(as: input) { return v.output }
-        let out = input.reshaped([input.shape[0], outputShape[0]])
-        forwardView = (input, out)
-        return out
+        forwardView.view(of: input, shape: [input.shape[0], outputShape[0]])
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        if let v = backwardView, v.input.isSameView(as: outputGradient) { return v.output }
-        let out = outputGradient.reshaped([outputGradient.shape[0]] + inputShape)
-        backwardView = (outputGradient, out)
-        return out
+        backwardView.view(of: outputGradient, shape: [outputGradient.shape[0]] + inputShape)
+    }
+}
+
+/// The view a view layer (Flatten, Reshape) returned for the last tensor it was given, returned
+/// again while the same buffer and shape come back: a new view allocates its shape array, and a
+/// training step must not allocate once warmed up.
+struct CachedView {
+    private var last: (input: Tensor, output: Tensor)?
+
+    mutating func view(of input: Tensor, shape: @autoclosure () -> [Int]) -> Tensor {
+        if let last, last.input.isSameView(as: input) { return last.output }
+        let output = input.reshaped(shape())
+        last = (input, output)
+        return output
     }
 }

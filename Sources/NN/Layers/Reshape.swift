@@ -31,11 +31,13 @@ public final class Reshape: Layer {
         return shape
     }
 
+    private var forwardView = CachedView(), backwardView = CachedView()
+
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
-        input.reshaped([input.shape[0]] + outputShape)
+        forwardView.view(of: input, shape: [input.shape[0]] + outputShape)
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
-        outputGradient.reshaped([outputGradient.shape[0]] + inputShape)
+        backwardView.view(of: outputGradient, shape: [outputGradient.shape[0]] + inputShape)
     }
 }
