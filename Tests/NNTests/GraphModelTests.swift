@@ -286,6 +286,59 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertLessThan(plan.trainingBytes(batchSize: 32), plan.unplannedTrainingBytes(batchSize: 32))
     }
 
+    /// In training an activation after a BatchNormalization writes over the normalization's output
+    /// (BatchNormalization's backward reads only its input): one buffer for the pair, fewer bytes,
+    /// and outputs and gradients bit for bit those of every layer keeping its own output.
+    func testActivationsAfterBatchNormRunInPlaceInTraining() throws {
+        func build() throws -> (Model, pairs: [(Layer, Layer)]) {
+            let x = Input(shape: [5, 5, 2])
+            let bn1 = BatchNormalization(), act1 = ActivationLayer(.tanh), bn2 = BatchNormalization(), act2 = ReLU(maxValue: 6)
+            var h = act1(bn1(Conv2D(filters: 3, kernelSize: 3, padding: .same)(x)))
+            h = act2(bn2(DepthwiseConv2D(kernelSize: 3, padding: .same)(h)))
+            // Not in place: an activation after a layer whose backward reads its output (Conv2D
+            // with ReLU), one whose derivative needs its input (gelu), a BatchNormalization read
+            // twice, and the output layer's activation (the loss may fuse it).
+            let fused = ActivationLayer(.sigmoid)(Conv2D(filters: 2, kernelSize: 1, activation: .relu)(h))
+            let shared = BatchNormalization()(Conv2D(filters: 2, kernelSize: 1)(h))
+            let merged = Add()([fused, ActivationLayer(.sigmoid)(shared), ActivationLayer(.gelu)(shared)])
+            let out = ActivationLayer(.sigmoid)(BatchNormalization()(Dense(units: 3)(Flatten()(merged))))
+            let model = try Model(inputs: x, outputs: out, seed: 5)
+            model.computesInputGradient = true
+            return (model, [(bn1, act1), (bn2, act2)])
+        }
+        let (model, pairs) = try build()
+        let plan = model.memoryPlan
+        let index = { (layer: Layer) in model.layers.firstIndex { $0 === layer }! }
+        for (bn, act) in pairs {
+            XCTAssertNotNil(plan.trainingOutputSlots[index(bn)], bn.name)
+            XCTAssertTrue(plan.trainingOutputSlots[index(bn)] === plan.trainingOutputSlots[index(act)], act.name)
+        }
+        let inPlace = model.layers.indices.filter { plan.trainingOutputSlots[$0] != nil }.map { model.layers[$0].name }
+        XCTAssertEqual(inPlace.count, 4, "only the two pairs: \(inPlace)")
+        let everyOutput = model.layers.reduce(0) { $0 + $1.outputShape.reduce(1, *) }
+        XCTAssertEqual(plan.trainingActivationFloatsPerSample, everyOutput - 2 * 5 * 5 * 3)
+
+        let (separate, _) = try build()
+        separate.runsActivationsInPlace = false
+        XCTAssertEqual(separate.memoryPlan.trainingActivationFloatsPerSample, everyOutput)
+        XCTAssertTrue(separate.memoryPlan.trainingOutputSlots.allSatisfy { $0 == nil })
+        var data = TestData(seed: 22)
+        for step in 0..<2 {
+            let input = data.tensor([3, 5, 5, 2])
+            let y = try model.forward(input, training: true).copy()
+            XCTAssertEqual(y.elements, try separate.forward(input, training: true).elements, "step \(step): output")
+            let r = data.tensor(y.shape)
+            XCTAssertEqual(try model.backward(r).elements, try separate.backward(r).elements, "step \(step): input gradient")
+            for (a, b) in zip(model.layers, separate.layers) {
+                for (p, q) in zip(a.parameters, b.parameters) where p.trainable {
+                    XCTAssertEqual(p.gradient.elements, q.gradient.elements, "step \(step): \(a.name).\(p.name)")
+                }
+            }
+            // Inference after training-mode passes (the buffers switch back and forth).
+            XCTAssertEqual(try model.forward(input).elements, try separate.forward(input).elements, "step \(step): inference")
+        }
+    }
+
     /// A deep residual net with Flatten/Dropout aliases: the gradients through all blocks match central
     /// differences with buffers shared, and inference gives the same outputs as training-mode buffers.
     func testDeepResidualNetWithSharedBuffersIsCorrect() throws {

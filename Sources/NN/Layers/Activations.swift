@@ -225,6 +225,9 @@ public class ActivationLayer: Layer {
     }
 
     package override var outputActivation: Activation? { reluCap == nil ? activation : nil }
+    /// Element-wise, and unless the layer keeps its input (softmax, a loss-fused or gelu-like
+    /// activation) its derivative reads only y: it may write y over x in training.
+    package override var mayRunInPlaceInTraining: Bool { !keepsLogits && !activation.needsInput }
     public override var typeName: String { "Activation" }
     public override var defaultNameStem: String { "activation" }
 
@@ -271,7 +274,7 @@ struct ActivationForwardPart: ParallelWork {
             case (.relu6, nil):
                 for i in at..<(at + count) { y[i] = Swift.min(Swift.max(x[i], 0), 6) }
             default:
-                (y + at).update(from: x + at, count: count)
+                if x != y { (y + at).update(from: x + at, count: count) }  // in place when x is y
                 activation.apply(y + at, count: count, width: width)
                 if let cap { for i in at..<(at + count) { y[i] = y[i] > cap ? cap : y[i] } }
             }

@@ -70,6 +70,9 @@ public final class BatchNormalization: Layer {
         _ = stats
     }
 
+    /// Backward recomputes x̂ from the input: the activation after this layer may overwrite y.
+    package override var backwardReadsOutput: Bool { false }
+
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let c = inputShape.last!, rows = input.count / c
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)

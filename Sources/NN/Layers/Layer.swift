@@ -44,6 +44,12 @@ open class Layer {
     package var forwardMayReturnInput: Bool { false }
     /// True when `backward` may return dLoss/dOutput itself (or a view of it) as dLoss/dInput.
     package var backwardMayReturnOutputGradient: Bool { forwardMayReturnInput }
+    /// False when `backward` never reads the layer's own output, so the one layer reading it may
+    /// overwrite it in training (see `MemoryPlan`).
+    package var backwardReadsOutput: Bool { true }
+    /// True when `forward` may write its training output over its input (an element-wise function
+    /// whose derivative needs only its output); the model's plan decides whether it does.
+    package var mayRunInPlaceInTraining: Bool { false }
     /// Set by the model on a BatchNormalization or ReLU that the convolution before it applies in
     /// whole-model inference passes (`Model/BatchNormFolding.swift`).
     package var foldedIntoConvolution = false

@@ -5,7 +5,11 @@
 ///   model's output gradient. Backward visits the layers in reverse, and a gradient is dead once the
 ///   layer producing that value has run its backward, so a chain needs two or three slots however
 ///   deep it is; the intermediate dLoss/dPreactivation of every Dense/Conv2D/DepthwiseConv2D shares one
-///   more. Activations are not planned in training: backward reads them.
+///   more. Activations are not planned in training: backward reads them. One exception: an
+///   activation layer whose derivative needs only its output (ReLU, ReLU6, sigmoid, …) writes its
+///   output over its input when nothing else reads that input and the layer that made it never
+///   reads its own output in backward (BatchNormalization, which recomputes x̂ from its input), as
+///   PyTorch's `inplace=True`: MobileNet's Conv–BN–ReLU6 blocks then keep two tensors, not three.
 /// - **Activations** (inference: `predict`, `evaluate`, validation): a layer's output is dead once
 ///   every layer reading it has run, so a deep net runs in a few slots.
 /// Layers that return their input (Flatten, Reshape, Dropout and the augmentation layers at
@@ -38,6 +42,9 @@ public struct MemoryPlan {
     let preactivationGradientSlot: SharedBuffer
     /// The inference slot of each layer's output (nil for layers returning their input).
     let outputSlots: [SharedBuffer?]
+    /// In training, the memory a layer's output shares with the output of the layer before it (the
+    /// in-place activations above, and that layer): nil for every other layer (its own buffer).
+    let trainingOutputSlots: [SharedBuffer?]
 
     /// One buffer to place: its floats per sample and the steps [start, end] it is live.
     private struct Request { let floats: Int; let start: Int; let end: Int }
@@ -139,6 +146,22 @@ public struct MemoryPlan {
         outputSlots = slots
         activationFloatsPerSample = activationFloats.reduce(0, +)
         unplannedActivationFloatsPerSample = activationRequests.reduce(0) { $0 + $1.floats }
-        trainingActivationFloatsPerSample = floats[k...].reduce(0, +)
+        // In training, activations written over their input (see the type's comment).
+        var inPlace = [SharedBuffer?](repeating: nil, count: n)
+        var inPlaceFloats = 0
+        for (i, layer) in model.layers.enumerated()
+        where model.runsActivationsInPlace && layer.mayRunInPlaceInTraining && model.inbound[i].count == 1 {
+            let v = model.inbound[i][0], p = v - k
+            // Not the model's output layer: the loss may yet fuse its activation and read its input.
+            guard p >= 0, consumers[v] == [i], !outputs.contains(v), !outputs.contains(k + i), inPlace[p] == nil else { continue }
+            let producer = model.layers[p]
+            guard !producer.backwardReadsOutput, !producer.forwardMayReturnInput else { continue }
+            let shared = SharedBuffer()
+            inPlace[p] = shared
+            inPlace[i] = shared
+            inPlaceFloats += floats[k + i]
+        }
+        trainingOutputSlots = inPlace
+        trainingActivationFloatsPerSample = floats[k...].reduce(0, +) - inPlaceFloats
     }
 }

@@ -349,6 +349,12 @@ public class Model {
         didSet { if foldsBatchNormalization != oldValue { planMemory() } }
     }
 
+    /// Whether training runs an activation after a BatchNormalization in place (see `MemoryPlan`);
+    /// off keeps every output in its own buffer, for comparing the two (tests).
+    package var runsActivationsInPlace = true {
+        didSet { if runsActivationsInPlace != oldValue { planMemory() } }
+    }
+
     /// The memory plan of the current graph: how many floats per sample its buffers take with and
     /// without sharing (see `MemoryPlan`).
     public var memoryPlan: MemoryPlan { plan ?? MemoryPlan(self) }
@@ -367,17 +373,20 @@ public class Model {
                 layer.inputGradientBuffer.shared = plan.inputGradientSlots[i][0]
             }
             (layer as? KernelLayer)?.activationGradient.shared = plan.preactivationGradientSlot
-            layer.outputBuffer.shared = nil
+            layer.outputBuffer.shared = plan.trainingOutputSlots[i]
         }
         outputsBoundForInference = false
         outputGradientBuffer.shared = plan.outputGradientSlot
         execution.reset(for: self, sumSlots: plan.sumSlots, folds: folds)
     }
 
-    /// Uses the plan's shared slots for the layers' outputs at inference, their own buffers in training.
+    /// Uses the plan's shared slots for the layers' outputs at inference, their own buffers in training
+    /// (but for the in-place activations and the layers before them: `MemoryPlan.trainingOutputSlots`).
     private func bindOutputs(forInference: Bool) {
         guard forInference != outputsBoundForInference, let plan else { return }
-        for (i, layer) in layers.enumerated() { layer.outputBuffer.shared = forInference ? plan.outputSlots[i] : nil }
+        for (i, layer) in layers.enumerated() {
+            layer.outputBuffer.shared = forInference ? plan.outputSlots[i] : plan.trainingOutputSlots[i]
+        }
         outputsBoundForInference = forInference
     }
 
