@@ -287,14 +287,18 @@ final class MemoryPlanTests: XCTestCase {
     }
 
     /// In training an activation after a BatchNormalization writes over the normalization's output
-    /// (BatchNormalization's backward reads only its input): one buffer for the pair, fewer bytes,
-    /// and outputs and gradients bit for bit those of every layer keeping its own output.
+    /// (BatchNormalization's backward reads only its input), and applies a ReLU or ReLU6 itself: one
+    /// buffer for the pair, fewer bytes, and outputs and gradients bit for bit those of every layer
+    /// keeping its own output and running its own pass.
     func testActivationsAfterBatchNormRunInPlaceInTraining() throws {
         func build() throws -> (Model, pairs: [(Layer, Layer)]) {
             let x = Input(shape: [5, 5, 2])
-            let bn1 = BatchNormalization(), act1 = ActivationLayer(.tanh), bn2 = BatchNormalization(), act2 = ReLU(maxValue: 6)
+            // Two pairs the normalization also applies (ReLU, ReLU6), one only in place (tanh).
+            let bn1 = BatchNormalization(), act1 = ReLU(), bn2 = BatchNormalization(), act2 = ReLU(maxValue: 6)
+            let bn3 = BatchNormalization(), act3 = ActivationLayer(.tanh)
             var h = act1(bn1(Conv2D(filters: 3, kernelSize: 3, padding: .same)(x)))
             h = act2(bn2(DepthwiseConv2D(kernelSize: 3, padding: .same)(h)))
+            h = act3(bn3(Conv2D(filters: 3, kernelSize: 1)(h)))
             // Not in place: an activation after a layer whose backward reads its output (Conv2D
             // with ReLU), one whose derivative needs its input (gelu), a BatchNormalization read
             // twice, and the output layer's activation (the loss may fuse it).
@@ -304,7 +308,7 @@ final class MemoryPlanTests: XCTestCase {
             let out = ActivationLayer(.sigmoid)(BatchNormalization()(Dense(units: 3)(Flatten()(merged))))
             let model = try Model(inputs: x, outputs: out, seed: 5)
             model.computesInputGradient = true
-            return (model, [(bn1, act1), (bn2, act2)])
+            return (model, [(bn1, act1), (bn2, act2), (bn3, act3)])
         }
         let (model, pairs) = try build()
         let plan = model.memoryPlan
@@ -314,14 +318,17 @@ final class MemoryPlanTests: XCTestCase {
             XCTAssertTrue(plan.trainingOutputSlots[index(bn)] === plan.trainingOutputSlots[index(act)], act.name)
         }
         let inPlace = model.layers.indices.filter { plan.trainingOutputSlots[$0] != nil }.map { model.layers[$0].name }
-        XCTAssertEqual(inPlace.count, 4, "only the two pairs: \(inPlace)")
+        XCTAssertEqual(inPlace.count, 6, "only the three pairs: \(inPlace)")
+        XCTAssertEqual(plan.trainingFusions.map { [$0.batchNorm, $0.activation] },
+                       pairs.prefix(2).map { [index($0.0), index($0.1)] }, "ReLU and ReLU6 fused, tanh not")
         let everyOutput = model.layers.reduce(0) { $0 + $1.outputShape.reduce(1, *) }
-        XCTAssertEqual(plan.trainingActivationFloatsPerSample, everyOutput - 2 * 5 * 5 * 3)
+        XCTAssertEqual(plan.trainingActivationFloatsPerSample, everyOutput - 3 * 5 * 5 * 3)
 
         let (separate, _) = try build()
         separate.runsActivationsInPlace = false
         XCTAssertEqual(separate.memoryPlan.trainingActivationFloatsPerSample, everyOutput)
         XCTAssertTrue(separate.memoryPlan.trainingOutputSlots.allSatisfy { $0 == nil })
+        XCTAssertTrue(separate.memoryPlan.trainingFusions.isEmpty)
         var data = TestData(seed: 22)
         for step in 0..<2 {
             let input = data.tensor([3, 5, 5, 2])
@@ -336,6 +343,24 @@ final class MemoryPlanTests: XCTestCase {
             }
             // Inference after training-mode passes (the buffers switch back and forth).
             XCTAssertEqual(try model.forward(input).elements, try separate.forward(input).elements, "step \(step): inference")
+        }
+    }
+
+    /// A fused BatchNormalization writes dx over the gradient it receives: never when that may be the
+    /// caller's own output gradient (here handed back through a Dropout, the output layer).
+    func testFusedBatchNormNeverWritesOverTheCallersGradient() throws {
+        for endsInDropout in [true, false] {
+            let x = Input(shape: [5, 5, 2])
+            let h = ReLU()(BatchNormalization()(Conv2D(filters: 3, kernelSize: 3)(x)))
+            let out = endsInDropout ? Dropout(rate: 0)(h) : Dense(units: 2)(Flatten()(h))
+            let model = try Model(inputs: x, outputs: out, seed: 3)
+            XCTAssertEqual(model.memoryPlan.trainingFusions.count, endsInDropout ? 0 : 1)
+            XCTAssertNotNil(model.memoryPlan.trainingOutputSlots[1], "in place either way")
+            var data = TestData(seed: 9)
+            let y = try model.forward(data.tensor([2, 5, 5, 2]), training: true)
+            let r = data.tensor(y.shape), kept = r.copy()
+            _ = try model.backward(r)
+            XCTAssertEqual(r.elements, kept.elements, "the output gradient passed in is unchanged")
         }
     }
 

@@ -38,19 +38,26 @@ void nn_depthwise_backward_image(const nn_window_geometry *g, const float *x, co
 /// sum[j] += Σ_rows x[r][j], or Σ_rows (x[r][j] − center[j])² when `center` is not NULL.
 void nn_batchnorm_sums(const float *x, const float *center, long rows, long channels, float *sum);
 
-/// sum[j] += Σ_rows dy[r][j];  dot[j] += Σ_rows dy[r][j]·x̂[r][j] with x̂ = (x − mean)·inverseStd.
-void nn_batchnorm_gradient_sums(const float *dy, const float *x, const float *mean, const float *inverseStd,
-                                long rows, long channels, float *sum, float *dot);
+/// The activation a training pass fuses into BatchNormalization when it runs in place on the
+/// normalization's output: none (0), ReLU or ReLU6.
+enum { NN_BATCHNORM_RELU = 1, NN_BATCHNORM_RELU6 = 2 };
 
-/// y = gamma·(x − mean)·inverseStd + beta.
+/// sum[j] += Σ_rows g[r][j];  dot[j] += Σ_rows g[r][j]·x̂[r][j] with x̂ = (x − mean)·inverseStd, where g is
+/// dy, or with an `activation` dy masked where the activation's output `y` did not pass its input.
+void nn_batchnorm_gradient_sums(const float *dy, const float *y, int activation, const float *x, const float *mean,
+                                const float *inverseStd, long rows, long channels, float *sum, float *dot);
+
+/// y = activation(gamma·(x − mean)·inverseStd + beta).
 void nn_batchnorm_normalize(const float *x, const float *mean, const float *inverseStd, const float *gamma,
-                            const float *beta, float *y, long rows, long channels);
+                            const float *beta, float *y, long rows, long channels, int activation);
 
-/// dx = gamma·inverseStd·(dy − meanGradient − x̂·meanDot) when `meanGradient` is not NULL (batch
-/// statistics), else gamma·inverseStd·dy (the statistics were constants).
-void nn_batchnorm_input_gradient(const float *dy, const float *x, const float *mean, const float *gamma,
-                                 const float *inverseStd, const float *meanGradient, const float *meanDot,
-                                 float *dx, long rows, long channels);
+/// dx = gamma·inverseStd·(g − meanGradient − x̂·meanDot) when `meanGradient` is not NULL (batch
+/// statistics), else gamma·inverseStd·g (the statistics were constants); g as for the gradient sums.
+/// `dx` may be `dy` (written over it).
+void nn_batchnorm_input_gradient(const float *dy, const float *y, int activation, const float *x, const float *mean,
+                                 const float *gamma, const float *inverseStd, const float *meanGradient,
+                                 const float *meanDot, float *dx, long rows, long channels);
+
 /// Winograd F(2×2, 3×3)'s transforms (`Sources/NN/Kernels/Winograd.swift` documents the algorithm
 /// and the `[16][T][channels]` layouts) over `images` consecutive NHWC images, T = images · tiles.
 /// V = Bᵀ d B for every 4×4 input patch; taps in the padding read `zeros` (at least C floats).

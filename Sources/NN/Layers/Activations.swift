@@ -231,8 +231,19 @@ public class ActivationLayer: Layer {
     public override var typeName: String { "Activation" }
     public override var defaultNameStem: String { "activation" }
 
+    /// Set during whole training passes in which the BatchNormalization before this layer applies
+    /// the activation to the buffer both share (`BatchNormActivationFusion`).
+    package var appliedByBatchNorm = false
+    /// Whether the last forward pass was applied that way: backward then hands dy on unchanged.
+    private var passedThrough = false
+
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
+        passedThrough = training && appliedByBatchNorm
+        if passedThrough {
+            y = out  // the input's own memory, already activated
+            return out
+        }
         let width = outputShape.last ?? 1
         Parallel.run(Parallel.partCount(out.count, grain: Parallel.elementGrain),
                      ActivationForwardPart(activation: activation, cap: reluCap, x: input.pointer, y: out.pointer,
@@ -243,6 +254,7 @@ public class ActivationLayer: Layer {
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
+        if passedThrough { return outputGradient }  // the BatchNormalization masks it
         let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         guard !activationFusedWithLoss, let y else {
             dx.assign(outputGradient)

@@ -33,6 +33,14 @@ public final class BatchNormalization: Layer {
     public var replicas: (any ReplicaGroup)?
     /// This replica's rows over the global batch's, from the last synchronized forward.
     private var replicaWeight: Float = 1
+    /// Set by the model (`BatchNormActivationFusion`) for whole training passes: the ReLU or ReLU6
+    /// after this layer runs in place on its output, so this layer applies it while writing y, and
+    /// masks the incoming gradient with it in backward (the activation layer passes dy through).
+    package var appliesActivation: Activation?
+    /// What the last forward pass applied (`NN_BATCHNORM_RELU`, `_RELU6`, or 0) and its output, the
+    /// activation's output, whose mask backward applies.
+    private var appliedActivation: Int32 = 0
+    private var output: Tensor?
 
     public init(momentum: Float = 0.99, epsilon: Float = 1e-3, name: String? = nil) {
         self.momentum = momentum
@@ -77,6 +85,9 @@ public final class BatchNormalization: Layer {
         let c = inputShape.last!, rows = input.count / c
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
         self.input = input
+        output = out
+        appliedActivation = !training ? 0 : appliesActivation == .relu ? Int32(NN_BATCHNORM_RELU)
+            : appliesActivation == .relu6 ? Int32(NN_BATCHNORM_RELU6) : 0
         usedBatchStatistics = training && trainable
         let x = input.pointer
         let parts = Parallel.partCount(input.count, grain: Parallel.elementGrain)
@@ -114,21 +125,27 @@ public final class BatchNormalization: Layer {
             for j in 0..<c { mean[j] = mm[j]; s[j] = 1 / (mv[j] + epsilon).squareRoot() }
         }
         Parallel.run(parts, BatchNormNormalize(x: x, mean: mean, inverseStd: inverseStd, gamma: gamma.value.pointer,
-                                               beta: beta.value.pointer, y: out.pointer, rows: rows, channels: c))
+                                               beta: beta.value.pointer, y: out.pointer, activation: appliedActivation,
+                                               rows: rows, channels: c))
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let c = inputShape.last!, rows = outputGradient.count / c
-        let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
+        // With a fused activation dy is the activation's (passed through) and nothing reads it
+        // after this layer: dx is written over it, element by element (see `MemoryPlan`).
+        let dx = appliedActivation != 0 ? outputGradient
+            : inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
         guard let x = input else {
             throw NNError.invalidArgument("layer '\(displayName)' (BatchNormalization): backward called before forward")
         }
         let parts = Parallel.partCount(outputGradient.count, grain: Parallel.elementGrain)
         // dβ = Σ dy ; dγ = Σ dy·x̂ (per channel), partial sums side by side: [Σ dy | Σ dy·x̂] per part.
         let partials = partialSums(parts: parts, channels: 2 * c)
-        Parallel.run(parts, BatchNormGradientSums(dy: outputGradient.pointer, x: x.pointer, mean: mean, inverseStd: inverseStd,
-                                                  rows: rows, channels: c, partials: partials))
+        // With a fused activation, dy is the activation's output gradient: masked by its output.
+        let y = appliedActivation == 0 ? nil : output?.pointer
+        Parallel.run(parts, BatchNormGradientSums(dy: outputGradient.pointer, y: y, activation: appliedActivation, x: x.pointer,
+                                                  mean: mean, inverseStd: inverseStd, rows: rows, channels: c, partials: partials))
         let sum = channelSum, dot = channelDot
         combine(partials, parts: parts, channels: 2 * c, into: sum, scale: 1)  // fills sum and dot, adjacent
         let db = beta.gradient.pointer, dg = gamma.gradient.pointer
@@ -141,7 +158,8 @@ public final class BatchNormalization: Layer {
         }
         let invR = 1 / Float(rows)
         for j in 0..<c { sum[j] *= invR; dot[j] *= invR }  // per-channel terms, hoisted
-        Parallel.run(parts, BatchNormInputGradient(dy: outputGradient.pointer, x: x.pointer, mean: mean, gamma: gamma.value.pointer,
+        Parallel.run(parts, BatchNormInputGradient(dy: outputGradient.pointer, y: y, activation: appliedActivation,
+                                                   x: x.pointer, mean: mean, gamma: gamma.value.pointer,
                                                    inverseStd: inverseStd, meanGradient: sum, meanDot: dot,
                                                    batchStatistics: usedBatchStatistics, dx: dx.pointer, rows: rows, channels: c))
         return dx
@@ -180,9 +198,11 @@ struct BatchNormSums: ParallelWork {
 }
 
 /// Σ dy and Σ dy·x̂ per channel over part `part` of the rows, side by side in row `part` of
-/// `partials` (2·C floats), with x̂ = (x − mean)·σ⁻¹ made on the fly as forward made it.
+/// `partials` (2·C floats), with x̂ = (x − mean)·σ⁻¹ made on the fly as forward made it (dy masked
+/// by the fused activation's output `y` when there is one).
 struct BatchNormGradientSums: ParallelWork {
-    let dy: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>
+    let dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, activation: Int32
+    let x: UnsafeMutablePointer<Float>
     let mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
     let rows: Int, channels: Int
     let partials: UnsafeMutablePointer<Float>
@@ -192,27 +212,30 @@ struct BatchNormGradientSums: ParallelWork {
         let sum = partials + part * 2 * c, dot = sum + c
         sum.update(repeating: 0, count: 2 * c)
         let r = Parallel.range(part, of: parts, count: rows)
-        nn_batchnorm_gradient_sums(dy + r.lowerBound * c, x + r.lowerBound * c, mean, inverseStd, r.count, c, sum, dot)
+        let o = r.lowerBound * c
+        nn_batchnorm_gradient_sums(dy + o, y.map { $0 + o }, activation, x + o, mean, inverseStd, r.count, c, sum, dot)
     }
 }
 
-/// y = γ·x̂ + β with x̂ = (x − mean)·σ⁻¹ over part `part` of the rows.
+/// y = γ·x̂ + β with x̂ = (x − mean)·σ⁻¹ over part `part` of the rows (then the fused activation).
 struct BatchNormNormalize: ParallelWork {
     let x: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
     let gamma: UnsafeMutablePointer<Float>, beta: UnsafeMutablePointer<Float>
     let y: UnsafeMutablePointer<Float>
+    let activation: Int32
     let rows: Int, channels: Int
 
     func run(part: Int, of parts: Int) {
         let c = channels, r = Parallel.range(part, of: parts, count: rows)
-        nn_batchnorm_normalize(x + r.lowerBound * c, mean, inverseStd, gamma, beta, y + r.lowerBound * c, r.count, c)
+        nn_batchnorm_normalize(x + r.lowerBound * c, mean, inverseStd, gamma, beta, y + r.lowerBound * c, r.count, c, activation)
     }
 }
 
 /// dx over part `part` of the rows: γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)) with batch statistics
 /// (`meanGradient`, `meanDot` per channel), or γ·σ⁻¹·dy when the statistics were constants.
 struct BatchNormInputGradient: ParallelWork {
-    let dy: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>
+    let dy: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>?, activation: Int32
+    let x: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>
     let gamma: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
     let meanGradient: UnsafeMutablePointer<Float>, meanDot: UnsafeMutablePointer<Float>
     let batchStatistics: Bool
@@ -221,7 +244,7 @@ struct BatchNormInputGradient: ParallelWork {
 
     func run(part: Int, of parts: Int) {
         let c = channels, r = Parallel.range(part, of: parts, count: rows), o = r.lowerBound * c
-        nn_batchnorm_input_gradient(dy + o, x + o, mean, gamma, inverseStd, batchStatistics ? meanGradient : nil,
+        nn_batchnorm_input_gradient(dy + o, y.map { $0 + o }, activation, x + o, mean, gamma, inverseStd, batchStatistics ? meanGradient : nil,
                                     batchStatistics ? meanDot : nil, dx + o, r.count, c)
     }
 }

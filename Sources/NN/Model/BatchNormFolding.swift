@@ -55,3 +55,26 @@ extension Model {
         return folds
     }
 }
+
+/// Training's counterpart: a BatchNormalization whose ReLU or ReLU6 runs in place on its output
+/// (`MemoryPlan`) applies that activation while writing y, and in backward masks dLoss/dy with it
+/// while forming its own sums, so the activation layer does no pass of its own either way (it
+/// hands on its input, and dy). Only whole training passes fuse (a pass that stops at the
+/// BatchNormalization returns its own output); the same operations in the same order as the
+/// layers run apart, so results are bit for bit the same.
+struct BatchNormActivationFusion {
+    let batchNorm: BatchNormalization
+    let activation: ActivationLayer
+
+    /// The activations a BatchNormalization applies: ReLU and ReLU6 (not a ReLU with another cap).
+    static func fuses(_ layer: ActivationLayer) -> Bool {
+        (type(of: layer) == ActivationLayer.self || layer is ReLU)
+            && (layer.activation == .relu || layer.activation == .relu6) && layer.reluCap == nil
+    }
+
+    /// Marks the start (true) or end (false) of a training pass that fuses.
+    func applies(_ on: Bool) {
+        batchNorm.appliesActivation = on ? activation.activation : nil
+        activation.appliedByBatchNorm = on
+    }
+}

@@ -21,16 +21,20 @@ struct GraphExecution {
     var needsGradient: [Bool] = []
     /// The convolution → BatchNormalization (→ ReLU) chains folded in whole inference passes.
     private var folds: [BatchNormFold] = []
+    /// The BatchNormalization → ReLU pairs fused in whole training passes.
+    private var fusions: [BatchNormActivationFusion] = []
 
     func value(_ v: Int) -> Tensor { values[v]! }
     func gradient(_ v: Int) -> Tensor? { v < gradients.count ? gradients[v] : nil }
 
     /// Sizes the per-value state for `model`'s graph (again, after the graph changed) and binds the
     /// fan-out sums to the memory plan's slots.
-    mutating func reset(for model: Model, sumSlots: [Int: SharedBuffer], folds: [BatchNormFold]) {
+    mutating func reset(for model: Model, sumSlots: [Int: SharedBuffer], folds: [BatchNormFold],
+                        fusions: [BatchNormActivationFusion]) {
         values = []
         arguments = []
         self.folds = folds
+        self.fusions = fusions
         prepare(model)
         for (v, slot) in sumSlots { sums[v].shared = slot }
     }
@@ -59,6 +63,9 @@ struct GraphExecution {
         let fold = !training && end == model.layers.count && !folds.isEmpty
         if fold { for f in folds { f.applies(true) } }
         defer { if fold { for f in folds { f.applies(false) } } }
+        let fuse = training && end == model.layers.count && !fusions.isEmpty
+        if fuse { for f in fusions { f.applies(true) } }
+        defer { if fuse { for f in fusions { f.applies(false) } } }
         let k = model.inputShapes.count
         for i in 0..<end {
             let layer = model.layers[i], reads = model.inbound[i]

@@ -36,7 +36,7 @@ public struct MemoryPlan {
 
     /// The slots of the gradient plan, per layer (merge layers: per input), for the sums per value,
     /// the model's output gradient and the shared dLoss/dPreactivation temporary.
-    let inputGradientSlots: [[SharedBuffer]]
+    let inputGradientSlots: [[SharedBuffer?]]
     let sumSlots: [Int: SharedBuffer]
     let outputGradientSlot: SharedBuffer
     let preactivationGradientSlot: SharedBuffer
@@ -45,6 +45,8 @@ public struct MemoryPlan {
     /// In training, the memory a layer's output shares with the output of the layer before it (the
     /// in-place activations above, and that layer): nil for every other layer (its own buffer).
     let trainingOutputSlots: [SharedBuffer?]
+    /// The BatchNormalization → ReLU/ReLU6 pairs among them whose activation the normalization applies.
+    let trainingFusions: [(batchNorm: Int, activation: Int)]
 
     /// One buffer to place: its floats per sample and the steps [start, end] it is live.
     private struct Request { let floats: Int; let start: Int; let end: Int }
@@ -84,6 +86,41 @@ public struct MemoryPlan {
         for (i, reads) in model.inbound.enumerated() { for v in reads { consumers[v].append(i) } }
         let outputs = Set(model.outputValues)
 
+        // In training, activations written over their input (see the type's comment); a ReLU or
+        // ReLU6 after a BatchNormalization is also applied by it (`BatchNormActivationFusion`): the
+        // activation's backward passes dy through, and the BatchNormalization masks it and writes
+        // dx over it, so neither uses a gradient buffer of its own.
+        /// Whether dLoss/dValue may be the model's output gradient itself (the caller's tensor), handed
+        /// back unchanged through layers that may pass their output gradient on.
+        func mayBeOutputGradient(_ v: Int) -> Bool {
+            outputs.contains(v) || consumers[v].contains {
+                model.layers[$0].backwardMayReturnOutputGradient && mayBeOutputGradient(k + $0)
+            }
+        }
+        var inPlace = [SharedBuffer?](repeating: nil, count: n)
+        var inPlaceFloats = 0
+        var fusions: [(batchNorm: Int, activation: Int)] = []
+        for (i, layer) in model.layers.enumerated()
+        where model.runsActivationsInPlace && layer.mayRunInPlaceInTraining && model.inbound[i].count == 1 {
+            let v = model.inbound[i][0], p = v - k
+            // Not the model's output layer: the loss may yet fuse its activation and read its input.
+            guard p >= 0, consumers[v] == [i], !outputs.contains(v), !outputs.contains(k + i), inPlace[p] == nil else { continue }
+            let producer = model.layers[p]
+            guard !producer.backwardReadsOutput, !producer.forwardMayReturnInput else { continue }
+            let shared = SharedBuffer()
+            inPlace[p] = shared
+            inPlace[i] = shared
+            inPlaceFloats += floats[k + i]
+            // Fused, the BatchNormalization writes dx over dy, which must then be no caller's tensor.
+            if producer is BatchNormalization, let a = layer as? ActivationLayer, BatchNormActivationFusion.fuses(a),
+               !mayBeOutputGradient(k + i) {
+                fusions.append((p, i))
+            }
+        }
+        trainingOutputSlots = inPlace
+        trainingFusions = fusions
+        let fused = Set(fusions.flatMap { [$0.batchNorm, $0.activation] })
+
         // Gradients: layer i runs its backward at step n − 1 − i.
         func backwardStep(_ i: Int) -> Int { n - 1 - i }
         // A value's gradient is complete, and held in one buffer, until its producer's backward reads
@@ -95,12 +132,12 @@ public struct MemoryPlan {
         var holdEnd = [Int](repeating: never, count: k + n), readEnd = [Int](repeating: never, count: k + n)
         for v in k..<(k + n) {
             let p = v - k
-            let passes = model.layers[p].backwardMayReturnOutputGradient
+            let passes = model.layers[p].backwardMayReturnOutputGradient || fused.contains(p)
             holdEnd[v] = model.inbound[p].reduce(backwardStep(p)) { passes ? max($0, readEnd[$1]) : $0 }
             readEnd[v] = readers[v] > 1 ? consumers[v].map(backwardStep).max()! : holdEnd[v]
         }
         var requests: [Request] = [], owners: [(layer: Int, input: Int)] = []
-        for (i, reads) in model.inbound.enumerated() {
+        for (i, reads) in model.inbound.enumerated() where !fused.contains(i) {
             for (j, v) in reads.enumerated() {
                 requests.append(Request(floats: floats[v], start: backwardStep(i), end: readEnd[v]))
                 owners.append((i, j))
@@ -114,7 +151,7 @@ public struct MemoryPlan {
         requests.append(Request(floats: floats[output], start: -1, end: readEnd[output]))
         let (gradientSlot, gradientFloats) = Self.assign(requests)
         let gradientBuffers = gradientFloats.map { _ in SharedBuffer() }
-        var perLayer = model.inbound.map { $0.map { _ in gradientBuffers[0] } }
+        var perLayer = model.inbound.map { $0.map { _ -> SharedBuffer? in nil } }
         for (r, owner) in owners.enumerated() { perLayer[owner.layer][owner.input] = gradientBuffers[gradientSlot[r]] }
         inputGradientSlots = perLayer
         var sums: [Int: SharedBuffer] = [:]
@@ -146,22 +183,6 @@ public struct MemoryPlan {
         outputSlots = slots
         activationFloatsPerSample = activationFloats.reduce(0, +)
         unplannedActivationFloatsPerSample = activationRequests.reduce(0) { $0 + $1.floats }
-        // In training, activations written over their input (see the type's comment).
-        var inPlace = [SharedBuffer?](repeating: nil, count: n)
-        var inPlaceFloats = 0
-        for (i, layer) in model.layers.enumerated()
-        where model.runsActivationsInPlace && layer.mayRunInPlaceInTraining && model.inbound[i].count == 1 {
-            let v = model.inbound[i][0], p = v - k
-            // Not the model's output layer: the loss may yet fuse its activation and read its input.
-            guard p >= 0, consumers[v] == [i], !outputs.contains(v), !outputs.contains(k + i), inPlace[p] == nil else { continue }
-            let producer = model.layers[p]
-            guard !producer.backwardReadsOutput, !producer.forwardMayReturnInput else { continue }
-            let shared = SharedBuffer()
-            inPlace[p] = shared
-            inPlace[i] = shared
-            inPlaceFloats += floats[k + i]
-        }
-        trainingOutputSlots = inPlace
         trainingActivationFloatsPerSample = floats[k...].reduce(0, +) - inPlaceFloats
     }
 }

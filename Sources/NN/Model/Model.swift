@@ -377,7 +377,10 @@ public class Model {
         }
         outputsBoundForInference = false
         outputGradientBuffer.shared = plan.outputGradientSlot
-        execution.reset(for: self, sumSlots: plan.sumSlots, folds: folds)
+        let fusions = plan.trainingFusions.map {
+            BatchNormActivationFusion(batchNorm: layers[$0.batchNorm] as! BatchNormalization, activation: layers[$0.activation] as! ActivationLayer)
+        }
+        execution.reset(for: self, sumSlots: plan.sumSlots, folds: folds, fusions: fusions)
     }
 
     /// Uses the plan's shared slots for the layers' outputs at inference, their own buffers in training
