@@ -346,6 +346,38 @@ final class MemoryPlanTests: XCTestCase {
         }
     }
 
+    /// A fused BatchNormalization writes dx over the gradient it receives: never when another value
+    /// holds the same tensor — Add hands its output gradient to every input (an identity shortcut
+    /// around Conv–BN–ReLU, two such branches) — and gradients stay those of the unfused layers.
+    func testFusedBatchNormNeverWritesOverAGradientAddShares() throws {
+        func build(twoBranches: Bool) throws -> Model {
+            let x = Input(shape: [4, 4, 3])
+            let h0 = Conv2D(filters: 3, kernelSize: 1)(x)
+            func branch() -> SymbolicTensor { ReLU()(BatchNormalization()(Conv2D(filters: 3, kernelSize: 3, padding: .same)(h0))) }
+            let sum = Add()([twoBranches ? branch() : h0, branch()])
+            let model = try Model(inputs: x, outputs: Dense(units: 2)(Flatten()(sum)), seed: 6)
+            model.computesInputGradient = true
+            return model
+        }
+        for twoBranches in [false, true] {
+            let model = try build(twoBranches: twoBranches), separate = try build(twoBranches: twoBranches)
+            separate.runsActivationsInPlace = false
+            XCTAssertTrue(model.memoryPlan.trainingFusions.isEmpty, "the Add's gradient is shared")
+            XCTAssertFalse(model.memoryPlan.trainingOutputSlots.allSatisfy { $0 == nil }, "still in place")
+            var data = TestData(seed: 10)
+            let input = data.tensor([2, 4, 4, 3])
+            let y = try model.forward(input, training: true).copy()
+            XCTAssertEqual(y.elements, try separate.forward(input, training: true).elements)
+            let r = data.tensor(y.shape)
+            XCTAssertEqual(try model.backward(r).elements, try separate.backward(r).elements, "input gradient")
+            for (a, b) in zip(model.layers, separate.layers) {
+                for (p, q) in zip(a.parameters, b.parameters) where p.trainable {
+                    XCTAssertEqual(p.gradient.elements, q.gradient.elements, "\(a.name).\(p.name)")
+                }
+            }
+        }
+    }
+
     /// A fused BatchNormalization writes dx over the gradient it receives: never when that may be the
     /// caller's own output gradient (here handed back through a Dropout, the output layer).
     func testFusedBatchNormNeverWritesOverTheCallersGradient() throws {

@@ -90,11 +90,12 @@ public struct MemoryPlan {
         // ReLU6 after a BatchNormalization is also applied by it (`BatchNormActivationFusion`): the
         // activation's backward passes dy through, and the BatchNormalization masks it and writes
         // dx over it, so neither uses a gradient buffer of its own.
-        /// Whether dLoss/dValue may be the model's output gradient itself (the caller's tensor), handed
-        /// back unchanged through layers that may pass their output gradient on.
-        func mayBeOutputGradient(_ v: Int) -> Bool {
+        /// Whether dLoss/dValue may be a tensor something else also holds: the model's output gradient
+        /// (the caller's tensor), or a gradient that a layer passing its output gradient on hands to
+        /// several inputs (Add gives every input the same tensor), directly or through such layers.
+        func mayBeShared(_ v: Int) -> Bool {
             outputs.contains(v) || consumers[v].contains {
-                model.layers[$0].backwardMayReturnOutputGradient && mayBeOutputGradient(k + $0)
+                model.layers[$0].backwardMayReturnOutputGradient && (model.inbound[$0].count > 1 || mayBeShared(k + $0))
             }
         }
         var inPlace = [SharedBuffer?](repeating: nil, count: n)
@@ -111,9 +112,9 @@ public struct MemoryPlan {
             inPlace[p] = shared
             inPlace[i] = shared
             inPlaceFloats += floats[k + i]
-            // Fused, the BatchNormalization writes dx over dy, which must then be no caller's tensor.
+            // Fused, the BatchNormalization writes dx over dy, which must then be its alone.
             if producer is BatchNormalization, let a = layer as? ActivationLayer, BatchNormActivationFusion.fuses(a),
-               !mayBeOutputGradient(k + i) {
+               !mayBeShared(k + i) {
                 fusions.append((p, i))
             }
         }
