@@ -28,6 +28,47 @@ static inline long tile_columns(const nn_window_geometry *g) { return (g->output
 #define LOAD(T, p) (*(const T *)(p))
 #define STORE(T, p, value) (*(T *)(p) = (value))
 
+// Runs the block given for every tile of `images` images in order — image, tile row `ty`, tile
+// column `tx` — with `t` the tile's index in the chunk (its row in each of the 16 planes).
+#define NN_FOR_EACH_TILE(g, images, ...)                                        \
+    do {                                                                        \
+        const long tileRows_ = tile_rows(g), tileColumns_ = tile_columns(g);    \
+        long t = 0;                                                             \
+        for (long image = 0; image < (images); image++)                         \
+            for (long ty = 0; ty < tileRows_; ty++)                             \
+                for (long tx = 0; tx < tileColumns_; tx++, t++) __VA_ARGS__     \
+    } while (0)
+
+/// The 4×4 input patch under tile (ty, tx): its first row and column (negative in the padding)
+/// and which of its rows and columns fall inside the image.
+typedef struct { long row0, col0; int rowInside[4], columnInside[4]; } input_patch;
+
+static inline input_patch patch_of_tile(const nn_window_geometry *g, long ty, long tx) {
+    input_patch p = { 2 * ty - g->padTop, 2 * tx - g->padLeft, {0}, {0} };
+    for (int i = 0; i < 4; i++) {
+        p.rowInside[i] = p.row0 + i >= 0 && p.row0 + i < g->inputHeight;
+        p.columnInside[i] = p.col0 + i >= 0 && p.col0 + i < g->inputWidth;
+    }
+    return p;
+}
+
+/// The 2×2 outputs of tile (ty, tx) as offsets from the image's first value (F values a pixel).
+/// Those past an odd output height or width are not formed (their offset repeats the first), and
+/// `twoRows` / `twoColumns` say which exist.
+typedef struct { long o00, o01, o10, o11; int twoRows, twoColumns; } tile_outputs;
+
+static inline tile_outputs outputs_of_tile(const nn_window_geometry *g, long ty, long tx, long F) {
+    const long OW = g->outputWidth;
+    tile_outputs o;
+    o.twoRows = 2 * ty + 1 < g->outputHeight;
+    o.twoColumns = 2 * tx + 1 < OW;
+    o.o00 = (2 * ty * OW + 2 * tx) * F;
+    o.o01 = o.twoColumns ? o.o00 + F : o.o00;
+    o.o10 = o.twoRows ? o.o00 + OW * F : o.o00;
+    o.o11 = o.twoRows && o.twoColumns ? o.o10 + F : o.o00;
+    return o;
+}
+
 // ---- V = Bᵀ d B ------------------------------------------------------------------------------
 
 // Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]: Bᵀ d by columns, then (Bᵀ d) B
@@ -55,31 +96,22 @@ static inline long tile_columns(const nn_window_geometry *g) { return (g->output
 
 NN_CLONES
 void nn_winograd_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v) {
-    const long C = g->channels, H = g->inputHeight, W = g->inputWidth;
-    const long tr = tile_rows(g), tc = tile_columns(g);
-    const long plane = images * tr * tc * C;
-    long t = 0;
-    for (long image = 0; image < images; image++) {
-        const float *xImage = x + image * H * W * C;
-        for (long ty = 0; ty < tr; ty++) {
-            const long row0 = 2 * ty - g->padTop;
-            for (long tx = 0; tx < tc; tx++, t++) {
-                const long col0 = 2 * tx - g->padLeft;
-                // The 16 taps' channel vectors, or the zero vector in the padding (no address
-                // outside x is formed).
-                const float *p[16];
-                for (int i = 0; i < 4; i++) {
-                    const long ih = row0 + i;
-                    for (int j = 0; j < 4; j++) {
-                        const long iw = col0 + j;
-                        p[4 * i + j] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xImage + (ih * W + iw) * C : zeros;
-                    }
-                }
-                float *out = v + t * C;
-                NN_OVER_CHANNELS(C, INPUT_TILE);
+    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
+    const long plane = images * tile_rows(g) * tile_columns(g) * C;
+    NN_FOR_EACH_TILE(g, images, {
+        const input_patch q = patch_of_tile(g, ty, tx);
+        // The 16 taps' channel vectors, or the zero vector in the padding (no address outside x
+        // is formed).
+        const float *p[16];
+        for (int i = 0; i < 4; i++) {
+            for (int j = 0; j < 4; j++) {
+                p[4 * i + j] = q.rowInside[i] && q.columnInside[j]
+                    ? x + image * imageSize + ((q.row0 + i) * W + q.col0 + j) * C : zeros;
             }
         }
-    }
+        float *out = v + t * C;
+        NN_OVER_CHANNELS(C, INPUT_TILE);
+    });
 }
 
 // ---- dX += B dV Bᵀ ----------------------------------------------------------------------------
@@ -98,38 +130,27 @@ void nn_winograd_input(const nn_window_geometry *g, const float *x, long images,
             m[12 + s] = -v3;                                                                       \
         }                                                                                          \
         for (int i = 0; i < 4; i++) {                                                              \
-            if (!rowInside[i]) continue;                                                           \
+            if (!q.rowInside[i]) continue;                                                         \
             const T x0 = m[4 * i], x1 = m[4 * i + 1], x2 = m[4 * i + 2], x3 = m[4 * i + 3];         \
             const T dd[4] = { x0, x1 - x2 + x3, x1 + x2 - x0, -x3 };                               \
             for (int j = 0; j < 4; j++) {                                                          \
-                if (!columnInside[j]) continue;                                                    \
-                float *q = dxImage + ((row0 + i) * W + col0 + j) * C + k;                          \
-                STORE(T, q, LOAD(T, q) + dd[j]);                                                   \
+                if (!q.columnInside[j]) continue;                                                  \
+                float *d = dxImage + ((q.row0 + i) * W + q.col0 + j) * C + k;                      \
+                STORE(T, d, LOAD(T, d) + dd[j]);                                                   \
             }                                                                                      \
         }                                                                                          \
     }
 
 NN_CLONES
 void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx) {
-    const long C = g->channels, H = g->inputHeight, W = g->inputWidth;
-    const long tr = tile_rows(g), tc = tile_columns(g);
-    const long plane = images * tr * tc * C;
-    long t = 0;
-    for (long image = 0; image < images; image++) {
-        float *dxImage = dx + image * H * W * C;
-        for (long ty = 0; ty < tr; ty++) {
-            const long row0 = 2 * ty - g->padTop;
-            int rowInside[4];
-            for (int i = 0; i < 4; i++) rowInside[i] = row0 + i >= 0 && row0 + i < H;
-            for (long tx = 0; tx < tc; tx++, t++) {
-                const long col0 = 2 * tx - g->padLeft;
-                int columnInside[4];
-                for (int j = 0; j < 4; j++) columnInside[j] = col0 + j >= 0 && col0 + j < W;
-                const float *src = dv + t * C;
-                NN_OVER_CHANNELS(C, SCATTER_TILE);
-            }
-        }
-    }
+    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
+    const long plane = images * tile_rows(g) * tile_columns(g) * C;
+    NN_FOR_EACH_TILE(g, images, {
+        const input_patch q = patch_of_tile(g, ty, tx);
+        float *dxImage = dx + image * imageSize;
+        const float *src = dv + t * C;
+        NN_OVER_CHANNELS(C, SCATTER_TILE);
+    });
 }
 
 // ---- Y = Aᵀ m A ------------------------------------------------------------------------------
@@ -146,37 +167,24 @@ void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float
         const T a0 = m00 + m10 + m20, a1 = m01 + m11 + m21, a2 = m02 + m12 + m22, a3 = m03 + m13 + m23; \
         const T b0 = m10 - m20 - m30, b1 = m11 - m21 - m31, b2 = m12 - m22 - m32, b3 = m13 - m23 - m33; \
         STORE(T, y00 + k, a0 + a1 + a2);                                                           \
-        if (twoColumns) STORE(T, y01 + k, a1 - a2 - a3);                                           \
-        if (twoRows) {                                                                             \
+        if (o.twoColumns) STORE(T, y01 + k, a1 - a2 - a3);                                         \
+        if (o.twoRows) {                                                                           \
             STORE(T, y10 + k, b0 + b1 + b2);                                                       \
-            if (twoColumns) STORE(T, y11 + k, b1 - b2 - b3);                                       \
+            if (o.twoColumns) STORE(T, y11 + k, b1 - b2 - b3);                                     \
         }                                                                                          \
     }
 
 NN_CLONES
 void nn_winograd_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z) {
-    const long F = filters, OH = g->outputHeight, OW = g->outputWidth;
-    const long tr = tile_rows(g), tc = tile_columns(g);
-    const long plane = images * tr * tc * F;
-    long t = 0;
-    for (long image = 0; image < images; image++) {
-        float *y = z + image * OH * OW * F;
-        for (long ty = 0; ty < tr; ty++) {
-            const long oh = 2 * ty;
-            const int twoRows = oh + 1 < OH;
-            for (long tx = 0; tx < tc; tx++, t++) {
-                const long ow = 2 * tx;
-                const int twoColumns = ow + 1 < OW;
-                const float *src = m + t * F;
-                // Pointers to outputs past the edge are formed only when they exist.
-                float *y00 = y + (oh * OW + ow) * F;
-                float *y01 = twoColumns ? y00 + F : y00;
-                float *y10 = twoRows ? y00 + OW * F : y00;
-                float *y11 = twoRows && twoColumns ? y10 + F : y00;
-                NN_OVER_CHANNELS(F, OUTPUT_TILE);
-            }
-        }
-    }
+    const long F = filters, imageSize = g->outputHeight * g->outputWidth * F;
+    const long plane = images * tile_rows(g) * tile_columns(g) * F;
+    NN_FOR_EACH_TILE(g, images, {
+        const tile_outputs o = outputs_of_tile(g, ty, tx, F);
+        float *y = z + image * imageSize;
+        float *y00 = y + o.o00, *y01 = y + o.o01, *y10 = y + o.o10, *y11 = y + o.o11;
+        const float *src = m + t * F;
+        NN_OVER_CHANNELS(F, OUTPUT_TILE);
+    });
 }
 
 // ---- dM = A dY Aᵀ -----------------------------------------------------------------------------
@@ -186,43 +194,31 @@ void nn_winograd_output(const nn_window_geometry *g, const float *m, long images
     {                                                                                              \
         const T zero = (T){0};                                                                     \
         const T d00 = LOAD(T, y00 + k);                                                            \
-        const T d01 = twoColumns ? LOAD(T, y01 + k) : zero;                                        \
-        const T d10 = twoRows ? LOAD(T, y10 + k) : zero;                                           \
-        const T d11 = twoRows && twoColumns ? LOAD(T, y11 + k) : zero;                             \
-        float *o = out + k;                                                                        \
+        const T d01 = o.twoColumns ? LOAD(T, y01 + k) : zero;                                      \
+        const T d10 = o.twoRows ? LOAD(T, y10 + k) : zero;                                         \
+        const T d11 = o.twoRows && o.twoColumns ? LOAD(T, y11 + k) : zero;                         \
+        float *dst = out + k;                                                                      \
         const T r0[2] = { d00, d01 }, r1[2] = { d00 + d10, d01 + d11 };                            \
         const T r2[2] = { d00 - d10, d01 - d11 }, r3[2] = { -d10, -d11 };                          \
         const T *r[4] = { r0, r1, r2, r3 };                                                        \
         for (int i = 0; i < 4; i++) {                                                              \
             const T x0 = r[i][0], x1 = r[i][1];                                                    \
-            STORE(T, o + (4 * i + 0) * plane, x0);                                                 \
-            STORE(T, o + (4 * i + 1) * plane, x0 + x1);                                            \
-            STORE(T, o + (4 * i + 2) * plane, x0 - x1);                                            \
-            STORE(T, o + (4 * i + 3) * plane, -x1);                                                \
+            STORE(T, dst + (4 * i + 0) * plane, x0);                                               \
+            STORE(T, dst + (4 * i + 1) * plane, x0 + x1);                                          \
+            STORE(T, dst + (4 * i + 2) * plane, x0 - x1);                                          \
+            STORE(T, dst + (4 * i + 3) * plane, -x1);                                              \
         }                                                                                          \
     }
 
 NN_CLONES
 void nn_winograd_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm) {
-    const long F = filters, OH = g->outputHeight, OW = g->outputWidth;
-    const long tr = tile_rows(g), tc = tile_columns(g);
-    const long plane = images * tr * tc * F;
-    long t = 0;
-    for (long image = 0; image < images; image++) {
-        const float *dy = dz + image * OH * OW * F;
-        for (long ty = 0; ty < tr; ty++) {
-            const long oh = 2 * ty;
-            const int twoRows = oh + 1 < OH;
-            for (long tx = 0; tx < tc; tx++, t++) {
-                const long ow = 2 * tx;
-                const int twoColumns = ow + 1 < OW;
-                const float *y00 = dy + (oh * OW + ow) * F;
-                const float *y01 = twoColumns ? y00 + F : y00;
-                const float *y10 = twoRows ? y00 + OW * F : y00;
-                const float *y11 = twoRows && twoColumns ? y10 + F : y00;
-                float *out = dm + t * F;
-                NN_OVER_CHANNELS(F, OUTPUT_GRADIENT_TILE);
-            }
-        }
-    }
+    const long F = filters, imageSize = g->outputHeight * g->outputWidth * F;
+    const long plane = images * tile_rows(g) * tile_columns(g) * F;
+    NN_FOR_EACH_TILE(g, images, {
+        const tile_outputs o = outputs_of_tile(g, ty, tx, F);
+        const float *dy = dz + image * imageSize;
+        const float *y00 = dy + o.o00, *y01 = dy + o.o01, *y10 = dy + o.o10, *y11 = dy + o.o11;
+        float *out = dm + t * F;
+        NN_OVER_CHANNELS(F, OUTPUT_GRADIENT_TILE);
+    });
 }

@@ -230,6 +230,11 @@ public class ActivationLayer: Layer {
     package override var mayRunInPlaceInTraining: Bool { !keepsLogits && !activation.needsInput }
     public override var typeName: String { "Activation" }
     public override var defaultNameStem: String { "activation" }
+    /// A ReLU or ReLU6 (not a ReLU with another cap, not a subclass such as Softmax): what the
+    /// layer before it may apply in its own pass (`Model/BatchNormFolding.swift`).
+    var isPlainReLU: Bool {
+        (type(of: self) == ActivationLayer.self || self is ReLU) && (activation == .relu || activation == .relu6) && reluCap == nil
+    }
 
     /// Set during whole training passes in which the BatchNormalization before this layer applies
     /// the activation to the buffer both share (`BatchNormActivationFusion`).

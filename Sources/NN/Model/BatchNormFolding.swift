@@ -43,8 +43,7 @@ extension Model {
             let b = consumers[k + j][0]
             var act: ActivationLayer?
             if !outputValues.contains(k + b), consumers[k + b].count == 1,
-               let a = layers[consumers[k + b][0]] as? ActivationLayer, type(of: a) == ActivationLayer.self || a is ReLU,
-               a.activation == .relu || a.activation == .relu6, a.reluCap == nil {
+               let a = layers[consumers[k + b][0]] as? ActivationLayer, a.isPlainReLU {
                 act = a
             }
             conv.foldedBatchNorm = (bn, act?.activation ?? .linear)
@@ -65,12 +64,6 @@ extension Model {
 struct BatchNormActivationFusion {
     let batchNorm: BatchNormalization
     let activation: ActivationLayer
-
-    /// The activations a BatchNormalization applies: ReLU and ReLU6 (not a ReLU with another cap).
-    static func fuses(_ layer: ActivationLayer) -> Bool {
-        (type(of: layer) == ActivationLayer.self || layer is ReLU)
-            && (layer.activation == .relu || layer.activation == .relu6) && layer.reluCap == nil
-    }
 
     /// Marks the start (true) or end (false) of a training pass that fuses.
     func applies(_ on: Bool) {

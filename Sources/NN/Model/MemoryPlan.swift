@@ -113,7 +113,7 @@ public struct MemoryPlan {
             inPlace[i] = shared
             inPlaceFloats += floats[k + i]
             // Fused, the BatchNormalization writes dx over dy, which must then be its alone.
-            if producer is BatchNormalization, let a = layer as? ActivationLayer, BatchNormActivationFusion.fuses(a),
+            if producer is BatchNormalization, let a = layer as? ActivationLayer, a.isPlainReLU,
                !mayBeShared(k + i) {
                 fusions.append((p, i))
             }
