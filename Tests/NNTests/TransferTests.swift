@@ -162,6 +162,20 @@ final class TransferTests: XCTestCase {
                     rtol: 0, "ZeroPadding2D input gradient")
         try checker.check(layer, input: data.tensor([2, 3, 4, 2]), "ZeroPadding2D")
         XCTAssertThrowsError(try ZeroPadding2D(padding: ((-1, 0), (0, 0))).build(inputShape: [3, 3, 1]))
+
+        // A batch large enough to split over the threads (ImageWindow's parts), twice through the same
+        // buffers, spoiled in between as a memory plan's sharing would: every float must be written again.
+        let big = ZeroPadding2D(padding: ((2, 1), (1, 3)))
+        for pass in 0..<2 {
+            let x = data.tensor([5, 30, 29, 8])
+            let y = try big.forward(x, training: true)
+            assertClose(y, Ref.zeroPad2D(toRef(x), top: 2, bottom: 1, left: 1, right: 3), rtol: 0, "ZeroPadding2D forward, batch 5, pass \(pass)")
+            let dy = data.tensor(y.shape)
+            let dx = try big.backward(dy)
+            assertClose(dx, Ref.zeroPad2DBackward(inputShape: x.shape, top: 2, left: 1, outputGradient: toRef(dy)),
+                        rtol: 0, "ZeroPadding2D input gradient, batch 5, pass \(pass)")
+            y.fill(.nan); dx.fill(.nan)
+        }
     }
 
     func testReshape() throws {

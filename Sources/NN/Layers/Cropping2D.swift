@@ -38,32 +38,18 @@ public final class Cropping2D: Layer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
-        copyWindow(from: input.pointer, to: out.pointer, images: input.shape[0], gradient: false)
+        window.crop(input.pointer, into: out.pointer, images: input.shape[0])
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        dx.fill(0)
-        copyWindow(from: outputGradient.pointer, to: dx.pointer, images: outputGradient.shape[0], gradient: true)
+        window.pad(outputGradient.pointer, into: dx.pointer, images: outputGradient.shape[0])
         return dx
     }
 
-    /// Copies each kept row between the image (`[H, W, C]`) and the crop (`[oh, ow, C]`): image to
-    /// crop forward, crop to image (`gradient`) backward.
-    private func copyWindow(from src: UnsafeMutablePointer<Float>, to dst: UnsafeMutablePointer<Float>, images: Int, gradient: Bool) {
-        let (h, w, c) = (inputShape[0], inputShape[1], inputShape[2])
-        let (oh, ow) = (outputShape[0], outputShape[1])
-        let top = cropping.0.top, left = cropping.1.left, rowFloats = ow * c
-        for image in 0..<images {
-            for r in 0..<oh {
-                let full = ((image * h + r + top) * w + left) * c, cropped = (image * oh + r) * ow * c
-                if gradient {
-                    (dst + full).update(from: src + cropped, count: rowFloats)
-                } else {
-                    (dst + cropped).update(from: src + full, count: rowFloats)
-                }
-            }
-        }
+    /// The output is the window of the input that the crop keeps.
+    private var window: ImageWindow {
+        ImageWindow(full: (inputShape[0], inputShape[1]), window: outputShape, top: cropping.0.top, left: cropping.1.left)
     }
 }

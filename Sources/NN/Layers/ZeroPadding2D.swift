@@ -36,28 +36,18 @@ public final class ZeroPadding2D: Layer {
 
     public override func forwardBatch(_ input: Tensor, training: Bool) throws -> Tensor {
         let out = outputBuffer.tensor(batch: input.shape[0], sampleShape: outputShape)
-        out.fill(0)
-        copyRows(input.shape[0]) { inner, outer, count in (out.pointer + outer).update(from: input.pointer + inner, count: count) }
+        window.pad(input.pointer, into: out.pointer, images: input.shape[0])
         return out
     }
 
     public override func backwardBatch(_ outputGradient: Tensor) throws -> Tensor {
         let dx = inputGradientBuffer.tensor(batch: outputGradient.shape[0], sampleShape: inputShape)
-        copyRows(outputGradient.shape[0]) { inner, outer, count in (dx.pointer + inner).update(from: outputGradient.pointer + outer, count: count) }
+        window.crop(outputGradient.pointer, into: dx.pointer, images: outputGradient.shape[0])
         return dx
     }
 
-    /// Calls `body(inputOffset, outputOffset, count)` for each image row: the input row and where it
-    /// sits inside the padded output.
-    private func copyRows(_ images: Int, _ body: (Int, Int, Int) -> Void) {
-        let (h, w, c) = (inputShape[0], inputShape[1], inputShape[2])
-        let (oh, ow) = (outputShape[0], outputShape[1])
-        for image in 0..<images {
-            for row in 0..<h {
-                let inner = (image * h + row) * w * c
-                let outer = ((image * oh + row + padding.0.top) * ow + padding.1.left) * c
-                body(inner, outer, w * c)
-            }
-        }
+    /// The input is the window of the padded output.
+    private var window: ImageWindow {
+        ImageWindow(full: (outputShape[0], outputShape[1]), window: inputShape, top: padding.0.top, left: padding.1.left)
     }
 }
