@@ -163,8 +163,11 @@ final class TransferTests: XCTestCase {
         try checker.check(layer, input: data.tensor([2, 3, 4, 2]), "ZeroPadding2D")
         XCTAssertThrowsError(try ZeroPadding2D(padding: ((-1, 0), (0, 0))).build(inputShape: [3, 3, 1]))
 
-        // A batch large enough to split over the threads (ImageWindow's parts), twice through the same
+        // A batch large enough to split over two threads (ImageWindow's parts), twice through the same
         // buffers, spoiled in between as a memory plan's sharing would: every float must be written again.
+        let savedThreads = Parallel.threads
+        Parallel.threads = 2
+        defer { Parallel.threads = savedThreads }
         let big = ZeroPadding2D(padding: ((2, 1), (1, 3)))
         for pass in 0..<2 {
             let x = data.tensor([5, 30, 29, 8])
