@@ -4,25 +4,25 @@
 /// engine's threads by image, and every float of the destination is written once (the border is
 /// zeroed around the copied rows, not before them): MobileNet pads before each strided depthwise
 /// convolution, and a serial fill-then-copy left the second thread waiting there.
-package struct ImageWindow {
+struct ImageWindow {
     let fullHeight: Int, fullWidth: Int
     let height: Int, width: Int, channels: Int
     let top: Int, left: Int
 
     /// The window `[height, width, channels]` at (top, left) of `[fullHeight, fullWidth, channels]` images.
-    package init(full: (height: Int, width: Int), window: [Int], top: Int, left: Int) {
+    init(full: (height: Int, width: Int), window: [Int], top: Int, left: Int) {
         (fullHeight, fullWidth) = full
         (height, width, channels) = (window[0], window[1], window[2])
         (self.top, self.left) = (top, left)
     }
 
     /// `full` ← the window images in `window`, zero outside it.
-    package func pad(_ window: UnsafePointer<Float>, into full: UnsafeMutablePointer<Float>, images: Int) {
+    func pad(_ window: UnsafePointer<Float>, into full: UnsafeMutablePointer<Float>, images: Int) {
         run(Copy(shape: self, full: full, window: UnsafeMutablePointer(mutating: window), images: images, intoWindow: false))
     }
 
     /// `window` ← the window of each image in `full`.
-    package func crop(_ full: UnsafePointer<Float>, into window: UnsafeMutablePointer<Float>, images: Int) {
+    func crop(_ full: UnsafePointer<Float>, into window: UnsafeMutablePointer<Float>, images: Int) {
         run(Copy(shape: self, full: UnsafeMutablePointer(mutating: full), window: window, images: images, intoWindow: true))
     }
 
