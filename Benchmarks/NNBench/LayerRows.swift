@@ -80,10 +80,13 @@ enum LayerRows {
             conv(28, 28, 1, 32, .valid, quick: true),
             conv(14, 14, 32, 64, .same, quick: true),
             conv(14, 14, 32, 64, .same, algorithm: .winograd, quick: true),
+            conv(14, 14, 32, 64, .same, algorithm: .winograd4x4, quick: true),
             conv(14, 14, 64, 64, .same, quick: false),
             conv(14, 14, 64, 64, .same, algorithm: .winograd, quick: false),
+            conv(14, 14, 64, 64, .same, algorithm: .winograd4x4, quick: false),
             conv(28, 28, 32, 32, .same, quick: false),
             conv(28, 28, 32, 32, .same, algorithm: .winograd, quick: false),
+            conv(28, 28, 32, 32, .same, algorithm: .winograd4x4, quick: false),
             conv(14, 14, 128, 128, .same, kernel: 1, quick: false),
             // MobileNet's depthwise layers at 96×96×3, alpha 1: the first block and a deeper stride-2 one.
             depthwise(48, 48, 32, strides: 1, quick: true),
@@ -218,24 +221,25 @@ enum LayerRows {
     // MARK: - The layers
 
     /// A Conv2D row. `algorithm` forces the layer's algorithm (nil: im2col, the rows' historical
-    /// meaning, whatever `ConvAlgorithm.policy` says), named in the row: "… 3x3 same [winograd]".
+    /// meaning, whatever `ConvAlgorithm.policy` says), named in the row: "… 3x3 same [winograd]" or
+    /// "[winograd4x4]".
     static func conv(_ h: Int, _ w: Int, _ c: Int, _ f: Int, _ padding: Padding, kernel kernelSize: Int = 3,
                      algorithm: ConvAlgorithm? = nil, quick: Bool) -> LayerCase {
         let g = ConvGeometry(inputHeight: h, inputWidth: w, channels: c, kernelHeight: kernelSize, kernelWidth: kernelSize,
                              padding: padding)
         let k = g.patchSize, rowsPerImage = g.outputPixels
         let refPadding: RefPadding = padding == .same ? .same : .valid
-        let winograd = algorithm == .winograd
+        let winograd = algorithm.flatMap { Winograd($0) }
         func directGEMMs(_ batch: Int) -> (forward: [GEMMShape], backward: [GEMMShape]) {
             let p = batch * rowsPerImage
             return ([GEMMShape(transA: false, transB: false, m: p, n: f, k: k)],
                     [GEMMShape(transA: true, transB: false, m: k, n: f, k: p), GEMMShape(transA: false, transB: true, m: p, n: k, k: f)])
         }
         return LayerCase(
-            name: "Conv2D \(h)x\(w)x\(c)->\(f) \(kernelSize)x\(kernelSize) \(padding.rawValue)" + (winograd ? " [winograd]" : ""),
+            name: "Conv2D \(h)x\(w)x\(c)->\(f) \(kernelSize)x\(kernelSize) \(padding.rawValue)" + (winograd == nil ? "" : " [\(algorithm!.rawValue)]"),
             quick: quick,
             gemms: { batch in
-                if winograd { return winogradGEMMs(g, filters: f, batch: batch) }
+                if let winograd { return winogradGEMMs(winograd, g, filters: f, batch: batch) }
                 if g.isPointwise { return directGEMMs(batch) }
                 // The layer splits the batch into chunks of whole images that fit the default
                 // workspace budget and issues one GEMM of each kind per chunk.
@@ -268,25 +272,25 @@ enum LayerRows {
                 }
                 return LayerBench(layer: layer, x: x, dy: dy, reference: passes(Float.self), oracle: passes(Double.self))
             },
-            directFlops: winograd ? { batch in
+            directFlops: winograd != nil ? { batch in
                 let d = directGEMMs(batch)
                 return (d.forward.reduce(0) { $0 + $1.flops }, d.backward.reduce(0) { $0 + $1.flops })
             } : nil)
     }
 
     /// The GEMMs a Winograd Conv2D issues at `batch` (as `Conv2D.forwardWinograd` splits it: parts
-    /// over the engine's threads, chunks of whole images within a part, 16 GEMMs per chunk).
-    static func winogradGEMMs(_ g: ConvGeometry, filters f: Int, batch: Int) -> (forward: [GEMMShape], backward: [GEMMShape]) {
-        let c = g.channels, tilesPerImage = Winograd.tilesPerImage(g)
+    /// over the engine's threads, chunks of whole images within a part, one GEMM per position per chunk).
+    static func winogradGEMMs(_ w: Winograd, _ g: ConvGeometry, filters f: Int, batch: Int) -> (forward: [GEMMShape], backward: [GEMMShape]) {
+        let c = g.channels, tilesPerImage = w.tilesPerImage(g)
         let parts = Parallel.imageParts(images: batch, valuesPerImage: g.outputPixels * f)
-        let chunk = Workspace().imagesPerChunk(floatsPerImage: Winograd.positions * tilesPerImage * max(c, f),
+        let chunk = Workspace().imagesPerChunk(floatsPerImage: w.positions * tilesPerImage * max(c, f),
                                                batch: (batch + parts - 1) / parts)
         var forward: [GEMMShape] = [], backward: [GEMMShape] = []
         for part in 0..<parts {
             let range = Parallel.range(part, of: parts, count: batch)
             for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
                 let t = min(chunk, range.upperBound - start) * tilesPerImage
-                for _ in 0..<Winograd.positions {
+                for _ in 0..<w.positions {
                     forward.append(GEMMShape(transA: false, transB: false, m: t, n: f, k: c))
                     backward.append(GEMMShape(transA: true, transB: false, m: c, n: f, k: t))
                     backward.append(GEMMShape(transA: false, transB: true, m: t, n: c, k: f))

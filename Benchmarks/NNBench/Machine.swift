@@ -76,7 +76,7 @@ struct Machine: Encodable {
         ]
         out.append(String(format: "memory         %.1f GB/s copy, %.1f GB/s triad (STREAM-style, %d threads, 3 arrays of %.0f MB, best of 8)",
                           bandwidth.copyGBs, bandwidth.triadGBs, blasThreads, bandwidth.arrayMB))
-        out.append("conv algorithm \(convAlgorithm) (NN_CONV_ALGORITHM; Conv2D rows force theirs: im2col unless marked [winograd])")
+        out.append("conv algorithm \(convAlgorithm) (NN_CONV_ALGORITHM; Conv2D rows force theirs: im2col unless marked [winograd] or [winograd4x4])")
         for key in Machine.reportedEnvironment {
             if let value = environment[key] { out.append("\(key)=\(value)") }
         }

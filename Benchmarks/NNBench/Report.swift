@@ -91,8 +91,8 @@ struct Report {
         if !layers.isEmpty {
             print("\nlayers (engine vs reference on the same data; speedup = reference median / engine median;")
             print("eff = median GFLOP/s over peak sgemm GFLOP/s at the layer's own GEMM shapes | at square 1024; time split from a profiled pass on one thread;")
-            print("Melem/s = input elements per second, for layers without GEMMs; [winograd] rows: GFLOP/s* is effective = the direct")
-            print("method's FLOPs / time, eff at their own 16-per-chunk GEMM shapes; their im2col column is the Winograd transforms;")
+            print("Melem/s = input elements per second, for layers without GEMMs; [winograd*] rows: GFLOP/s* is effective = the direct")
+            print("method's FLOPs / time, eff at their own per-position GEMM shapes; their im2col column is the Winograd transforms;")
             print("GB/s = the bytes the pass must move (each tensor read or written once) per second, for memory-bound layers, with its share of the triad (over 100% when the tensors stay in cache))")
             printTable(["layer", "pass", "batch", "ms", "min ms", "ref ms", "ref min", "speedup", "GFLOP/s", "Melem/s",
                         "GB/s", "triad", "eff", "eff 1024", "gemm", "im2col", "other", "check (max rel err)"],

@@ -1,19 +1,19 @@
-// Winograd F(2×2, 3×3)'s per-tile transforms over NHWC images; see CKernels.h and
-// Sources/NN/Kernels/Winograd.swift, which documents the algorithm and owns the GEMMs between them.
+// Winograd F(2×2, 3×3)'s and F(4×4, 3×3)'s per-tile transforms over NHWC images; see CKernels.h
+// and Sources/NN/Kernels/Winograd.swift, which documents the algorithm and owns the GEMMs between them.
 //
-// Every transform entry is 0 or ±1, so each transform is additions and subtractions of whole
-// channel vectors: the loops run across channels 16 at a time (one zmm with AVX-512, two ymm with
-// AVX2), then 8, then one. The expressions and their order are those of the Swift code they
-// replace, and no multiplication is involved, so the results are the same bits on every clone and
-// every thread.
+// Each transform combines whole channel vectors: the loops run across channels 16 at a time (one
+// zmm with AVX-512, two ymm with AVX2), then 8, then one. F(2×2, 3×3)'s entries are 0 or ±1 (only
+// additions: the same bits on every clone); F(4×4, 3×3)'s are small integers (±2, ±4, ±5, ±8),
+// which the AVX2 and AVX-512 clones may fuse into multiply-adds. Either way each value is computed
+// in one fixed order, so the results do not depend on the thread.
 #include "CKernels.h"
 #include "Common.h"
 
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
-static inline long tile_rows(const nn_window_geometry *g) { return (g->outputHeight + 1) / 2; }
-static inline long tile_columns(const nn_window_geometry *g) { return (g->outputWidth + 1) / 2; }
+/// Tiles of `m`×`m` outputs along a side of `outputs` values (the last may be partly outside).
+static inline long tiles_along(long outputs, long m) { return (outputs + m - 1) / m; }
 
 // Runs BODY(T) over channels [0, count) of one tile with `k` the first channel of each step: in
 // vectors of 16, at most one of 8, then single floats (T = float).
@@ -28,24 +28,25 @@ static inline long tile_columns(const nn_window_geometry *g) { return (g->output
 #define LOAD(T, p) (*(const T *)(p))
 #define STORE(T, p, value) (*(T *)(p) = (value))
 
-// Runs the block given for every tile of `images` images in order — image, tile row `ty`, tile
-// column `tx` — with `t` the tile's index in the chunk (its row in each of the 16 planes).
-#define NN_FOR_EACH_TILE(g, images, ...)                                        \
+// Runs the block given for every m×m output tile of `images` images in order — image, tile row
+// `ty`, tile column `tx` — with `t` the tile's index in the chunk (its row in each plane).
+#define NN_FOR_EACH_TILE(g, m, images, ...)                                     \
     do {                                                                        \
-        const long tileRows_ = tile_rows(g), tileColumns_ = tile_columns(g);    \
+        const long tileRows_ = tiles_along((g)->outputHeight, m);               \
+        const long tileColumns_ = tiles_along((g)->outputWidth, m);             \
         long t = 0;                                                             \
         for (long image = 0; image < (images); image++)                         \
             for (long ty = 0; ty < tileRows_; ty++)                             \
                 for (long tx = 0; tx < tileColumns_; tx++, t++) __VA_ARGS__     \
     } while (0)
 
-/// The 4×4 input patch under tile (ty, tx): its first row and column (negative in the padding)
-/// and which of its rows and columns fall inside the image.
-typedef struct { long row0, col0; int rowInside[4], columnInside[4]; } input_patch;
+/// The (m+2)×(m+2) input patch under the m×m tile (ty, tx): its first row and column (negative in
+/// the padding) and which of its rows and columns fall inside the image.
+typedef struct { long row0, col0; int rowInside[6], columnInside[6]; } input_patch;
 
-static inline input_patch patch_of_tile(const nn_window_geometry *g, long ty, long tx) {
-    input_patch p = { 2 * ty - g->padTop, 2 * tx - g->padLeft, {0}, {0} };
-    for (int i = 0; i < 4; i++) {
+static inline input_patch patch_of_tile(const nn_window_geometry *g, long m, long ty, long tx) {
+    input_patch p = { m * ty - g->padTop, m * tx - g->padLeft, {0}, {0} };
+    for (int i = 0; i < m + 2; i++) {
         p.rowInside[i] = p.row0 + i >= 0 && p.row0 + i < g->inputHeight;
         p.columnInside[i] = p.col0 + i >= 0 && p.col0 + i < g->inputWidth;
     }
@@ -97,9 +98,9 @@ static inline tile_outputs outputs_of_tile(const nn_window_geometry *g, long ty,
 NN_CLONES
 void nn_winograd_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v) {
     const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
-    const long plane = images * tile_rows(g) * tile_columns(g) * C;
-    NN_FOR_EACH_TILE(g, images, {
-        const input_patch q = patch_of_tile(g, ty, tx);
+    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * C;
+    NN_FOR_EACH_TILE(g, 2, images, {
+        const input_patch q = patch_of_tile(g, 2, ty, tx);
         // The 16 taps' channel vectors, or the zero vector in the padding (no address outside x
         // is formed).
         const float *p[16];
@@ -144,9 +145,9 @@ void nn_winograd_input(const nn_window_geometry *g, const float *x, long images,
 NN_CLONES
 void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx) {
     const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
-    const long plane = images * tile_rows(g) * tile_columns(g) * C;
-    NN_FOR_EACH_TILE(g, images, {
-        const input_patch q = patch_of_tile(g, ty, tx);
+    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * C;
+    NN_FOR_EACH_TILE(g, 2, images, {
+        const input_patch q = patch_of_tile(g, 2, ty, tx);
         float *dxImage = dx + image * imageSize;
         const float *src = dv + t * C;
         NN_OVER_CHANNELS(C, SCATTER_TILE);
@@ -177,8 +178,8 @@ void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float
 NN_CLONES
 void nn_winograd_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z) {
     const long F = filters, imageSize = g->outputHeight * g->outputWidth * F;
-    const long plane = images * tile_rows(g) * tile_columns(g) * F;
-    NN_FOR_EACH_TILE(g, images, {
+    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * F;
+    NN_FOR_EACH_TILE(g, 2, images, {
         const tile_outputs o = outputs_of_tile(g, ty, tx, F);
         float *y = z + image * imageSize;
         float *y00 = y + o.o00, *y01 = y + o.o01, *y10 = y + o.o10, *y11 = y + o.o11;
@@ -213,12 +214,196 @@ void nn_winograd_output(const nn_window_geometry *g, const float *m, long images
 NN_CLONES
 void nn_winograd_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm) {
     const long F = filters, imageSize = g->outputHeight * g->outputWidth * F;
-    const long plane = images * tile_rows(g) * tile_columns(g) * F;
-    NN_FOR_EACH_TILE(g, images, {
+    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * F;
+    NN_FOR_EACH_TILE(g, 2, images, {
         const tile_outputs o = outputs_of_tile(g, ty, tx, F);
         const float *dy = dz + image * imageSize;
         const float *y00 = dy + o.o00, *y01 = dy + o.o01, *y10 = dy + o.o10, *y11 = dy + o.o11;
         float *out = dm + t * F;
         NN_OVER_CHANNELS(F, OUTPUT_GRADIENT_TILE);
+    });
+}
+
+// ==== F(4×4, 3×3) ================================================================================
+//
+// Lavin & Gray's matrices for 6×6 input patches and 4×4 output tiles (36 planes, ξ = 6r + s):
+//   Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0],
+//         [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]
+//   Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]]
+// Each 2-D transform is the 1-D one below applied down the columns, then along the rows.
+
+/// v = Bᵀ d for six values.
+#define F4_BT(T, v, d0, d1, d2, d3, d4, d5)                                                   \
+    do {                                                                                      \
+        const T p_ = (d4) - 4.0f * (d2), q_ = (d3) - 4.0f * (d1);                             \
+        const T r_ = (d4) - (d2), s_ = 2.0f * ((d3) - (d1));                                  \
+        v[0] = 4.0f * (d0) - 5.0f * (d2) + (d4);                                              \
+        v[1] = p_ + q_; v[2] = p_ - q_; v[3] = r_ + s_; v[4] = r_ - s_;                      \
+        v[5] = 4.0f * (d1) - 5.0f * (d3) + (d5);                                              \
+    } while (0)
+
+/// d = B v for six values (the adjoint of F4_BT).
+#define F4_B(T, d, v0, v1, v2, v3, v4, v5)                                                    \
+    do {                                                                                      \
+        d[0] = 4.0f * (v0);                                                                   \
+        d[1] = 4.0f * ((v2) - (v1)) + 2.0f * ((v4) - (v3)) + 4.0f * (v5);                      \
+        d[2] = -5.0f * (v0) - 4.0f * ((v1) + (v2)) - ((v3) + (v4));                           \
+        d[3] = ((v1) - (v2)) + 2.0f * ((v3) - (v4)) - 5.0f * (v5);                            \
+        d[4] = (v0) + (v1) + (v2) + (v3) + (v4);                                              \
+        d[5] = (v5);                                                                          \
+    } while (0)
+
+/// y = Aᵀ m: four values from six.
+#define F4_AT(T, y, m0, m1, m2, m3, m4, m5)                                                   \
+    do {                                                                                      \
+        const T a_ = (m1) + (m2), b_ = (m1) - (m2), c_ = (m3) + (m4), d_ = (m3) - (m4);      \
+        y[0] = (m0) + a_ + c_; y[1] = b_ + 2.0f * d_; y[2] = a_ + 4.0f * c_; y[3] = b_ + 8.0f * d_ + (m5); \
+    } while (0)
+
+/// m = A y: six values from four (the adjoint of F4_AT).
+#define F4_A(T, m, y0, y1, y2, y3)                                                            \
+    do {                                                                                      \
+        const T p_ = (y0) + (y2), q_ = (y1) + (y3);                                           \
+        const T r_ = (y0) + 4.0f * (y2), s_ = 2.0f * (y1) + 8.0f * (y3);                      \
+        m[0] = (y0); m[1] = p_ + q_; m[2] = p_ - q_; m[3] = r_ + s_; m[4] = r_ - s_; m[5] = (y3); \
+    } while (0)
+
+// V = Bᵀ d B: Bᵀ down each of the 6 columns of the patch, then along each row into planes 6i…6i+5.
+#define INPUT_TILE4(T)                                                                             \
+    {                                                                                              \
+        T c[36];                                                                                   \
+        for (int j = 0; j < 6; j++) {                                                              \
+            T col[6];                                                                              \
+            F4_BT(T, col, LOAD(T, p[j] + k), LOAD(T, p[6 + j] + k), LOAD(T, p[12 + j] + k),         \
+                  LOAD(T, p[18 + j] + k), LOAD(T, p[24 + j] + k), LOAD(T, p[30 + j] + k));          \
+            for (int i = 0; i < 6; i++) c[6 * i + j] = col[i];                                     \
+        }                                                                                          \
+        float *o = out + k;                                                                        \
+        for (int i = 0; i < 6; i++) {                                                              \
+            T row[6];                                                                              \
+            const T *r = c + 6 * i;                                                                \
+            F4_BT(T, row, r[0], r[1], r[2], r[3], r[4], r[5]);                                     \
+            for (int s = 0; s < 6; s++) STORE(T, o + (6 * i + s) * plane, row[s]);                 \
+        }                                                                                          \
+    }
+
+NN_CLONES
+void nn_winograd4x4_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v) {
+    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
+    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(g->outputWidth, 4) * C;
+    NN_FOR_EACH_TILE(g, 4, images, {
+        const input_patch q = patch_of_tile(g, 4, ty, tx);
+        const float *p[36];
+        for (int i = 0; i < 6; i++) {
+            for (int j = 0; j < 6; j++) {
+                p[6 * i + j] = q.rowInside[i] && q.columnInside[j]
+                    ? x + image * imageSize + ((q.row0 + i) * W + q.col0 + j) * C : zeros;
+            }
+        }
+        float *out = v + t * C;
+        NN_OVER_CHANNELS(C, INPUT_TILE4);
+    });
+}
+
+// dX += B dV Bᵀ: B down each column of the 36 planes, then along each row, added where inside.
+#define SCATTER_TILE4(T)                                                                           \
+    {                                                                                              \
+        T c[36];                                                                                   \
+        for (int s = 0; s < 6; s++) {                                                              \
+            T col[6];                                                                              \
+            F4_B(T, col, LOAD(T, src + s * plane + k), LOAD(T, src + (6 + s) * plane + k),         \
+                 LOAD(T, src + (12 + s) * plane + k), LOAD(T, src + (18 + s) * plane + k),         \
+                 LOAD(T, src + (24 + s) * plane + k), LOAD(T, src + (30 + s) * plane + k));        \
+            for (int i = 0; i < 6; i++) c[6 * i + s] = col[i];                                     \
+        }                                                                                          \
+        for (int i = 0; i < 6; i++) {                                                              \
+            if (!q.rowInside[i]) continue;                                                         \
+            T dd[6];                                                                               \
+            const T *r = c + 6 * i;                                                                \
+            F4_B(T, dd, r[0], r[1], r[2], r[3], r[4], r[5]);                                       \
+            for (int j = 0; j < 6; j++) {                                                          \
+                if (!q.columnInside[j]) continue;                                                  \
+                float *d = dxImage + ((q.row0 + i) * W + q.col0 + j) * C + k;                      \
+                STORE(T, d, LOAD(T, d) + dd[j]);                                                   \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+NN_CLONES
+void nn_winograd4x4_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx) {
+    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
+    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(g->outputWidth, 4) * C;
+    NN_FOR_EACH_TILE(g, 4, images, {
+        const input_patch q = patch_of_tile(g, 4, ty, tx);
+        float *dxImage = dx + image * imageSize;
+        const float *src = dv + t * C;
+        NN_OVER_CHANNELS(C, SCATTER_TILE4);
+    });
+}
+
+// Y = Aᵀ M A: Aᵀ down each of the 6 columns (4 values each), then along each row; only the
+// `rows` × `columns` outputs inside the image are stored.
+#define OUTPUT_TILE4(T)                                                                            \
+    {                                                                                              \
+        T c[24];                                                                                   \
+        const float *s0 = src + k;                                                                 \
+        for (int s = 0; s < 6; s++) {                                                              \
+            T col[4];                                                                              \
+            F4_AT(T, col, LOAD(T, s0 + s * plane), LOAD(T, s0 + (6 + s) * plane), LOAD(T, s0 + (12 + s) * plane), \
+                  LOAD(T, s0 + (18 + s) * plane), LOAD(T, s0 + (24 + s) * plane), LOAD(T, s0 + (30 + s) * plane)); \
+            for (int i = 0; i < 4; i++) c[6 * i + s] = col[i];                                     \
+        }                                                                                          \
+        for (int i = 0; i < rows; i++) {                                                           \
+            T yy[4];                                                                               \
+            const T *r = c + 6 * i;                                                                \
+            F4_AT(T, yy, r[0], r[1], r[2], r[3], r[4], r[5]);                                      \
+            for (int j = 0; j < columns; j++) STORE(T, y0 + (i * OW + j) * F + k, yy[j]);          \
+        }                                                                                          \
+    }
+
+NN_CLONES
+void nn_winograd4x4_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z) {
+    const long F = filters, OW = g->outputWidth, imageSize = g->outputHeight * OW * F;
+    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(OW, 4) * F;
+    NN_FOR_EACH_TILE(g, 4, images, {
+        const int rows = (int)(g->outputHeight - 4 * ty < 4 ? g->outputHeight - 4 * ty : 4);
+        const int columns = (int)(OW - 4 * tx < 4 ? OW - 4 * tx : 4);
+        float *y0 = z + image * imageSize + (4 * ty * OW + 4 * tx) * F;
+        const float *src = m + t * F;
+        NN_OVER_CHANNELS(F, OUTPUT_TILE4);
+    });
+}
+
+// dM = A dY Aᵀ: A down each of the 4 columns of the tile's gradient (zero past the edge), then
+// along each of the 6 rows into planes 6i…6i+5.
+#define OUTPUT_GRADIENT_TILE4(T)                                                                   \
+    {                                                                                              \
+        const T zero = (T){0};                                                                     \
+        T c[24];                                                                                   \
+        for (int j = 0; j < 4; j++) {                                                              \
+            T d[4], col[6];                                                                        \
+            for (int i = 0; i < 4; i++) d[i] = i < rows && j < columns ? LOAD(T, y0 + (i * OW + j) * F + k) : zero; \
+            F4_A(T, col, d[0], d[1], d[2], d[3]);                                                  \
+            for (int i = 0; i < 6; i++) c[4 * i + j] = col[i];                                     \
+        }                                                                                          \
+        float *o = out + k;                                                                        \
+        for (int i = 0; i < 6; i++) {                                                              \
+            T row[6];                                                                              \
+            const T *r = c + 4 * i;                                                                \
+            F4_A(T, row, r[0], r[1], r[2], r[3]);                                                  \
+            for (int s = 0; s < 6; s++) STORE(T, o + (6 * i + s) * plane, row[s]);                 \
+        }                                                                                          \
+    }
+
+NN_CLONES
+void nn_winograd4x4_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm) {
+    const long F = filters, OW = g->outputWidth, imageSize = g->outputHeight * OW * F;
+    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(OW, 4) * F;
+    NN_FOR_EACH_TILE(g, 4, images, {
+        const int rows = (int)(g->outputHeight - 4 * ty < 4 ? g->outputHeight - 4 * ty : 4);
+        const int columns = (int)(OW - 4 * tx < 4 ? OW - 4 * tx : 4);
+        const float *y0 = dz + image * imageSize + (4 * ty * OW + 4 * tx) * F;
+        float *out = dm + t * F;
+        NN_OVER_CHANNELS(F, OUTPUT_GRADIENT_TILE4);
     });
 }

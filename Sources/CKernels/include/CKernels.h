@@ -72,4 +72,10 @@ void nn_winograd_output(const nn_window_geometry *g, const float *m, long images
 
 /// dM = A dY Aᵀ for every tile (outputs past the edge count as zero).
 void nn_winograd_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm);
+
+/// The same four transforms for Winograd F(4×4, 3×3): 6×6 input patches, 4×4 output tiles, `[36][T][channels]`.
+void nn_winograd4x4_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v);
+void nn_winograd4x4_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx);
+void nn_winograd4x4_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z);
+void nn_winograd4x4_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm);
 #endif

@@ -13,17 +13,22 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// Winograd F(2×2, 3×3): 16 GEMMs per chunk over transformed tiles, 2.25× fewer multiply-adds
     /// (3×3 kernels at stride 1 only; elsewhere a layer falls back to im2col).
     case winograd
+    /// Winograd F(4×4, 3×3): 36 GEMMs per chunk over 4×4 output tiles, up to 4× fewer multiply-adds
+    /// than im2col, at a few times F(2×2, 3×3)'s rounding error (3×3 kernels at stride 1 only).
+    case winograd4x4
 
     /// How layers choose: the process-wide setting, read from `NN_CONV_ALGORITHM` at first use
-    /// (`auto`, `im2col`, `winograd` or `measure`; default `auto`) and settable from code.
+    /// (`auto`, `im2col`, `winograd`, `winograd4x4` or `measure`; default `auto`) and settable from code.
     public enum Policy: String, Sendable {
         /// A fixed rule, the same on every run: Winograd for 3×3 stride-1 layers whose input and
         /// output both have at least `ConvAlgorithm.winogradMinimumChannels` channels, im2col otherwise.
         case auto
         /// Always im2col.
         case im2col
-        /// Winograd wherever it applies (3×3, stride 1), im2col elsewhere.
+        /// Winograd F(2×2, 3×3) wherever it applies (3×3, stride 1), im2col elsewhere.
         case winograd
+        /// Winograd F(4×4, 3×3) wherever it applies, im2col elsewhere.
+        case winograd4x4
         /// Times both algorithms once per distinct layer shape (geometry, filters, batch, threads) at
         /// its first forward pass and keeps the faster for the rest of the process. Fastest, but two
         /// runs may choose differently on a busy machine, so results are not reproducible run to run.
@@ -60,6 +65,7 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
         switch policy {
         case .im2col: return .im2col
         case .winograd: return .winograd
+        case .winograd4x4: return .winograd4x4
         case .auto:
             return g.channels >= winogradMinimumChannels && filters >= winogradMinimumChannels ? .winograd : .im2col
         case .measure:

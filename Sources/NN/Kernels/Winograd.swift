@@ -28,27 +28,60 @@ import CKernels
 /// inputs of equal magnitude the bracket is 64/9 of the direct method's Σ|g||d|, whose sum rounds 9C
 /// times, so the worst-case bounds are close. WinogradTests derives it and checks it; measured
 /// errors are ~1e-6 of the output scale on realistic magnitudes, a few times im2col's.
-package enum Winograd {
-    /// Transform positions: a 4×4 tile.
-    package static let positions = 16
+package struct Winograd: Sendable, Equatable {
+    /// Outputs per tile side, m: F(m×m, 3×3) reads (m+2)×(m+2) input patches.
+    package let outputTile: Int
 
-    /// Whether F(2×2, 3×3) computes this convolution: a 3×3 kernel at stride 1 (any padding).
+    /// F(2×2, 3×3): 16 positions, 2.25× fewer multiply-adds than the direct method; transforms of
+    /// 0 and ±1 only.
+    package static let f2x2 = Winograd(outputTile: 2)
+    /// F(4×4, 3×3): 36 positions per 16 outputs, 4× fewer multiply-adds than the direct method
+    /// (on outputs that are a multiple of 4); transform entries up to 8 and down to 1/24, so a few
+    /// times the rounding error of F(2×2, 3×3) (see the error paragraph above and WinogradTests).
+    package static let f4x4 = Winograd(outputTile: 4)
+
+    /// The tiling every Winograd backward pass computes the kernel gradient with. F(4×4, 3×3)'s
+    /// kernel gradient sums products of transformed values up to ~100× (V) and ~225× (dM) the
+    /// originals over every tile of the batch before Gᵀ dU G (entries down to 1/24) shrinks them
+    /// back: nn-bench measured a worst element 2e-3 off the Double oracle on a 56×56×64→64 layer
+    /// at batch 32, growing with the tile count, against 1e-4 with F(2×2, 3×3). So a layer run as
+    /// F(4×4, 3×3) uses it for the forward pass and the input gradient, and F(2×2, 3×3) here.
+    package static let kernelGradientTiling = f2x2
+
+    /// The Winograd variant an algorithm names, or nil for im2col.
+    package init?(_ algorithm: ConvAlgorithm) {
+        switch algorithm {
+        case .im2col: return nil
+        case .winograd: self = .f2x2
+        case .winograd4x4: self = .f4x4
+        }
+    }
+
+    private init(outputTile: Int) { self.outputTile = outputTile }
+
+    /// Input patch side, m + 2.
+    package var patch: Int { outputTile + 2 }
+
+    /// Transform positions ξ: one per value of an input patch.
+    package var positions: Int { patch * patch }
+
+    /// Whether Winograd computes this convolution: a 3×3 kernel at stride 1 (any padding).
     package static func applies(to g: ConvGeometry) -> Bool {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
     }
 
-    /// Output tiles (2×2) per image.
-    package static func tiles(_ g: ConvGeometry) -> (rows: Int, columns: Int) {
-        ((g.outputHeight + 1) / 2, (g.outputWidth + 1) / 2)
+    /// Output tiles (m×m) per image.
+    package func tiles(_ g: ConvGeometry) -> (rows: Int, columns: Int) {
+        ((g.outputHeight + outputTile - 1) / outputTile, (g.outputWidth + outputTile - 1) / outputTile)
     }
 
-    package static func tilesPerImage(_ g: ConvGeometry) -> Int {
+    package func tilesPerImage(_ g: ConvGeometry) -> Int {
         let t = tiles(g)
         return t.rows * t.columns
     }
 
-    /// Multiply-adds of the 16 GEMMs for `images` images (forward; each backward product is the same size).
-    package static func multiplyAdds(_ g: ConvGeometry, filters: Int, images: Int) -> Int {
+    /// Multiply-adds of the GEMMs for `images` images (forward; each backward product is the same size).
+    package func multiplyAdds(_ g: ConvGeometry, filters: Int, images: Int) -> Int {
         positions * images * tilesPerImage(g) * g.channels * filters
     }
 
@@ -72,68 +105,72 @@ package enum Winograd {
 
     // MARK: - Kernel transform
 
-    /// U[ξ][c][f] = (G g Gᵀ)[ξ] for every (c, f) of an HWIO kernel `[3][3][C][F]`.
-    /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
-    package static func transformKernel(_ kernel: UnsafePointer<Float>, channels c: Int, filters f: Int,
-                                        into u: UnsafeMutablePointer<Float>) {
-        let cf = c * f
-        var i = 0
-        while i < cf {
-            let n = min(8, cf - i)
-            let g00 = load(kernel + 0 * cf + i, n), g01 = load(kernel + 1 * cf + i, n), g02 = load(kernel + 2 * cf + i, n)
-            let g10 = load(kernel + 3 * cf + i, n), g11 = load(kernel + 4 * cf + i, n), g12 = load(kernel + 5 * cf + i, n)
-            let g20 = load(kernel + 6 * cf + i, n), g21 = load(kernel + 7 * cf + i, n), g22 = load(kernel + 8 * cf + i, n)
-            // t = G g (4×3), by columns j.
-            let half: Float = 0.5
-            let t00 = g00, t01 = g01, t02 = g02
-            let t10 = half * (g00 + g10 + g20), t11 = half * (g01 + g11 + g21), t12 = half * (g02 + g12 + g22)
-            let t20 = half * (g00 - g10 + g20), t21 = half * (g01 - g11 + g21), t22 = half * (g02 - g12 + g22)
-            let t30 = g20, t31 = g21, t32 = g22
-            // U = t Gᵀ (4×4), row by row.
-            @inline(__always) func row(_ r: Int, _ a: Vector, _ b: Vector, _ c: Vector) {
-                store(a, u + (4 * r + 0) * cf + i, n)
-                store(half * (a + b + c), u + (4 * r + 1) * cf + i, n)
-                store(half * (a - b + c), u + (4 * r + 2) * cf + i, n)
-                store(c, u + (4 * r + 3) * cf + i, n)
+    /// G, (m+2)×3 row-major: U = G g Gᵀ. Its zero entries are skipped, so F(2×2, 3×3)'s transform
+    /// only adds and halves.
+    private var kernelMatrix: [Float] {
+        outputTile == 2
+            ? [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
+            : [0.25, 0, 0, -1 / 6, -1 / 6, -1 / 6, -1 / 6, 1 / 6, -1 / 6, 1 / 24, 1 / 12, 1 / 6, 1 / 24, -1 / 12, 1 / 6, 0, 0, 1]
+    }
+
+    /// U[ξ][c][f] = (G g Gᵀ)[ξ] for every (c, f) of an HWIO kernel `[3][3][C][F]`, eight (c, f)
+    /// pairs at a time: t = G g ((m+2)×3), then U = t Gᵀ.
+    package func transformKernel(_ kernel: UnsafePointer<Float>, channels c: Int, filters f: Int,
+                                 into u: UnsafeMutablePointer<Float>) {
+        let cf = c * f, p = patch
+        kernelMatrix.withUnsafeBufferPointer { g in
+            withUnsafeTemporaryAllocation(of: Vector.self, capacity: 3 * p) { t in
+                var i = 0
+                while i < cf {
+                    let n = min(8, cf - i)
+                    for r in 0..<p {
+                        for j in 0..<3 {
+                            var sum = Vector()
+                            for k in 0..<3 where g[3 * r + k] != 0 { sum += g[3 * r + k] * Self.load(kernel + (3 * k + j) * cf + i, n) }
+                            t[3 * r + j] = sum
+                        }
+                    }
+                    for r in 0..<p {
+                        for s in 0..<p {
+                            var sum = Vector()
+                            for j in 0..<3 where g[3 * s + j] != 0 { sum += g[3 * s + j] * t[3 * r + j] }
+                            Self.store(sum, u + (p * r + s) * cf + i, n)
+                        }
+                    }
+                    i += 8
+                }
             }
-            row(0, t00, t01, t02)
-            row(1, t10, t11, t12)
-            row(2, t20, t21, t22)
-            row(3, t30, t31, t32)
-            i += 8
         }
     }
 
-    /// dW = Gᵀ dU G: the adjoint of `transformKernel`, from `[16][C][F]` to an HWIO `[3][3][C][F]`.
-    package static func kernelGradient(_ du: UnsafePointer<Float>, channels c: Int, filters f: Int,
-                                       into dw: UnsafeMutablePointer<Float>) {
-        let cf = c * f, half: Float = 0.5
-        var i = 0
-        while i < cf {
-            let n = min(8, cf - i)
-            @inline(__always) func u(_ r: Int, _ s: Int) -> Vector { load(du + (4 * r + s) * cf + i, n) }
-            // t = Gᵀ dU (3×4); Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].
-            var t = (Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector(), Vector())
-            for s in 0..<4 {
-                let u0 = u(0, s), u1 = u(1, s), u2 = u(2, s), u3 = u(3, s)
-                let a = u0 + half * (u1 + u2), b = half * (u1 - u2), d = half * (u1 + u2) + u3
-                switch s {
-                case 0: t.0 = a; t.4 = b; t.8 = d
-                case 1: t.1 = a; t.5 = b; t.9 = d
-                case 2: t.2 = a; t.6 = b; t.10 = d
-                default: t.3 = a; t.7 = b; t.11 = d
+    /// dW = Gᵀ dU G: the adjoint of `transformKernel`, from `[positions][C][F]` to an HWIO `[3][3][C][F]`.
+    package func kernelGradient(_ du: UnsafePointer<Float>, channels c: Int, filters f: Int,
+                                into dw: UnsafeMutablePointer<Float>) {
+        let cf = c * f, p = patch
+        kernelMatrix.withUnsafeBufferPointer { g in
+            withUnsafeTemporaryAllocation(of: Vector.self, capacity: 3 * p) { t in
+                var i = 0
+                while i < cf {
+                    let n = min(8, cf - i)
+                    // t = Gᵀ dU (3×(m+2)).
+                    for j in 0..<3 {
+                        for s in 0..<p {
+                            var sum = Vector()
+                            for r in 0..<p where g[3 * r + j] != 0 { sum += g[3 * r + j] * Self.load(du + (p * r + s) * cf + i, n) }
+                            t[p * j + s] = sum
+                        }
+                    }
+                    // dW = t G (3×3).
+                    for j in 0..<3 {
+                        for k in 0..<3 {
+                            var sum = Vector()
+                            for s in 0..<p where g[3 * s + k] != 0 { sum += g[3 * s + k] * t[p * j + s] }
+                            Self.store(sum, dw + (3 * j + k) * cf + i, n)
+                        }
+                    }
+                    i += 8
                 }
             }
-            // dW = t G (3×3).
-            @inline(__always) func row(_ r: Int, _ a: Vector, _ b: Vector, _ c: Vector, _ d: Vector) {
-                store(a + half * (b + c), dw + (3 * r + 0) * cf + i, n)
-                store(half * (b - c), dw + (3 * r + 1) * cf + i, n)
-                store(half * (b + c) + d, dw + (3 * r + 2) * cf + i, n)
-            }
-            row(0, t.0, t.1, t.2, t.3)
-            row(1, t.4, t.5, t.6, t.7)
-            row(2, t.8, t.9, t.10, t.11)
-            i += 8
         }
     }
 
@@ -146,43 +183,47 @@ package enum Winograd {
     /// V[ξ][t][c] = (Bᵀ d B)[ξ] for every tile t of `images` consecutive images at `input`, T = images ·
     /// tiles per image. Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Input taps
     /// outside the image read `zeros` (at least C zero floats).
-    package static func transformInput(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+    package func transformInput(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                        zeros: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
         var window = g.windowGeometry
-        nn_winograd_input(&window, input, images, zeros, v)
+        if outputTile == 2 { nn_winograd_input(&window, input, images, zeros, v) }
+        else { nn_winograd4x4_input(&window, input, images, zeros, v) }
     }
 
     /// dX += B dV Bᵀ tile by tile (the adjoint of `transformInput`): each tile's 4×4 patch of channel
     /// vectors is added into `output` (`images` consecutive image gradients); taps in the padding are
     /// dropped. Neighbouring patches overlap, so one caller owns each image.
     /// B = [[1, 0, 0, 0], [0, 1, −1, 1], [−1, 1, 1, 0], [0, 0, 0, −1]].
-    package static func scatterInputGradient(_ dv: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+    package func scatterInputGradient(_ dv: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                              into output: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
         var window = g.windowGeometry
-        nn_winograd_scatter_input_gradient(&window, dv, images, output)
+        if outputTile == 2 { nn_winograd_scatter_input_gradient(&window, dv, images, output) }
+        else { nn_winograd4x4_scatter_input_gradient(&window, dv, images, output) }
     }
 
     /// Y = Aᵀ m A for every tile (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]), written into the NHWC output
     /// `z` of `images` consecutive images; the halves of edge tiles past the output are dropped.
-    package static func transformOutput(_ m: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry, filters f: Int,
+    package func transformOutput(_ m: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry, filters f: Int,
                                         into z: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
         var window = g.windowGeometry
-        nn_winograd_output(&window, m, images, f, z)
+        if outputTile == 2 { nn_winograd_output(&window, m, images, f, z) }
+        else { nn_winograd4x4_output(&window, m, images, f, z) }
     }
 
     /// dM = A dY Aᵀ for every tile (the adjoint of `transformOutput`; outputs past the edge count as
     /// zero), from the NHWC gradient `dz` of `images` consecutive images into `[16][T][F]`.
-    package static func transformOutputGradient(_ dz: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
+    package func transformOutputGradient(_ dz: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                                 filters f: Int, into dm: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
         defer { KernelProfiler.recordIm2col(since: start) }
         var window = g.windowGeometry
-        nn_winograd_output_gradient(&window, dz, images, f, dm)
+        if outputTile == 2 { nn_winograd_output_gradient(&window, dz, images, f, dm) }
+        else { nn_winograd4x4_output_gradient(&window, dz, images, f, dm) }
     }
 }

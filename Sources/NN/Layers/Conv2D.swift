@@ -98,8 +98,8 @@ public final class Conv2D: ConvolutionLayer {
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let beta: Float = bias == nil ? 0 : 1
         lastAlgorithm = algorithm
-        if algorithm == .winograd && Winograd.applies(to: g) {
-            forwardWinograd(input, z: z, activation: keepsLogits ? .linear : activation)
+        if let winograd = Winograd(algorithm), Winograd.applies(to: g) {
+            forwardWinograd(input, z: z, activation: keepsLogits ? .linear : activation, winograd: winograd)
             if keepsLogits {
                 out.assign(z); logits = z
                 activation.apply(out.pointer, count: out.count, width: filters)
@@ -142,8 +142,8 @@ public final class Conv2D: ConvolutionLayer {
         let rowsPerImage = g.outputPixels, k = g.patchSize
         let wantsInput = computesInputGradient
         let dx = wantsInput ? inputGradientBuffer.tensor(batch: n, sampleShape: inputShape) : Layer.skippedGradient
-        if algorithm == .winograd && Winograd.applies(to: g) {
-            return backwardWinograd(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
+        if let winograd = Winograd(algorithm), Winograd.applies(to: g) {
+            return backwardWinograd(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput, winograd: winograd)
         }
         if !g.isPointwise {
             return backwardChunked(outputGradient, x: x, y: y, dx: dx, wantsInput: wantsInput)
@@ -194,50 +194,54 @@ public final class Conv2D: ConvolutionLayer {
 }
 
 extension Conv2D {
-    /// Winograd F(2×2, 3×3) forward: the kernel transformed once, then parts of the batch on the
-    /// engine's threads, each chunk by chunk: input tiles transformed, 16 GEMMs, output transform,
-    /// bias and activation while the chunk is in cache.
-    private func forwardWinograd(_ input: Tensor, z: Tensor, activation: Activation) {
+    /// Winograd forward: the kernel transformed once, then parts of the batch on the engine's
+    /// threads, each chunk by chunk: input tiles transformed, one GEMM per position, output
+    /// transform, bias and activation while the chunk is in cache.
+    private func forwardWinograd(_ input: Tensor, z: Tensor, activation: Activation, winograd w: Winograd) {
         let g = geometry!, n = input.shape[0], c = g.channels, f = filters
-        let u = transformedKernel.floats(Winograd.positions * c * f)
-        Winograd.transformKernel(kernel.value.pointer, channels: c, filters: f, into: u)
+        let u = transformedKernel.floats(w.positions * c * f)
+        w.transformKernel(kernel.value.pointer, channels: c, filters: f, into: u)
         let zero = zeros.floats(c)
         zero.update(repeating: 0, count: c)
-        let tilesPerImage = Winograd.tilesPerImage(g)
+        let tilesPerImage = w.tilesPerImage(g)
         let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
-        let chunk = workspace.imagesPerChunk(floatsPerImage: Winograd.positions * tilesPerImage * max(c, f),
+        let chunk = workspace.imagesPerChunk(floatsPerImage: w.positions * tilesPerImage * max(c, f),
                                              batch: (n + parts - 1) / parts)
-        let bufferFloats = chunk * Winograd.positions * tilesPerImage * (c + f)
-        let work = WinogradForwardPart(geometry: g, filters: f, images: n, chunk: chunk, input: input.pointer,
+        let bufferFloats = chunk * w.positions * tilesPerImage * (c + f)
+        let work = WinogradForwardPart(winograd: w, geometry: g, filters: f, images: n, chunk: chunk, input: input.pointer,
                                        u: u, zeros: zero, bias: bias?.value.pointer, z: z.pointer, activation: activation,
                                        buffers: workspace.buffers(parts, floats: bufferFloats), bufferFloats: bufferFloats)
         Parallel.run(parts, work)
     }
 
-    /// Winograd backward, the adjoint of the forward algorithm: per chunk dZ, the bias gradient, dM
-    /// from dZ, V recomputed from X, dU += Vᵀ·dM per position and (when wanted) dV = dM·Uᵀ scattered
-    /// into dX. Each part accumulates its own dU and db; they are summed in part order and dU is
-    /// turned into the kernel gradient once (deterministic for a given thread count).
-    private func backwardWinograd(_ outputGradient: Tensor, x: Tensor, y: Tensor, dx: Tensor, wantsInput: Bool) -> Tensor {
+    /// Winograd backward, the adjoint of the forward algorithm: per chunk dZ, the bias gradient, then
+    /// the kernel gradient by F(2×2, 3×3) whatever `w` is (`Winograd.kernelGradientTiling` says
+    /// why): dM from dZ, V recomputed from X, dU += Vᵀ·dM per position; and (when wanted) the input
+    /// gradient by `w`: dV = dM·Uᵀ scattered into dX (sharing F(2×2, 3×3)'s dM when `w` is it). Each
+    /// part accumulates its own dU and db; they are summed in part order and dU is turned into the
+    /// kernel gradient once (deterministic for a given thread count).
+    private func backwardWinograd(_ outputGradient: Tensor, x: Tensor, y: Tensor, dx: Tensor, wantsInput: Bool,
+                                  winograd w: Winograd) -> Tensor {
         let g = geometry!, n = outputGradient.shape[0], c = g.channels, f = filters
+        let kw = Winograd.kernelGradientTiling
         let passThrough = activation == .linear || activationFusedWithLoss
         let dz = passThrough ? outputGradient : activationGradient.tensor(batch: n, sampleShape: outputShape)
-        let u = transformedKernel.floats(Winograd.positions * c * f)
-        Winograd.transformKernel(kernel.value.pointer, channels: c, filters: f, into: u)
+        let u = transformedKernel.floats(w.positions * c * f)
+        if wantsInput { w.transformKernel(kernel.value.pointer, channels: c, filters: f, into: u) }
         let zero = zeros.floats(c)
         zero.update(repeating: 0, count: c)
-        let tilesPerImage = Winograd.tilesPerImage(g)
+        // Each chunk's buffer holds F(2×2, 3×3)'s V and dM, then (when `w` differs) `w`'s dM and dV.
+        let floatsPerImage = max(kw.positions * kw.tilesPerImage(g), w.positions * w.tilesPerImage(g))
         let parts = Parallel.imageParts(images: n, valuesPerImage: g.outputPixels * f)
-        let chunk = workspace.imagesPerChunk(floatsPerImage: Winograd.positions * tilesPerImage * max(c, f),
-                                             batch: (n + parts - 1) / parts)
-        let bufferFloats = chunk * Winograd.positions * tilesPerImage * (c + f)
-        let transformedSize = Winograd.positions * c * f
+        let chunk = workspace.imagesPerChunk(floatsPerImage: floatsPerImage * max(c, f), batch: (n + parts - 1) / parts)
+        let bufferFloats = chunk * floatsPerImage * (c + f)
+        let transformedSize = kw.positions * c * f
         let gradientSize = transformedSize + (bias == nil ? 0 : f)
         let partials = partialGradients.tensor(batch: parts * gradientSize, sampleShape: []).pointer
         let one = ones.tensor(batch: chunk * g.outputPixels, sampleShape: [])
         if one[flat: 0] != 1 || one[flat: one.count - 1] != 1 { one.fill(1) }
         let work = WinogradBackwardPart(
-            geometry: g, filters: f, images: n, chunk: chunk, activation: passThrough ? nil : activation,
+            winograd: w, geometry: g, filters: f, images: n, chunk: chunk, activation: passThrough ? nil : activation,
             x: x.pointer, y: y.pointer, z: logits?.pointer, dy: outputGradient.pointer, dz: dz.pointer, u: u, zeros: zero,
             partials: partials, gradientSize: gradientSize, hasBias: bias != nil, ones: one.pointer,
             dx: wantsInput ? dx.pointer : nil,
@@ -246,7 +250,7 @@ extension Conv2D {
         for p in 1..<max(1, parts) {
             BLAS.axpy(count: gradientSize, alpha: 1, x: partials + p * gradientSize, y: partials)
         }
-        Winograd.kernelGradient(partials, channels: c, filters: f, into: kernel.gradient.pointer)
+        kw.kernelGradient(partials, channels: c, filters: f, into: kernel.gradient.pointer)
         if let bias { bias.gradient.pointer.update(from: partials + transformedSize, count: f) }
         return dx
     }
@@ -254,6 +258,7 @@ extension Conv2D {
 
 /// Winograd forward over part `part` of the batch, chunk by chunk, with the part's own V and M buffers.
 struct WinogradForwardPart: ParallelWork {
+    let winograd: Winograd
     let geometry: ConvGeometry
     let filters: Int, images: Int, chunk: Int
     let input: UnsafeMutablePointer<Float>
@@ -261,25 +266,25 @@ struct WinogradForwardPart: ParallelWork {
     let bias: UnsafeMutablePointer<Float>?
     let z: UnsafeMutablePointer<Float>
     let activation: Activation
-    /// One buffer per part: V `[16][T][C]` then M `[16][T][F]` for a chunk's T tiles.
+    /// One buffer per part: V `[positions][T][C]` then M `[positions][T][F]` for a chunk's T tiles.
     let buffers: UnsafeMutablePointer<Float>, bufferFloats: Int
 
     func run(part: Int, of parts: Int) {
-        let g = geometry, c = g.channels, f = filters
+        let w = winograd, g = geometry, c = g.channels, f = filters
         let imageSize = g.inputPixels * c, outputSize = g.outputPixels * f
-        let tilesPerImage = Winograd.tilesPerImage(g)
+        let tilesPerImage = w.tilesPerImage(g)
         let v = buffers + part * bufferFloats
         let range = Parallel.range(part, of: parts, count: images)
         for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
             let count = min(chunk, range.upperBound - start)
             let t = count * tilesPerImage
-            let m = v + Winograd.positions * t * c
-            Winograd.transformInput(input + start * imageSize, images: count, geometry: g, zeros: zeros, into: v)
-            for xi in 0..<Winograd.positions {
+            let m = v + w.positions * t * c
+            w.transformInput(input + start * imageSize, images: count, geometry: g, zeros: zeros, into: v)
+            for xi in 0..<w.positions {
                 BLAS.gemm(m: t, n: f, k: c, a: v + xi * t * c, b: u + xi * c * f, c: m + xi * t * f)
             }
             let zChunk = z + start * outputSize
-            Winograd.transformOutput(m, images: count, geometry: g, filters: f, into: zChunk)
+            w.transformOutput(m, images: count, geometry: g, filters: f, into: zChunk)
             activation.apply(zChunk, count: count * outputSize, width: f, bias: bias)
         }
     }
@@ -287,6 +292,8 @@ struct WinogradForwardPart: ParallelWork {
 
 /// Winograd backward over part `part` of the batch (see `Conv2D.backwardWinograd`).
 struct WinogradBackwardPart: ParallelWork {
+    /// The tiling of the input gradient (the kernel gradient's is `Winograd.kernelGradientTiling`).
+    let winograd: Winograd
     let geometry: ConvGeometry
     let filters: Int, images: Int, chunk: Int
     let activation: Activation?
@@ -294,44 +301,54 @@ struct WinogradBackwardPart: ParallelWork {
     /// The preactivation, kept when the activation's derivative needs it (gelu, silu, hard_silu).
     let z: UnsafeMutablePointer<Float>?
     let dy: UnsafeMutablePointer<Float>, dz: UnsafeMutablePointer<Float>
+    /// `winograd`'s transformed kernel (read only when `dx` is wanted).
     let u: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
     /// Part p accumulates dU `[16][C][F]` then db `[F]` at `partials + p · gradientSize`.
     let partials: UnsafeMutablePointer<Float>, gradientSize: Int, hasBias: Bool
     let ones: UnsafeMutablePointer<Float>
     let dx: UnsafeMutablePointer<Float>?
-    /// One buffer per part: V (then dV) `[16][T][C]` and dM `[16][T][F]`.
+    /// One buffer per part: V (then dV) and dM, `[positions][T][C]` and `[positions][T][F]`.
     let buffers: UnsafeMutablePointer<Float>, bufferFloats: Int
 
     func run(part: Int, of parts: Int) {
-        let g = geometry, c = g.channels, f = filters
+        let w = winograd, kw = Winograd.kernelGradientTiling, g = geometry, c = g.channels, f = filters
         let imageSize = g.inputPixels * c, outputSize = g.outputPixels * f
-        let tilesPerImage = Winograd.tilesPerImage(g)
         let du = partials + part * gradientSize
-        let db = du + Winograd.positions * c * f
+        let db = du + kw.positions * c * f
         let v = buffers + part * bufferFloats
         let range = Parallel.range(part, of: parts, count: images)
         if range.isEmpty { du.update(repeating: 0, count: gradientSize); return }
         if let dx { (dx + range.lowerBound * imageSize).update(repeating: 0, count: range.count * imageSize) }
         for start in stride(from: range.lowerBound, to: range.upperBound, by: chunk) {
             let count = min(chunk, range.upperBound - start)
-            let t = count * tilesPerImage, rows = count * g.outputPixels, at = start * outputSize
+            let rows = count * g.outputPixels, at = start * outputSize
             let first: Float = start == range.lowerBound ? 0 : 1
-            let dm = v + Winograd.positions * t * c
             if let activation {
                 activation.backward(input: z.map { UnsafePointer($0 + at) }, output: y + at, outputGradient: dy + at, into: dz + at,
                                     count: rows * f, width: f)
             }
             if hasBias { BLAS.gemv(trans: true, m: rows, n: f, a: dz + at, x: ones, beta: first, y: db) }
-            Winograd.transformOutputGradient(dz + at, images: count, geometry: g, filters: f, into: dm)
-            Winograd.transformInput(x + start * imageSize, images: count, geometry: g, zeros: zeros, into: v)
-            for xi in 0..<Winograd.positions {
+            // The kernel gradient (and the input gradient too when `w` is the same tiling).
+            let shared = dx != nil && w == kw
+            let t = count * kw.tilesPerImage(g)
+            let dm = v + kw.positions * t * c
+            kw.transformOutputGradient(dz + at, images: count, geometry: g, filters: f, into: dm)
+            kw.transformInput(x + start * imageSize, images: count, geometry: g, zeros: zeros, into: v)
+            for xi in 0..<kw.positions {
                 let vXi = v + xi * t * c, dmXi = dm + xi * t * f
                 BLAS.gemm(transA: true, m: c, n: f, k: t, a: vXi, b: dmXi, beta: first, c: du + xi * c * f)
-                if dx != nil {
-                    BLAS.gemm(transB: true, m: t, n: c, k: f, a: dmXi, b: u + xi * c * f, c: vXi)
+                if shared { BLAS.gemm(transB: true, m: t, n: c, k: f, a: dmXi, b: u + xi * c * f, c: vXi) }
+            }
+            guard let dx else { continue }
+            if !shared {
+                let t = count * w.tilesPerImage(g)
+                let dm = v + w.positions * t * c
+                w.transformOutputGradient(dz + at, images: count, geometry: g, filters: f, into: dm)
+                for xi in 0..<w.positions {
+                    BLAS.gemm(transB: true, m: t, n: c, k: f, a: dm + xi * t * f, b: u + xi * c * f, c: v + xi * t * c)
                 }
             }
-            if let dx { Winograd.scatterInputGradient(v, images: count, geometry: g, into: dx + start * imageSize) }
+            w.scatterInputGradient(v, images: count, geometry: g, into: dx + start * imageSize)
         }
     }
 }
