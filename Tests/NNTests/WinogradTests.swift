@@ -270,13 +270,18 @@ final class WinogradTests: XCTestCase {
     }
 
     func testPolicy() throws {
-        func geometry(_ c: Int, kernel: Int = 3, stride: Int = 1) -> ConvGeometry {
-            ConvGeometry(inputHeight: 14, inputWidth: 14, channels: c, kernelHeight: kernel, kernelWidth: kernel,
+        func geometry(_ c: Int, kernel: Int = 3, stride: Int = 1, side: Int = 14) -> ConvGeometry {
+            ConvGeometry(inputHeight: side, inputWidth: side, channels: c, kernelHeight: kernel, kernelWidth: kernel,
                          strideHeight: stride, strideWidth: stride, padding: .same)
         }
         ConvAlgorithm.policy = .auto
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32), filters: 64, batch: 32), .winograd)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(1), filters: 32, batch: 32), .im2col)
+        // F(4×4, 3×3) on whole 4×4 tiles (16 × 16 outputs) from batch 16.
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 16), filters: 64, batch: 16), .winograd4x4)
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 16), filters: 64, batch: 15), .winograd)
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 18), filters: 64, batch: 32), .winograd)
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(8, side: 16), filters: 64, batch: 32), .im2col)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, stride: 2), filters: 64, batch: 32), .im2col)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, kernel: 1), filters: 64, batch: 32), .im2col)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, kernel: 5), filters: 64, batch: 32), .im2col)
