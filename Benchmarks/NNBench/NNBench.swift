@@ -110,6 +110,20 @@ struct NNBench: ParsableCommand {
 
         let report = Report(machine: machine, sgemm: sgemm, rows: rows)
         report.printTables()
+        // The algorithm comparison: opt-in by --filter, its small shape under --quick.
+        let algorithmShapes = quick ? AlgorithmRows.quickShapes
+            : AlgorithmRows.shapes.filter { filter != nil && matches(AlgorithmRows.name($0)) }
+        if !algorithmShapes.isEmpty {
+            let algorithmReps = max(reps, 5)
+            AlgorithmRows.printHeader(repetitions: algorithmReps)
+            for b in batches {
+                for s in algorithmShapes {
+                    progress("\(AlgorithmRows.name(s)) batch \(b)")
+                    print(try AlgorithmRows.run(s, batch: b, repetitions: algorithmReps))
+                    fflush(stdout)
+                }
+            }
+        }
         if models.contains("convnet"), let perStep = try TrainStepRows.fitAllocationsPerStep(model: "convnet", batch: batches[0]) {
             print(String(format: "\nfit loop, convnet on byte images, batch %d: %.2f allocations per step (batches 3 to 12: batching, step, logs, History, progress bar)",
                          batches[0], perStep))

@@ -277,9 +277,13 @@ final class WinogradTests: XCTestCase {
         ConvAlgorithm.policy = .auto
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32), filters: 64, batch: 32), .winograd)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(1), filters: 32, batch: 32), .im2col)
-        // F(4×4, 3×3) on whole 4×4 tiles (16 × 16 outputs) from batch 16.
-        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 16), filters: 64, batch: 16), .winograd4x4)
-        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 16), filters: 64, batch: 15), .winograd)
+        // Too few output pixels in the batch for Winograd: 3 × 14 × 14 = 588 is enough, 2 × 14 × 14 not.
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32), filters: 64, batch: 3), .winograd)
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32), filters: 64, batch: 2), .im2col)
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 24), filters: 64, batch: 1), .winograd)
+        // F(4×4, 3×3) on whole 4×4 tiles from 2,048 output pixels (8 × 16 × 16).
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 16), filters: 64, batch: 8), .winograd4x4)
+        XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 16), filters: 64, batch: 7), .winograd)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, side: 18), filters: 64, batch: 32), .winograd)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(8, side: 16), filters: 64, batch: 32), .im2col)
         XCTAssertEqual(ConvAlgorithm.chosen(for: geometry(32, stride: 2), filters: 64, batch: 32), .im2col)

@@ -21,9 +21,10 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// (`auto`, `im2col`, `winograd`, `winograd4x4` or `measure`; default `auto`) and settable from code.
     public enum Policy: String, Sendable {
         /// A fixed rule, the same on every run: Winograd for 3×3 stride-1 layers whose input and
-        /// output both have at least `ConvAlgorithm.winogradMinimumChannels` channels, im2col
-        /// otherwise; F(4×4, 3×3) among them when both output sides are multiples of 4 and the
-        /// batch has at least `ConvAlgorithm.winograd4x4MinimumBatch` images, else F(2×2, 3×3).
+        /// output both have at least `ConvAlgorithm.winogradMinimumChannels` channels and whose
+        /// batch has at least `winogradMinimumOutputPixels` output pixels, im2col otherwise;
+        /// F(4×4, 3×3) among them when both output sides are multiples of 4 and the batch has at
+        /// least `winograd4x4MinimumOutputPixels` output pixels, else F(2×2, 3×3).
         case auto
         /// Always im2col.
         case im2col
@@ -43,14 +44,20 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// (nn-bench: a 1-channel first layer is 3–4× slower as Winograd).
     public static let winogradMinimumChannels = 16
 
-    /// The smallest batch for which `auto` picks F(4×4, 3×3) (on outputs whose sides are multiples
-    /// of 4). Measured on an AVX2 EPYC, 2 threads, F(2×2) and F(4×4) alternated in one process on
-    /// 12–56-pixel layers of 32–128 channels: F(4×4, 3×3) took 0.70–0.92 of F(2×2, 3×3)'s time at
-    /// inference and 0.81–0.95 in training from batch 16 up; at batch 1–8 it was up to 1.6× slower
-    /// (too few tiles per GEMM), and on sides that are not multiples of 4 (14, 30, 7) no faster,
-    /// as its partly empty edge tiles waste the saving.
-    public static let winograd4x4MinimumBatch = 16
+    /// The fewest output pixels in a batch (images × height × width) for which `auto` picks
+    /// Winograd: below them im2col's one larger GEMM beats Winograd's per-position GEMMs of few
+    /// tiles and its transforms. Measured (nn-bench's "conv algorithms" rows, AVX2 EPYC, 2
+    /// threads): F(2×2, 3×3) took 1.05–1.65× im2col's time at batch 1 on 12–20-pixel sides and at
+    /// batch 2 on 12–16, 0.93 at batch 1 on 24×24 (576) and 0.84 at batch 2 on 20×20 (800).
+    public static let winogradMinimumOutputPixels = 576
 
+    /// The fewest output pixels in a batch for which `auto` picks F(4×4, 3×3) (on outputs whose
+    /// sides are multiples of 4; elsewhere its partly empty edge tiles waste the saving: it was no
+    /// faster on 14, 30 or 7). Measured as above: from 2,048 pixels (128 tiles) it took 0.67–0.95
+    /// of F(2×2, 3×3)'s time at inference and 0.81–0.99 in training on 16–56-pixel sides, with
+    /// occasional runs up to 1.2 on 16–28-pixel ones; on fewer pixels it was up to 1.25× slower
+    /// (at batch 1–4 on 12–32-pixel sides: too few tiles per GEMM).
+    public static let winograd4x4MinimumOutputPixels = 2048
     private static let setting = Mutex<Policy?>(nil)
     private static let measured = Mutex<[MeasuredShape: ConvAlgorithm]>([:])
 
@@ -76,14 +83,20 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
         case .im2col: return .im2col
         case .winograd: return .winograd
         case .winograd4x4: return .winograd4x4
-        case .auto:
-            guard g.channels >= winogradMinimumChannels && filters >= winogradMinimumChannels else { return .im2col }
-            let wholeTiles = g.outputHeight % 4 == 0 && g.outputWidth % 4 == 0
-            return wholeTiles && batch >= winograd4x4MinimumBatch ? .winograd4x4 : .winograd
+        case .auto: return chosenByAuto(for: g, filters: filters, batch: batch)
         case .measure:
             let key = MeasuredShape(geometry: g, filters: filters, batch: batch, threads: WorkerPool.current.threads)
             return measured.withLock { $0[key] }
         }
+    }
+
+    /// `Policy.auto`'s rule (nn-bench's algorithm rows print it beside their measurements).
+    package static func chosenByAuto(for g: ConvGeometry, filters: Int, batch: Int) -> ConvAlgorithm {
+        let pixels = batch * g.outputPixels
+        guard Winograd.applies(to: g), !g.isPointwise, g.channels >= winogradMinimumChannels,
+              filters >= winogradMinimumChannels, pixels >= winogradMinimumOutputPixels else { return .im2col }
+        let wholeTiles = g.outputHeight % 4 == 0 && g.outputWidth % 4 == 0
+        return wholeTiles && pixels >= winograd4x4MinimumOutputPixels ? .winograd4x4 : .winograd
     }
 
     /// Records a measured choice (the first one recorded for a shape wins, so every layer of that
