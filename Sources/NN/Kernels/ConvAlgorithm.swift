@@ -53,10 +53,10 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
 
     /// The fewest output pixels in a batch for which `auto` picks F(4×4, 3×3) (on outputs whose
     /// sides are multiples of 4; elsewhere its partly empty edge tiles waste the saving: it was no
-    /// faster on 14, 30 or 7). Measured as above: from 2,048 pixels (128 tiles) it took 0.67–0.95
-    /// of F(2×2, 3×3)'s time at inference and 0.81–0.99 in training on 16–56-pixel sides, with
-    /// occasional runs up to 1.2 on 16–28-pixel ones; on fewer pixels it was up to 1.25× slower
-    /// (at batch 1–4 on 12–32-pixel sides: too few tiles per GEMM).
+    /// faster on 14 or 30). Measured as above: from 2,048 pixels (128 tiles) it took 0.72–1.09
+    /// of F(2×2, 3×3)'s time at inference and 0.77–1.01 in training at batch 1–8, mostly 0.7–1.0
+    /// at batch 32 and 64 (single runs up to 1.23 on 16–28-pixel sides); on fewer pixels it was
+    /// mostly slower, up to 1.55× (batch 1 on 12–28-pixel sides: too few tiles per GEMM).
     public static let winograd4x4MinimumOutputPixels = 2048
     private static let setting = Mutex<Policy?>(nil)
     private static let measured = Mutex<[MeasuredShape: ConvAlgorithm]>([:])

@@ -1,7 +1,10 @@
 import CKernels
 
-/// Winograd's minimal filtering F(2×2, 3×3) for 3×3 stride-1 convolutions over NHWC images
-/// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+/// Winograd's minimal filtering F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions over NHWC
+/// images (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). Described here
+/// for F(2×2, 3×3); F(4×4, 3×3) is the same with 4×4 tiles, 6×6 patches and 36 positions (its
+/// matrices are in `Sources/CKernels/Winograd.c` and `kernelMatrix`), 4× fewer multiply-adds than
+/// the direct method, and a larger error (`f4x4`, `kernelGradientTiling`).
 ///
 /// Each 2×2 block ("tile") of the output is computed from the 4×4 input patch under it:
 /// `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ) ] A`. Summed over input channels, the element-wise product at
@@ -16,11 +19,11 @@ import CKernels
 /// with the rotated, channel-transposed kernel computed by Winograd F(2×2, 3×3), and dW the
 /// F(3×3, 2×2) correlation of X with dY, both with these same transforms.
 ///
-/// Layouts: V, M, dV, dM are `[16][T][C or F]` (one T×C or T×F row-major matrix per ξ); U and dU
-/// `[16][C][F]`; kernels HWIO `[3][3][C][F]`. Transforms work on whole channel vectors, so they read
+/// Layouts: V, M, dV, dM are `[positions][T][C or F]` (one T×C or T×F row-major matrix per ξ); U
+/// and dU `[positions][C][F]`; kernels HWIO `[3][3][C][F]`. Transforms work on whole channel vectors, so they read
 /// and write contiguous runs of the NHWC tensors: the per-tile ones (input, output and their
 /// adjoints, once per chunk) in C at the machine's vector width (`Sources/CKernels/Winograd.c`), the
-/// kernel's (once per step) here eight lanes at a time (`SIMD8<Float>`).
+/// kernel's (once per step) here eight lanes at a time (`SIMD8<Float>`), one routine for either G.
 ///
 /// Error: the transforms only add, subtract and halve, so along any path from an input and a weight
 /// to an output the computation rounds at most C + 10 times, and to first order in u = 2⁻²⁴
@@ -181,8 +184,8 @@ package struct Winograd: Sendable, Equatable {
     // add and subtract, so every clone gives the same bits.
 
     /// V[ξ][t][c] = (Bᵀ d B)[ξ] for every tile t of `images` consecutive images at `input`, T = images ·
-    /// tiles per image. Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]. Input taps
-    /// outside the image read `zeros` (at least C zero floats).
+    /// tiles per image. F(2×2, 3×3): Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
+    /// Input taps outside the image read `zeros` (at least C zero floats).
     package func transformInput(_ input: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                        zeros: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
@@ -192,10 +195,10 @@ package struct Winograd: Sendable, Equatable {
         else { nn_winograd4x4_input(&window, input, images, zeros, v) }
     }
 
-    /// dX += B dV Bᵀ tile by tile (the adjoint of `transformInput`): each tile's 4×4 patch of channel
+    /// dX += B dV Bᵀ tile by tile (the adjoint of `transformInput`): each tile's patch of channel
     /// vectors is added into `output` (`images` consecutive image gradients); taps in the padding are
     /// dropped. Neighbouring patches overlap, so one caller owns each image.
-    /// B = [[1, 0, 0, 0], [0, 1, −1, 1], [−1, 1, 1, 0], [0, 0, 0, −1]].
+    /// F(2×2, 3×3): B = [[1, 0, 0, 0], [0, 1, −1, 1], [−1, 1, 1, 0], [0, 0, 0, −1]].
     package func scatterInputGradient(_ dv: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                              into output: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
@@ -205,8 +208,8 @@ package struct Winograd: Sendable, Equatable {
         else { nn_winograd4x4_scatter_input_gradient(&window, dv, images, output) }
     }
 
-    /// Y = Aᵀ m A for every tile (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]), written into the NHWC output
-    /// `z` of `images` consecutive images; the halves of edge tiles past the output are dropped.
+    /// Y = Aᵀ m A for every tile (F(2×2, 3×3): Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]), written into the
+    /// NHWC output `z` of `images` consecutive images; the parts of edge tiles past the output are dropped.
     package func transformOutput(_ m: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry, filters f: Int,
                                         into z: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()
@@ -217,7 +220,7 @@ package struct Winograd: Sendable, Equatable {
     }
 
     /// dM = A dY Aᵀ for every tile (the adjoint of `transformOutput`; outputs past the edge count as
-    /// zero), from the NHWC gradient `dz` of `images` consecutive images into `[16][T][F]`.
+    /// zero), from the NHWC gradient `dz` of `images` consecutive images into `[positions][T][F]`.
     package func transformOutputGradient(_ dz: UnsafePointer<Float>, images: Int, geometry g: ConvGeometry,
                                                 filters f: Int, into dm: UnsafeMutablePointer<Float>) {
         let start = KernelProfiler.now()

@@ -4,8 +4,8 @@ import Dispatch
 /// im2col followed by one `sgemm` per chunk of images (DESIGN.md's table):
 /// forward `Y = col · W + b`, weight gradient `dW += colᵀ · dY`, input gradient `dcol = dY · Wᵀ`
 /// then col2im. A 1×1 stride-1 convolution skips im2col: the input already is the column matrix.
-/// A 3×3 stride-1 convolution may instead run as Winograd F(2×2, 3×3) (`Kernels/Winograd.swift`),
-/// chosen per layer shape by `ConvAlgorithm.policy`.
+/// A 3×3 stride-1 convolution may instead run as Winograd F(2×2, 3×3) or F(4×4, 3×3)
+/// (`Kernels/Winograd.swift`), chosen per layer shape and batch by `ConvAlgorithm.policy`.
 public final class Conv2D: ConvolutionLayer {
     public let filters: Int
 
@@ -17,7 +17,7 @@ public final class Conv2D: ConvolutionLayer {
 
     private var preactivation = ScratchBuffer()
     private var partialGradients = ScratchBuffer()
-    /// Winograd: the transformed kernel U `[16][C][F]` and C zero floats for taps in the padding.
+    /// Winograd: the transformed kernel U `[positions][C][F]` and C zero floats for taps in the padding.
     private var transformedKernel = ScratchBuffer()
     private var zeros = ScratchBuffer()
 
@@ -303,7 +303,7 @@ struct WinogradBackwardPart: ParallelWork {
     let dy: UnsafeMutablePointer<Float>, dz: UnsafeMutablePointer<Float>
     /// `winograd`'s transformed kernel (read only when `dx` is wanted).
     let u: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Float>
-    /// Part p accumulates dU `[16][C][F]` then db `[F]` at `partials + p · gradientSize`.
+    /// Part p accumulates F(2×2, 3×3)'s dU `[16][C][F]` then db `[F]` at `partials + p · gradientSize`.
     let partials: UnsafeMutablePointer<Float>, gradientSize: Int, hasBias: Bool
     let ones: UnsafeMutablePointer<Float>
     let dx: UnsafeMutablePointer<Float>?
