@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import NNZoo
 
 /// The 3×3 stride-1 Conv2D algorithms side by side: one layer per shape, run in turn as im2col,
 /// Winograd F(2×2, 3×3) and F(4×4, 3×3) within each repetition (interleaved, so a busy machine
@@ -53,6 +54,49 @@ enum AlgorithmRows {
         Conv2D 3x3 same + relu algorithms, interleaved in each of \(repetitions) repetitions (medians, ms; F2 = Winograd F(2x2,3x3), F4 = F(4x4,3x3)):
         layer                                    batch     im2col       F2       F4   F2/i2c F4/F2     im2col       F2       F4   F2/i2c F4/F2   auto picks
                                                        (inference forward)                      (training forward + backward)
+        """)
+    }
+
+    // MARK: - Whole models under each policy
+
+    /// Models whose 3×3 layers the policies treat differently (deep-convnet's 14×14, resnet-small's
+    /// 28×28 and 14×14).
+    static let models = ["deep-convnet", "resnet-small"]
+    static let policies: [ConvAlgorithm.Policy] = [.im2col, .winograd, .winograd4x4, .auto]
+
+    static func policyName(_ model: String) -> String { "conv policies \(model)" }
+
+    /// `predict` (training: `trainStep` with Adam) of one model, the policies in turn within each
+    /// repetition; returns the table line (medians, ms) and restores the policy.
+    static func runPolicies(model: String, batch: Int, training: Bool, repetitions: Int) throws -> String {
+        let saved = ConvAlgorithm.policy
+        defer { ConvAlgorithm.policy = saved }
+        let net = try ModelZoo.build(model, inputShape: [28, 28, 1], seed: 1)
+        net.compile(optimizer: Adam(), loss: SparseCategoricalCrossentropy())
+        var rng = RandomGenerator(seed: UInt64(8000 + batch))
+        let x = LayerRows.random([batch, 28, 28, 1], &rng, 0, 1)
+        let y = Tensor(shape: [batch], elements: (0..<batch).map { _ in Float(rng.next() % 10) })
+        var times = [[Double]](repeating: [], count: policies.count)
+        for repetition in 0..<(repetitions + 1) {
+            for (i, policy) in policies.enumerated() {
+                ConvAlgorithm.policy = policy
+                let start = Stopwatch.now()
+                if training { _ = try net.trainStep(x: x, y: y) } else { _ = try net.predict(x, batchSize: batch) }
+                if repetition > 0 { times[i].append(Stopwatch.seconds(since: start) * 1e3) }
+            }
+        }
+        let m = times.map { $0.sorted()[$0.count / 2] }
+        let label = "\(policyName(model)) \(training ? "train" : "predict")"
+        return label.padding(toLength: max(40, label.count), withPad: " ", startingAt: 0)
+            + String(format: " %5d   %8.3f %8.3f %8.3f %8.3f", batch, m[0], m[1], m[2], m[3])
+    }
+
+    static func printPolicyHeader(repetitions: Int) {
+        print("""
+
+        Whole models under each ConvAlgorithm policy, interleaved in each of \(repetitions) repetitions (medians, ms;
+        winograd and winograd4x4 force every 3x3 stride-1 layer, also those with one input channel):
+        model                                    batch     im2col winograd  wino4x4     auto
         """)
     }
 }

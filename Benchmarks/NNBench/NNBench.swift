@@ -124,6 +124,19 @@ struct NNBench: ParsableCommand {
                 }
             }
         }
+        // The same for whole models under each policy (opt-in by --filter "conv policies").
+        let policyModels = AlgorithmRows.models.filter { filter != nil && matches(AlgorithmRows.policyName($0)) }
+        if !policyModels.isEmpty {
+            let policyReps = max(reps, 5)
+            AlgorithmRows.printPolicyHeader(repetitions: policyReps)
+            for m in policyModels {
+                for (b, training) in (batch.map { [($0, false), ($0, true)] } ?? [(1, false), (32, false), (32, true)]) {
+                    progress("\(AlgorithmRows.policyName(m)) batch \(b)")
+                    print(try AlgorithmRows.runPolicies(model: m, batch: b, training: training, repetitions: policyReps))
+                    fflush(stdout)
+                }
+            }
+        }
         if models.contains("convnet"), let perStep = try TrainStepRows.fitAllocationsPerStep(model: "convnet", batch: batches[0]) {
             print(String(format: "\nfit loop, convnet on byte images, batch %d: %.2f allocations per step (batches 3 to 12: batching, step, logs, History, progress bar)",
                          batches[0], perStep))
