@@ -124,13 +124,16 @@ struct NNBench: ParsableCommand {
                 }
             }
         }
-        // The same for whole models under each policy (opt-in by --filter "conv policies").
-        let policyModels = AlgorithmRows.models.filter { filter != nil && matches(AlgorithmRows.policyName($0)) }
+        // The same for whole models under each policy (opt-in by --filter "conv policies"; under
+        // --quick one model's predict at batch 1, so that it cannot rot).
+        let policyModels = quick ? [AlgorithmRows.models[0]]
+            : AlgorithmRows.models.filter { filter != nil && matches(AlgorithmRows.policyName($0)) }
         if !policyModels.isEmpty {
             let policyReps = max(reps, 5)
             AlgorithmRows.printPolicyHeader(repetitions: policyReps)
+            let runs = quick ? [(1, false)] : batch.map { [($0, false), ($0, true)] } ?? [(1, false), (32, false), (32, true)]
             for m in policyModels {
-                for (b, training) in (batch.map { [($0, false), ($0, true)] } ?? [(1, false), (32, false), (32, true)]) {
+                for (b, training) in runs {
                     progress("\(AlgorithmRows.policyName(m)) batch \(b)")
                     print(try AlgorithmRows.runPolicies(model: m, batch: b, training: training, repetitions: policyReps))
                     fflush(stdout)
