@@ -56,4 +56,15 @@ final class Conv2DBackwardPathTests: XCTestCase {
         try check("30x30x64->4 5x5 same s2", n: 3, h: 30, w: 30, c: 64, f: 4, kernel: (5, 5), strides: (2, 2),
                   padding: .same, minimumChunks: 2, seed: 4)
     }
+
+    /// Chunks are evened out: as many images as fit, spread over the chunks the batch needs.
+    func testChunksAreEvenedOut() {
+        let workspace = Workspace(budget: 14 * 100)
+        XCTAssertEqual(workspace.imagesPerChunk(floatsPerImage: 100, batch: 16), 8)   // 14 + 2 → 8 + 8
+        XCTAssertEqual(workspace.imagesPerChunk(floatsPerImage: 100, batch: 29), 10)  // 14 + 14 + 1 → 10 + 10 + 9
+        XCTAssertEqual(workspace.imagesPerChunk(floatsPerImage: 100, batch: 28), 14)
+        XCTAssertEqual(workspace.imagesPerChunk(floatsPerImage: 100, batch: 5), 5)
+        XCTAssertEqual(workspace.imagesPerChunk(floatsPerImage: 2_000, batch: 3), 1)  // not even one fits: one image
+        XCTAssertEqual(workspace.imagesPerChunk(floatsPerImage: 100, batch: 0), 1)
+    }
 }

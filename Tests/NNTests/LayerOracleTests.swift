@@ -110,7 +110,7 @@ final class LayerOracleTests: XCTestCase {
             let perImage = g.outputPixels * g.patchSize
             layer.useWorkspace(Workspace(budget: images * perImage))
             let chunk = layer.workspace.imagesPerChunk(floatsPerImage: perImage, batch: t.n)
-            XCTAssertEqual(chunk, images, "\(t.label): images per chunk", file: file, line: line)
+            XCTAssertLessThanOrEqual(chunk, images, "\(t.label): images per chunk", file: file, line: line)
             XCTAssertGreaterThan((t.n + chunk - 1) / chunk, 1, "\(t.label): the batch must need more than one chunk",
                                  file: file, line: line)
         }

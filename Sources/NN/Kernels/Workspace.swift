@@ -93,9 +93,15 @@ package final class Workspace {
         self.budget = max(1, budget)
     }
 
-    /// How many whole images of `floatsPerImage` floats fit in the budget (at least one).
+    /// Images per chunk of a batch of `batch` images of `floatsPerImage` floats: as many as fit in
+    /// the budget (at least one), evened out over the chunks the batch then needs, so that the last
+    /// chunk is not a small remainder whose GEMMs run far below the others' speed (16 images in
+    /// chunks of 14 became 8 + 8: a Winograd 14×14×64→64 training pass 0.78–0.94 of its time,
+    /// interleaved; the chunk never exceeds what fits, so buffers do not grow).
     package func imagesPerChunk(floatsPerImage: Int, batch: Int) -> Int {
-        max(1, min(batch, budget / max(1, floatsPerImage)))
+        let fit = max(1, min(batch, budget / max(1, floatsPerImage)))
+        let chunks = (max(1, batch) + fit - 1) / fit
+        return max(1, (batch + chunks - 1) / chunks)
     }
 
     /// `count` disjoint buffers of `floats` floats each, back to back (buffer i starts at `i · floats`).
