@@ -3,11 +3,13 @@
 //
 // Each transform combines whole channel vectors: the loops run across channels 16 at a time (one
 // zmm with AVX-512, two ymm with AVX2), then 8, then one. F(2×2, 3×3)'s entries are 0 or ±1 (only
-// additions: the same bits on every clone); F(4×4, 3×3)'s are small integers (±2, ±4, ±5, ±8),
-// which the AVX2 and AVX-512 clones may fuse into multiply-adds. Either way each value is computed
-// in one fixed order, so the results do not depend on the thread.
+// additions); F(4×4, 3×3)'s are small integers (±2, ±4, ±5, ±8), and a product by 5 rounds, so
+// this file is compiled without fusing multiply-adds (the pragma below): each value is computed in
+// one fixed order with the same roundings on every clone and thread, the same bits everywhere.
 #include "CKernels.h"
 #include "Common.h"
+
+#pragma clang fp contract(off)
 
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 typedef float v8 __attribute__((vector_size(32), aligned(4)));

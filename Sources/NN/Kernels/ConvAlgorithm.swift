@@ -32,8 +32,9 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
         case winograd
         /// Winograd F(4×4, 3×3) wherever it applies, im2col elsewhere.
         case winograd4x4
-        /// Times both algorithms once per distinct layer shape (geometry, filters, batch, threads) at
-        /// its first forward pass and keeps the faster for the rest of the process. Fastest, but two
+        /// Times every algorithm (im2col and both Winograd tilings) once per distinct layer shape
+        /// (geometry, filters, batch, threads) at its first forward pass and keeps the fastest for the
+        /// rest of the process. Fastest, but two
         /// runs may choose differently on a busy machine, so results are not reproducible run to run.
         case measure
     }

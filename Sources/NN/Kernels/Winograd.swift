@@ -25,8 +25,9 @@ import CKernels
 /// adjoints, once per chunk) in C at the machine's vector width (`Sources/CKernels/Winograd.c`), the
 /// kernel's (once per step) here eight lanes at a time (`SIMD8<Float>`), one routine for either G.
 ///
-/// Error: the transforms only add, subtract and halve, so along any path from an input and a weight
-/// to an output the computation rounds at most C + 10 times, and to first order in u = 2⁻²⁴
+/// Error of F(2×2, 3×3) (F(4×4, 3×3)'s, C + 20 roundings with its own matrices, is derived in
+/// WinogradTests): the transforms only add, subtract and halve, so along any path from an input and a
+/// weight to an output the computation rounds at most C + 10 times, and to first order in u = 2⁻²⁴
 /// `|ŷ − y| ≤ γ(C+10) · |Aᵀ| [Σ_c (|G| |g| |G|ᵀ) ⊙ (|Bᵀ| |d| |B|)] |A|` element by element; for
 /// inputs of equal magnitude the bracket is 64/9 of the direct method's Σ|g||d|, whose sum rounds 9C
 /// times, so the worst-case bounds are close. WinogradTests derives it and checks it; measured
@@ -179,9 +180,10 @@ package struct Winograd: Sendable, Equatable {
 
     // MARK: - Input and output transforms (C, `Sources/CKernels/Winograd.c`)
     //
-    // Per tile these are additions of whole channel vectors; they run in C so that they use the
-    // machine's vector width (AVX-512 or AVX2 clones) instead of Swift's baseline SSE2. They only
-    // add and subtract, so every clone gives the same bits.
+    // Per tile these combine whole channel vectors; they run in C so that they use the machine's
+    // vector width (AVX-512 or AVX2 clones) instead of Swift's baseline SSE2. F(2×2, 3×3)'s only add
+    // and subtract; F(4×4, 3×3)'s also multiply by small integers, compiled without fused
+    // multiply-adds: every clone gives the same bits.
 
     /// V[ξ][t][c] = (Bᵀ d B)[ξ] for every tile t of `images` consecutive images at `input`, T = images ·
     /// tiles per image. F(2×2, 3×3): Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].

@@ -67,8 +67,8 @@ public final class Conv2D: ConvolutionLayer {
         return try measureAlgorithms(input: input, training: training)
     }
 
-    /// Times forward (and in training, backward) of both algorithms on this batch, twice each, and
-    /// records the faster (best of the two) for this shape for the rest of the process.
+    /// Times forward (and in training, backward) of every algorithm on this batch, twice each, and
+    /// records the fastest (best of the two) for this shape for the rest of the process.
     private func measureAlgorithms(input: Tensor, training: Bool) throws -> ConvAlgorithm {
         var best: (ConvAlgorithm, Double)?
         for candidate in ConvAlgorithm.allCases {
@@ -331,6 +331,7 @@ struct WinogradBackwardPart: ParallelWork {
             // The kernel gradient (and the input gradient too when `w` is the same tiling).
             let shared = dx != nil && w == kw
             let t = count * kw.tilesPerImage(g)
+            assert(kw.positions * t * (c + f) <= bufferFloats && w.positions * count * w.tilesPerImage(g) * (c + f) <= bufferFloats)
             let dm = v + kw.positions * t * c
             kw.transformOutputGradient(dz + at, images: count, geometry: g, filters: f, into: dm)
             kw.transformInput(x + start * imageSize, images: count, geometry: g, zeros: zeros, into: v)
