@@ -55,22 +55,80 @@ static inline input_patch patch_of_tile(const nn_window_geometry *g, long m, lon
     return p;
 }
 
-/// The 2×2 outputs of tile (ty, tx) as offsets from the image's first value (F values a pixel).
-/// Those past an odd output height or width are not formed (their offset repeats the first), and
-/// `twoRows` / `twoColumns` say which exist.
-typedef struct { long o00, o01, o10, o11; int twoRows, twoColumns; } tile_outputs;
+// The drivers, one of each kind per tiling (`side` = m, the outputs per tile side): each walks the
+// tiles of `images` images in order and runs its TILE(T) over the channels of each. Input and
+// scatter see the tile's input patch `q` and the plane stride `plane`; output and output gradient
+// see `y0`, the tile's first output value, `rows` × `columns` of its outputs inside the image
+// (fewer than m at the bottom and right edges), `OW` and `F`.
 
-static inline tile_outputs outputs_of_tile(const nn_window_geometry *g, long ty, long tx, long F) {
-    const long OW = g->outputWidth;
-    tile_outputs o;
-    o.twoRows = 2 * ty + 1 < g->outputHeight;
-    o.twoColumns = 2 * tx + 1 < OW;
-    o.o00 = (2 * ty * OW + 2 * tx) * F;
-    o.o01 = o.twoColumns ? o.o00 + F : o.o00;
-    o.o10 = o.twoRows ? o.o00 + OW * F : o.o00;
-    o.o11 = o.twoRows && o.twoColumns ? o.o10 + F : o.o00;
-    return o;
+/// V = Bᵀ d B for every tile; `p` holds the patch's taps row by row (`zeros` in the padding: no
+/// address outside x is formed), `out` the tile's row in plane 0.
+#define NN_WINOGRAD_INPUT(name, side, TILE)                                                        \
+    NN_CLONES                                                                                      \
+    void name(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v) { \
+        const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;         \
+        const long plane = images * tiles_along(g->outputHeight, side) * tiles_along(g->outputWidth, side) * C; \
+        NN_FOR_EACH_TILE(g, side, images, {                                                        \
+            const input_patch q = patch_of_tile(g, side, ty, tx);                                  \
+            const float *p[(side + 2) * (side + 2)];                                               \
+            for (int i = 0; i < side + 2; i++) {                                                   \
+                for (int j = 0; j < side + 2; j++) {                                               \
+                    p[(side + 2) * i + j] = q.rowInside[i] && q.columnInside[j]                    \
+                        ? x + image * imageSize + ((q.row0 + i) * W + q.col0 + j) * C : zeros;     \
+                }                                                                                  \
+            }                                                                                      \
+            float *out = v + t * C;                                                                \
+            NN_OVER_CHANNELS(C, TILE);                                                             \
+        });                                                                                        \
+    }
+
+/// dX += B dV Bᵀ, tile after tile; `src` is the tile's row in plane 0, `dxImage` its image's gradient.
+#define NN_WINOGRAD_SCATTER(name, side, TILE)                                                      \
+    NN_CLONES                                                                                      \
+    void name(const nn_window_geometry *g, const float *dv, long images, float *dx) {             \
+        const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;         \
+        const long plane = images * tiles_along(g->outputHeight, side) * tiles_along(g->outputWidth, side) * C; \
+        NN_FOR_EACH_TILE(g, side, images, {                                                        \
+            const input_patch q = patch_of_tile(g, side, ty, tx);                                  \
+            float *dxImage = dx + image * imageSize;                                               \
+            const float *src = dv + t * C;                                                         \
+            NN_OVER_CHANNELS(C, TILE);                                                             \
+        });                                                                                        \
+    }
+
+/// The tile's outputs inside the image along one side: m, or fewer at the last tile.
+static inline int outputs_inside(long outputs, long side, long tile) {
+    const long left = outputs - side * tile;
+    return (int)(left < side ? left : side);
 }
+
+/// Y = Aᵀ M A for every tile, into NHWC `z`; `src` is the tile's row in plane 0 of M.
+#define NN_WINOGRAD_OUTPUT(name, side, TILE)                                                       \
+    NN_CLONES                                                                                      \
+    void name(const nn_window_geometry *g, const float *mt, long images, long filters, float *z) { \
+        const long F = filters, OW = g->outputWidth, imageSize = g->outputHeight * OW * F;         \
+        const long plane = images * tiles_along(g->outputHeight, side) * tiles_along(OW, side) * F; \
+        NN_FOR_EACH_TILE(g, side, images, {                                                        \
+            const int rows = outputs_inside(g->outputHeight, side, ty), columns = outputs_inside(OW, side, tx); \
+            float *y0 = z + image * imageSize + (side * ty * OW + side * tx) * F;                  \
+            const float *src = mt + t * F;                                                         \
+            NN_OVER_CHANNELS(F, TILE);                                                             \
+        });                                                                                        \
+    }
+
+/// dM = A dY Aᵀ for every tile, from NHWC `dz`; `out` is the tile's row in plane 0 of dM.
+#define NN_WINOGRAD_OUTPUT_GRADIENT(name, side, TILE)                                              \
+    NN_CLONES                                                                                      \
+    void name(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm) { \
+        const long F = filters, OW = g->outputWidth, imageSize = g->outputHeight * OW * F;         \
+        const long plane = images * tiles_along(g->outputHeight, side) * tiles_along(OW, side) * F; \
+        NN_FOR_EACH_TILE(g, side, images, {                                                        \
+            const int rows = outputs_inside(g->outputHeight, side, ty), columns = outputs_inside(OW, side, tx); \
+            const float *y0 = dz + image * imageSize + (side * ty * OW + side * tx) * F;           \
+            float *out = dm + t * F;                                                               \
+            NN_OVER_CHANNELS(F, TILE);                                                             \
+        });                                                                                        \
+    }
 
 // ---- V = Bᵀ d B ------------------------------------------------------------------------------
 
@@ -97,25 +155,7 @@ static inline tile_outputs outputs_of_tile(const nn_window_geometry *g, long ty,
         STORE(T, o + 14 * plane, f2 - f1); STORE(T, o + 15 * plane, f1 - f3);                       \
     }
 
-NN_CLONES
-void nn_winograd_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v) {
-    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
-    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * C;
-    NN_FOR_EACH_TILE(g, 2, images, {
-        const input_patch q = patch_of_tile(g, 2, ty, tx);
-        // The 16 taps' channel vectors, or the zero vector in the padding (no address outside x
-        // is formed).
-        const float *p[16];
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) {
-                p[4 * i + j] = q.rowInside[i] && q.columnInside[j]
-                    ? x + image * imageSize + ((q.row0 + i) * W + q.col0 + j) * C : zeros;
-            }
-        }
-        float *out = v + t * C;
-        NN_OVER_CHANNELS(C, INPUT_TILE);
-    });
-}
+NN_WINOGRAD_INPUT(nn_winograd_input, 2, INPUT_TILE)
 
 // ---- dX += B dV Bᵀ ----------------------------------------------------------------------------
 
@@ -144,17 +184,7 @@ void nn_winograd_input(const nn_window_geometry *g, const float *x, long images,
         }                                                                                          \
     }
 
-NN_CLONES
-void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx) {
-    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
-    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * C;
-    NN_FOR_EACH_TILE(g, 2, images, {
-        const input_patch q = patch_of_tile(g, 2, ty, tx);
-        float *dxImage = dx + image * imageSize;
-        const float *src = dv + t * C;
-        NN_OVER_CHANNELS(C, SCATTER_TILE);
-    });
-}
+NN_WINOGRAD_SCATTER(nn_winograd_scatter_input_gradient, 2, SCATTER_TILE)
 
 // ---- Y = Aᵀ m A ------------------------------------------------------------------------------
 
@@ -169,26 +199,15 @@ void nn_winograd_scatter_input_gradient(const nn_window_geometry *g, const float
         const T m30 = LOAD(T, s + 12 * plane), m31 = LOAD(T, s + 13 * plane), m32 = LOAD(T, s + 14 * plane), m33 = LOAD(T, s + 15 * plane);   \
         const T a0 = m00 + m10 + m20, a1 = m01 + m11 + m21, a2 = m02 + m12 + m22, a3 = m03 + m13 + m23; \
         const T b0 = m10 - m20 - m30, b1 = m11 - m21 - m31, b2 = m12 - m22 - m32, b3 = m13 - m23 - m33; \
-        STORE(T, y00 + k, a0 + a1 + a2);                                                           \
-        if (o.twoColumns) STORE(T, y01 + k, a1 - a2 - a3);                                         \
-        if (o.twoRows) {                                                                           \
-            STORE(T, y10 + k, b0 + b1 + b2);                                                       \
-            if (o.twoColumns) STORE(T, y11 + k, b1 - b2 - b3);                                     \
+        STORE(T, y0 + k, a0 + a1 + a2);                                                            \
+        if (columns > 1) STORE(T, y0 + F + k, a1 - a2 - a3);                                       \
+        if (rows > 1) {                                                                            \
+            STORE(T, y0 + OW * F + k, b0 + b1 + b2);                                               \
+            if (columns > 1) STORE(T, y0 + (OW + 1) * F + k, b1 - b2 - b3);                        \
         }                                                                                          \
     }
 
-NN_CLONES
-void nn_winograd_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z) {
-    const long F = filters, imageSize = g->outputHeight * g->outputWidth * F;
-    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * F;
-    NN_FOR_EACH_TILE(g, 2, images, {
-        const tile_outputs o = outputs_of_tile(g, ty, tx, F);
-        float *y = z + image * imageSize;
-        float *y00 = y + o.o00, *y01 = y + o.o01, *y10 = y + o.o10, *y11 = y + o.o11;
-        const float *src = m + t * F;
-        NN_OVER_CHANNELS(F, OUTPUT_TILE);
-    });
-}
+NN_WINOGRAD_OUTPUT(nn_winograd_output, 2, OUTPUT_TILE)
 
 // ---- dM = A dY Aᵀ -----------------------------------------------------------------------------
 
@@ -196,10 +215,10 @@ void nn_winograd_output(const nn_window_geometry *g, const float *m, long images
 #define OUTPUT_GRADIENT_TILE(T)                                                                    \
     {                                                                                              \
         const T zero = (T){0};                                                                     \
-        const T d00 = LOAD(T, y00 + k);                                                            \
-        const T d01 = o.twoColumns ? LOAD(T, y01 + k) : zero;                                      \
-        const T d10 = o.twoRows ? LOAD(T, y10 + k) : zero;                                         \
-        const T d11 = o.twoRows && o.twoColumns ? LOAD(T, y11 + k) : zero;                         \
+        const T d00 = LOAD(T, y0 + k);                                                             \
+        const T d01 = columns > 1 ? LOAD(T, y0 + F + k) : zero;                                    \
+        const T d10 = rows > 1 ? LOAD(T, y0 + OW * F + k) : zero;                                  \
+        const T d11 = rows > 1 && columns > 1 ? LOAD(T, y0 + (OW + 1) * F + k) : zero;             \
         float *dst = out + k;                                                                      \
         const T r0[2] = { d00, d01 }, r1[2] = { d00 + d10, d01 + d11 };                            \
         const T r2[2] = { d00 - d10, d01 - d11 }, r3[2] = { -d10, -d11 };                          \
@@ -213,18 +232,7 @@ void nn_winograd_output(const nn_window_geometry *g, const float *m, long images
         }                                                                                          \
     }
 
-NN_CLONES
-void nn_winograd_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm) {
-    const long F = filters, imageSize = g->outputHeight * g->outputWidth * F;
-    const long plane = images * tiles_along(g->outputHeight, 2) * tiles_along(g->outputWidth, 2) * F;
-    NN_FOR_EACH_TILE(g, 2, images, {
-        const tile_outputs o = outputs_of_tile(g, ty, tx, F);
-        const float *dy = dz + image * imageSize;
-        const float *y00 = dy + o.o00, *y01 = dy + o.o01, *y10 = dy + o.o10, *y11 = dy + o.o11;
-        float *out = dm + t * F;
-        NN_OVER_CHANNELS(F, OUTPUT_GRADIENT_TILE);
-    });
-}
+NN_WINOGRAD_OUTPUT_GRADIENT(nn_winograd_output_gradient, 2, OUTPUT_GRADIENT_TILE)
 
 // ==== F(4×4, 3×3) ================================================================================
 //
@@ -289,23 +297,7 @@ void nn_winograd_output_gradient(const nn_window_geometry *g, const float *dz, l
         }                                                                                          \
     }
 
-NN_CLONES
-void nn_winograd4x4_input(const nn_window_geometry *g, const float *x, long images, const float *zeros, float *v) {
-    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
-    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(g->outputWidth, 4) * C;
-    NN_FOR_EACH_TILE(g, 4, images, {
-        const input_patch q = patch_of_tile(g, 4, ty, tx);
-        const float *p[36];
-        for (int i = 0; i < 6; i++) {
-            for (int j = 0; j < 6; j++) {
-                p[6 * i + j] = q.rowInside[i] && q.columnInside[j]
-                    ? x + image * imageSize + ((q.row0 + i) * W + q.col0 + j) * C : zeros;
-            }
-        }
-        float *out = v + t * C;
-        NN_OVER_CHANNELS(C, INPUT_TILE4);
-    });
-}
+NN_WINOGRAD_INPUT(nn_winograd4x4_input, 4, INPUT_TILE4)
 
 // dX += B dV Bᵀ: B down each column of the 36 planes, then along each row, added where inside.
 #define SCATTER_TILE4(T)                                                                           \
@@ -331,17 +323,7 @@ void nn_winograd4x4_input(const nn_window_geometry *g, const float *x, long imag
         }                                                                                          \
     }
 
-NN_CLONES
-void nn_winograd4x4_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx) {
-    const long C = g->channels, W = g->inputWidth, imageSize = g->inputHeight * W * C;
-    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(g->outputWidth, 4) * C;
-    NN_FOR_EACH_TILE(g, 4, images, {
-        const input_patch q = patch_of_tile(g, 4, ty, tx);
-        float *dxImage = dx + image * imageSize;
-        const float *src = dv + t * C;
-        NN_OVER_CHANNELS(C, SCATTER_TILE4);
-    });
-}
+NN_WINOGRAD_SCATTER(nn_winograd4x4_scatter_input_gradient, 4, SCATTER_TILE4)
 
 // Y = Aᵀ M A: Aᵀ down each of the 6 columns (4 values each), then along each row; only the
 // `rows` × `columns` outputs inside the image are stored.
@@ -363,18 +345,7 @@ void nn_winograd4x4_scatter_input_gradient(const nn_window_geometry *g, const fl
         }                                                                                          \
     }
 
-NN_CLONES
-void nn_winograd4x4_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z) {
-    const long F = filters, OW = g->outputWidth, imageSize = g->outputHeight * OW * F;
-    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(OW, 4) * F;
-    NN_FOR_EACH_TILE(g, 4, images, {
-        const int rows = (int)(g->outputHeight - 4 * ty < 4 ? g->outputHeight - 4 * ty : 4);
-        const int columns = (int)(OW - 4 * tx < 4 ? OW - 4 * tx : 4);
-        float *y0 = z + image * imageSize + (4 * ty * OW + 4 * tx) * F;
-        const float *src = m + t * F;
-        NN_OVER_CHANNELS(F, OUTPUT_TILE4);
-    });
-}
+NN_WINOGRAD_OUTPUT(nn_winograd4x4_output, 4, OUTPUT_TILE4)
 
 // dM = A dY Aᵀ: A down each of the 4 columns of the tile's gradient (zero past the edge), then
 // along each of the 6 rows into planes 6i…6i+5.
@@ -397,15 +368,5 @@ void nn_winograd4x4_output(const nn_window_geometry *g, const float *m, long ima
         }                                                                                          \
     }
 
-NN_CLONES
-void nn_winograd4x4_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm) {
-    const long F = filters, OW = g->outputWidth, imageSize = g->outputHeight * OW * F;
-    const long plane = images * tiles_along(g->outputHeight, 4) * tiles_along(OW, 4) * F;
-    NN_FOR_EACH_TILE(g, 4, images, {
-        const int rows = (int)(g->outputHeight - 4 * ty < 4 ? g->outputHeight - 4 * ty : 4);
-        const int columns = (int)(OW - 4 * tx < 4 ? OW - 4 * tx : 4);
-        const float *y0 = dz + image * imageSize + (4 * ty * OW + 4 * tx) * F;
-        float *out = dm + t * F;
-        NN_OVER_CHANNELS(F, OUTPUT_GRADIENT_TILE4);
-    });
-}
+NN_WINOGRAD_OUTPUT_GRADIENT(nn_winograd4x4_output_gradient, 4, OUTPUT_GRADIENT_TILE4)
+

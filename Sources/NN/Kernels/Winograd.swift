@@ -111,11 +111,11 @@ package struct Winograd: Sendable, Equatable {
 
     /// G, (m+2)×3 row-major: U = G g Gᵀ. Its zero entries are skipped, so F(2×2, 3×3)'s transform
     /// only adds and halves.
-    private var kernelMatrix: [Float] {
-        outputTile == 2
-            ? [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
-            : [0.25, 0, 0, -1 / 6, -1 / 6, -1 / 6, -1 / 6, 1 / 6, -1 / 6, 1 / 24, 1 / 12, 1 / 6, 1 / 24, -1 / 12, 1 / 6, 0, 0, 1]
-    }
+    private var kernelMatrix: [Float] { outputTile == 2 ? Self.g2x2 : Self.g4x4 }
+    // Stored once, so that a step's kernel transform allocates nothing.
+    private static let g2x2: [Float] = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
+    private static let g4x4: [Float] = [0.25, 0, 0, -1 / 6, -1 / 6, -1 / 6, -1 / 6, 1 / 6, -1 / 6,
+                                        1 / 24, 1 / 12, 1 / 6, 1 / 24, -1 / 12, 1 / 6, 0, 0, 1]
 
     /// U[ξ][c][f] = (G g Gᵀ)[ξ] for every (c, f) of an HWIO kernel `[3][3][C][F]`, eight (c, f)
     /// pairs at a time: t = G g ((m+2)×3), then U = t Gᵀ.
