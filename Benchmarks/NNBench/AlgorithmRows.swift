@@ -16,6 +16,34 @@ enum AlgorithmRows {
     static let quickShapes = [(h: 16, w: 16, c: 32, f: 32)]
     static let algorithms: [ConvAlgorithm] = [.im2col, .winograd, .winograd4x4]
 
+    /// Both tables for this run: the shapes and models `selected` names (by `--filter`), or one row
+    /// of each under `--quick`. `batch` is `--batch`; `batches` the layer rows' batch sizes.
+    static func printTables(quick: Bool, selected: (String) -> Bool, batches: [Int], batch: Int?, repetitions: Int,
+                            progress: (String) -> Void) throws {
+        let shapes = quick ? quickShapes : self.shapes.filter { selected(name($0)) }
+        if !shapes.isEmpty {
+            printHeader(repetitions: repetitions)
+            for b in batches {
+                for s in shapes {
+                    progress("\(name(s)) batch \(b)")
+                    print(try run(s, batch: b, repetitions: repetitions))
+                    fflush(stdout)
+                }
+            }
+        }
+        let policyModels = quick ? [models[0]] : models.filter { selected(policyName($0)) }
+        guard !policyModels.isEmpty else { return }
+        printPolicyHeader(repetitions: repetitions)
+        let runs = quick ? [(1, false)] : batch.map { [($0, false), ($0, true)] } ?? [(1, false), (32, false), (32, true)]
+        for m in policyModels {
+            for (b, training) in runs {
+                progress("\(policyName(m)) batch \(b)")
+                print(try runPolicies(model: m, batch: b, training: training, repetitions: repetitions))
+                fflush(stdout)
+            }
+        }
+    }
+
     static func name(_ s: (h: Int, w: Int, c: Int, f: Int)) -> String { "conv algorithms \(s.h)x\(s.w)x\(s.c)->\(s.f)" }
 
     /// Times every algorithm on one shape; returns the table line.

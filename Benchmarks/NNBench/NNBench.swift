@@ -110,36 +110,8 @@ struct NNBench: ParsableCommand {
 
         let report = Report(machine: machine, sgemm: sgemm, rows: rows)
         report.printTables()
-        // The algorithm comparison: opt-in by --filter, its small shape under --quick.
-        let algorithmShapes = quick ? AlgorithmRows.quickShapes
-            : AlgorithmRows.shapes.filter { filter != nil && matches(AlgorithmRows.name($0)) }
-        if !algorithmShapes.isEmpty {
-            let algorithmReps = max(reps, 5)
-            AlgorithmRows.printHeader(repetitions: algorithmReps)
-            for b in batches {
-                for s in algorithmShapes {
-                    progress("\(AlgorithmRows.name(s)) batch \(b)")
-                    print(try AlgorithmRows.run(s, batch: b, repetitions: algorithmReps))
-                    fflush(stdout)
-                }
-            }
-        }
-        // The same for whole models under each policy (opt-in by --filter "conv policies"; under
-        // --quick one model's predict at batch 1, so that it cannot rot).
-        let policyModels = quick ? [AlgorithmRows.models[0]]
-            : AlgorithmRows.models.filter { filter != nil && matches(AlgorithmRows.policyName($0)) }
-        if !policyModels.isEmpty {
-            let policyReps = max(reps, 5)
-            AlgorithmRows.printPolicyHeader(repetitions: policyReps)
-            let runs = quick ? [(1, false)] : batch.map { [($0, false), ($0, true)] } ?? [(1, false), (32, false), (32, true)]
-            for m in policyModels {
-                for (b, training) in runs {
-                    progress("\(AlgorithmRows.policyName(m)) batch \(b)")
-                    print(try AlgorithmRows.runPolicies(model: m, batch: b, training: training, repetitions: policyReps))
-                    fflush(stdout)
-                }
-            }
-        }
+        try AlgorithmRows.printTables(quick: quick, selected: { filter != nil && matches($0) }, batches: batches,
+                                      batch: batch, repetitions: max(reps, 5), progress: progress)
         if models.contains("convnet"), let perStep = try TrainStepRows.fitAllocationsPerStep(model: "convnet", batch: batches[0]) {
             print(String(format: "\nfit loop, convnet on byte images, batch %d: %.2f allocations per step (batches 3 to 12: batching, step, logs, History, progress bar)",
                          batches[0], perStep))

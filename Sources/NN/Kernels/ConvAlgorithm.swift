@@ -34,8 +34,8 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
         case winograd4x4
         /// Times every algorithm (im2col and both Winograd tilings) once per distinct layer shape
         /// (geometry, filters, batch, threads) at its first forward pass and keeps the fastest for the
-        /// rest of the process. Fastest, but two
-        /// runs may choose differently on a busy machine, so results are not reproducible run to run.
+        /// rest of the process. Fastest, but two runs may choose differently on a busy machine, so
+        /// results are not reproducible run to run.
         case measure
     }
 
@@ -59,6 +59,7 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// at batch 32 and 64 (single runs up to 1.23 on 16–28-pixel sides); on fewer pixels it was
     /// mostly slower, up to 1.55× (batch 1 on 12–28-pixel sides: too few tiles per GEMM).
     public static let winograd4x4MinimumOutputPixels = 2048
+
     private static let setting = Mutex<Policy?>(nil)
     private static let measured = Mutex<[MeasuredShape: ConvAlgorithm]>([:])
 

@@ -117,31 +117,35 @@ package struct Winograd: Sendable, Equatable {
     private static let g4x4: [Float] = [0.25, 0, 0, -1 / 6, -1 / 6, -1 / 6, -1 / 6, 1 / 6, -1 / 6,
                                         1 / 24, 1 / 12, 1 / 6, 1 / 24, -1 / 12, 1 / 6, 0, 0, 1]
 
+    /// Runs `body(G, t, i, n)` over `count` (c, f) pairs eight at a time: the pairs i..<i+n (n ≤ 8),
+    /// with G and a scratch `t` of 3·(m+2) vectors for the transform's intermediate.
+    private func overPairs(_ count: Int,
+                           _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Vector>, Int, Int) -> Void) {
+        kernelMatrix.withUnsafeBufferPointer { g in
+            withUnsafeTemporaryAllocation(of: Vector.self, capacity: 3 * patch) { t in
+                for i in stride(from: 0, to: count, by: 8) { body(g, t, i, min(8, count - i)) }
+            }
+        }
+    }
+
     /// U[ξ][c][f] = (G g Gᵀ)[ξ] for every (c, f) of an HWIO kernel `[3][3][C][F]`, eight (c, f)
     /// pairs at a time: t = G g ((m+2)×3), then U = t Gᵀ.
     package func transformKernel(_ kernel: UnsafePointer<Float>, channels c: Int, filters f: Int,
                                  into u: UnsafeMutablePointer<Float>) {
         let cf = c * f, p = patch
-        kernelMatrix.withUnsafeBufferPointer { g in
-            withUnsafeTemporaryAllocation(of: Vector.self, capacity: 3 * p) { t in
-                var i = 0
-                while i < cf {
-                    let n = min(8, cf - i)
-                    for r in 0..<p {
-                        for j in 0..<3 {
-                            var sum = Vector()
-                            for k in 0..<3 where g[3 * r + k] != 0 { sum += g[3 * r + k] * Self.load(kernel + (3 * k + j) * cf + i, n) }
-                            t[3 * r + j] = sum
-                        }
-                    }
-                    for r in 0..<p {
-                        for s in 0..<p {
-                            var sum = Vector()
-                            for j in 0..<3 where g[3 * s + j] != 0 { sum += g[3 * s + j] * t[3 * r + j] }
-                            Self.store(sum, u + (p * r + s) * cf + i, n)
-                        }
-                    }
-                    i += 8
+        overPairs(cf) { g, t, i, n in
+            for r in 0..<p {
+                for j in 0..<3 {
+                    var sum = Vector()
+                    for k in 0..<3 where g[3 * r + k] != 0 { sum += g[3 * r + k] * Self.load(kernel + (3 * k + j) * cf + i, n) }
+                    t[3 * r + j] = sum
+                }
+            }
+            for r in 0..<p {
+                for s in 0..<p {
+                    var sum = Vector()
+                    for j in 0..<3 where g[3 * s + j] != 0 { sum += g[3 * s + j] * t[3 * r + j] }
+                    Self.store(sum, u + (p * r + s) * cf + i, n)
                 }
             }
         }
@@ -151,28 +155,21 @@ package struct Winograd: Sendable, Equatable {
     package func kernelGradient(_ du: UnsafePointer<Float>, channels c: Int, filters f: Int,
                                 into dw: UnsafeMutablePointer<Float>) {
         let cf = c * f, p = patch
-        kernelMatrix.withUnsafeBufferPointer { g in
-            withUnsafeTemporaryAllocation(of: Vector.self, capacity: 3 * p) { t in
-                var i = 0
-                while i < cf {
-                    let n = min(8, cf - i)
-                    // t = Gᵀ dU (3×(m+2)).
-                    for j in 0..<3 {
-                        for s in 0..<p {
-                            var sum = Vector()
-                            for r in 0..<p where g[3 * r + j] != 0 { sum += g[3 * r + j] * Self.load(du + (p * r + s) * cf + i, n) }
-                            t[p * j + s] = sum
-                        }
-                    }
-                    // dW = t G (3×3).
-                    for j in 0..<3 {
-                        for k in 0..<3 {
-                            var sum = Vector()
-                            for s in 0..<p where g[3 * s + k] != 0 { sum += g[3 * s + k] * t[p * j + s] }
-                            Self.store(sum, dw + (3 * j + k) * cf + i, n)
-                        }
-                    }
-                    i += 8
+        overPairs(cf) { g, t, i, n in
+            // t = Gᵀ dU (3×(m+2)).
+            for j in 0..<3 {
+                for s in 0..<p {
+                    var sum = Vector()
+                    for r in 0..<p where g[3 * r + j] != 0 { sum += g[3 * r + j] * Self.load(du + (p * r + s) * cf + i, n) }
+                    t[p * j + s] = sum
+                }
+            }
+            // dW = t G (3×3).
+            for j in 0..<3 {
+                for k in 0..<3 {
+                    var sum = Vector()
+                    for s in 0..<p where g[3 * s + k] != 0 { sum += g[3 * s + k] * t[p * j + s] }
+                    Self.store(sum, dw + (3 * j + k) * cf + i, n)
                 }
             }
         }
