@@ -66,8 +66,7 @@ enum AlgorithmRows {
                 if repetition > 0 { inference[i].append(forward * 1e3); training[i].append(step * 1e3) }  // the first warms up
             }
         }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        let i = inference.map(median), t = training.map(median)
+        let i = inference.map { Timing(samples: $0).median }, t = training.map { Timing(samples: $0).median }
         let g = layer.geometry!
         let auto = ConvAlgorithm.chosenByAuto(for: g, filters: s.f, batch: batch)
         let label = name(s).padding(toLength: max(40, name(s).count), withPad: " ", startingAt: 0)
@@ -113,7 +112,7 @@ enum AlgorithmRows {
                 if repetition > 0 { times[i].append(Stopwatch.seconds(since: start) * 1e3) }
             }
         }
-        let m = times.map { $0.sorted()[$0.count / 2] }
+        let m = times.map { Timing(samples: $0).median }
         let label = "\(policyName(model)) \(training ? "train" : "predict")"
         return label.padding(toLength: max(40, label.count), withPad: " ", startingAt: 0)
             + String(format: " %5d   %8.3f %8.3f %8.3f %8.3f", batch, m[0], m[1], m[2], m[3])
