@@ -112,6 +112,8 @@ struct NNBench: ParsableCommand {
         report.printTables()
         try AlgorithmRows.printTables(quick: quick, selected: { filter != nil && matches($0) }, batches: batches,
                                       batch: batch, repetitions: max(reps, 5), progress: progress)
+        try SmallGEMMRows.printTables(quick: quick, selected: { filter != nil && matches($0) }, batch: batch,
+                                      repetitions: max(reps, 5), progress: progress)
         if models.contains("convnet"), let perStep = try TrainStepRows.fitAllocationsPerStep(model: "convnet", batch: batches[0]) {
             print(String(format: "\nfit loop, convnet on byte images, batch %d: %.2f allocations per step (batches 3 to 12: batching, step, logs, History, progress bar)",
                          batches[0], perStep))

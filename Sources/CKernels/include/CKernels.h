@@ -78,4 +78,17 @@ void nn_winograd4x4_input(const nn_window_geometry *g, const float *x, long imag
 void nn_winograd4x4_scatter_input_gradient(const nn_window_geometry *g, const float *dv, long images, float *dx);
 void nn_winograd4x4_output(const nn_window_geometry *g, const float *m, long images, long filters, float *z);
 void nn_winograd4x4_output_gradient(const nn_window_geometry *g, const float *dz, long images, long filters, float *dm);
+
+/// The most floats of B (k·n) `nn_sgemm_small` and `nn_sgemm_small_bt` take: 32 KB, L1's size.
+#define NN_SMALL_GEMM_MAXIMUM_B 8192
+
+/// C (m×n) = A (m×k) · B (k×n), or C += A · B when `accumulate` is nonzero; row-major with row
+/// strides lda, ldb, ldc; k·n ≤ NN_SMALL_GEMM_MAXIMUM_B (see SmallGEMM.c). Each C element is one
+/// sum in k order.
+void nn_sgemm_small(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc,
+                    int accumulate);
+
+/// The same with B given transposed: `bt` is n×k with row stride ldbt.
+void nn_sgemm_small_bt(long m, long n, long k, const float *a, long lda, const float *bt, long ldbt, float *c, long ldc,
+                       int accumulate);
 #endif

@@ -1,4 +1,6 @@
 import CBLAS
+import CKernels
+import Synchronization
 
 /// Named wrappers over the CBLAS routines the engine uses. Layers call these, never CBLAS directly,
 /// so every GEMM the engine issues can be found, counted and timed in one place.
@@ -26,7 +28,8 @@ package enum BLAS {
         let start = KernelProfiler.now()
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
         let call = GEMMCall(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                            beta: beta, c: c, ldc: ldc, byRows: m >= n)
+                            beta: beta, c: c, ldc: ldc, byRows: m >= n,
+                            small: usesSmallKernel(transA: transA, n: n, k: k, alpha: alpha, beta: beta))
         // Split C over the engine's threads, by rows or by columns, whichever there are more of.
         // The reduction dimension K is never split, so every element is summed as in one call.
         let parts = m * n * k < gemmGrain || Parallel.isRunningParts ? 1 : max(1, min(WorkerPool.current.threads, max(m, n) / 16))
@@ -34,7 +37,27 @@ package enum BLAS {
         KernelProfiler.recordGEMM(m: m, n: n, k: k, since: start)
     }
 
-    /// One `cblas_sgemm`, or the part of it that computes rows (or columns) `part` of `parts` of C.
+    /// Whether `nn_sgemm_small` (Sources/CKernels/SmallGEMM.c) computes a GEMM instead of OpenBLAS:
+    /// A not transposed, alpha 1, beta 0 or 1, at least 16 columns and B (k×n) at most 32 KB, so it
+    /// stays in L1. There OpenBLAS's packing and zeroing of C cost more than the product. Measured
+    /// with nn-bench's "small gemm" table (the two kernels interleaved on the layers' shapes).
+    static func usesSmallKernel(transA: Bool, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
+        smallKernelEnabled && !transA && alpha == 1 && (beta == 0 || beta == 1)
+            && n >= 16 && k * n <= smallKernelMaximumB
+    }
+
+    /// Floats of B up to which `usesSmallKernel` holds.
+    package static let smallKernelMaximumB = Int(NN_SMALL_GEMM_MAXIMUM_B)
+
+    /// Off: every GEMM goes to OpenBLAS (nn-bench's comparison switches it; the engine leaves it on).
+    package static var smallKernelEnabled: Bool {
+        get { smallKernelSwitch.load(ordering: .relaxed) }
+        set { smallKernelSwitch.store(newValue, ordering: .relaxed) }
+    }
+    private static let smallKernelSwitch = Atomic<Bool>(true)
+
+    /// One `cblas_sgemm` (or `nn_sgemm_small`), or the part of it that computes rows (or columns)
+    /// `part` of `parts` of C.
     struct GEMMCall: ParallelWork {
         let transA: CBLAS_TRANSPOSE, transB: CBLAS_TRANSPOSE
         let m: Int, n: Int, k: Int
@@ -44,6 +67,7 @@ package enum BLAS {
         let beta: Float
         let c: UnsafeMutablePointer<Float>, ldc: Int
         let byRows: Bool
+        let small: Bool
 
         func run(part: Int, of parts: Int) {
             var a = a, b = b, c = c, m = m, n = n
@@ -58,7 +82,13 @@ package enum BLAS {
                 c += r.lowerBound
                 n = r.count
             }
-            cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            if small {
+                let accumulate: Int32 = beta == 1 ? 1 : 0
+                if transB == CblasTrans { nn_sgemm_small_bt(m, n, k, a, lda, b, ldb, c, ldc, accumulate) }
+                else { nn_sgemm_small(m, n, k, a, lda, b, ldb, c, ldc, accumulate) }
+            } else {
+                cblas_sgemm(CblasRowMajor, transA, transB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
         }
     }
 
